@@ -1,0 +1,786 @@
+//! Check files: named tests made of sentences and commands, with setup, teardown, tags and options.
+//!
+//! ```text
+//! # addons/metrics-server.check
+//! namespace 'kube-system'
+//!
+//! setup {
+//!     run kubectl apply -f ${FIXTURES}/metrics-server.yaml
+//! }
+//!
+//! test 'metrics-server is ready' {
+//!     tags addons, smoke
+//!     timeout 120s
+//!     retries 2
+//!     verify there is 1 deployment named '^metrics-server$'
+//!     try at most 10 times every 5s to get pods named 'metrics-server' and verify that 'status' is 'running'
+//!     run kubectl top nodes
+//!     expect status 0
+//!     expect output matches 'CPU'
+//! }
+//! ```
+//!
+//! The parser reads the whole file and reports every error it finds, not only the first.
+
+use std::time::Duration;
+
+use crate::ast::{Pattern, Scope, Sentence, Span, Spanned};
+use crate::error::{SentenceError, SyntaxError, SyntaxErrorKind, nearest, word_at};
+use crate::sentence::parse_sentence;
+use crate::vars::expand;
+
+/// A parsed check file.
+///
+/// ```
+/// use precheck_lang::CheckFile;
+///
+/// let file = CheckFile::parse(
+///     "namespace 'web'\ntest 'nginx runs' {\n  verify there are 2 pods named 'nginx'\n}\n",
+///     &|_| None,
+/// )
+/// .unwrap();
+/// assert_eq!(file.tests[0].name.value, "nginx runs");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckFile {
+    /// `namespace '…'` or `all namespaces` at the top of the file.
+    pub scope: Option<Scope>,
+    /// `context '…'`: the kube context to use.
+    pub context: Option<Spanned<String>>,
+    /// `tags …` at file level: given to every test.
+    pub tags: Vec<Spanned<String>>,
+    /// Steps run once before the tests of the file.
+    pub setup: Vec<Step>,
+    /// Steps run once after the tests of the file, even when they fail.
+    pub teardown: Vec<Step>,
+    /// The tests, in file order.
+    pub tests: Vec<Test>,
+}
+
+/// One named test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Test {
+    /// The name, unique within the file.
+    pub name: Spanned<String>,
+    /// Tags, for `--tag` filters.
+    pub tags: Vec<Spanned<String>>,
+    /// `skip` with its reason: the test is reported as ignored.
+    pub skip: Option<Spanned<String>>,
+    /// Wall-clock limit for one attempt.
+    pub timeout: Option<Duration>,
+    /// Extra attempts after a failure (overrides `--retries`).
+    pub retries: Option<u32>,
+    /// Steps run before the test's own steps.
+    pub setup: Vec<Step>,
+    /// Steps run after them, even when they fail.
+    pub teardown: Vec<Step>,
+    /// The assertions and commands, in order.
+    pub steps: Vec<Step>,
+    /// From `test` to the closing `}`.
+    pub span: Span,
+}
+
+/// A step: an assertion or a command, with its source text for traces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What to do.
+    pub action: Action,
+    /// The statement (the whole line), in the file.
+    pub span: Span,
+    /// The statement as written, for reports.
+    pub text: String,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `verify <sentence>`: evaluated once.
+    Verify(Sentence),
+    /// `try <sentence>`: an `at most N times every Ds …` sentence, waited for.
+    Try(Sentence),
+    /// `run <command>`: a process, run without a shell.
+    Run(Command),
+}
+
+/// A command run as an argument list, with what its result must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// Program and arguments, after quote removal and `${VAR}` expansion.
+    pub argv: Vec<String>,
+    /// The exit status wanted (0 unless `expect status N` says otherwise).
+    pub status: i32,
+    /// Checks on the output.
+    pub output: Vec<OutputCheck>,
+}
+
+/// `expect output contains '…'` and friends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputCheck {
+    /// Which stream.
+    pub stream: Stream,
+    /// What must hold.
+    pub expect: OutputExpectation,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// An output stream of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output and standard error, as BATS' `$output`.
+    Output,
+    /// Standard output only.
+    Stdout,
+    /// Standard error only.
+    Stderr,
+}
+
+/// What a stream must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputExpectation {
+    /// The text appears in it.
+    Contains(String),
+    /// The regex is found in it.
+    Matches(Pattern),
+    /// It equals the text, ignoring one trailing newline.
+    Is(String),
+}
+
+/// Every error of a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} error{} in check file", .errors.len(), if .errors.len() == 1 { "" } else { "s" })]
+pub struct CheckFileErrors {
+    /// The errors, in file order. Never empty.
+    pub errors: Vec<SyntaxError>,
+}
+
+const FILE_KEYWORDS: &[&str] = &["test", "setup", "teardown", "namespace", "all", "context", "tags"];
+const TEST_KEYWORDS: &[&str] = &["verify", "try", "run", "expect", "tags", "skip", "timeout", "retries", "setup", "teardown"];
+
+impl CheckFile {
+    /// Parses a check file. `vars` resolves `${NAME}` (usually from the environment).
+    pub fn parse(source: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, CheckFileErrors> {
+        let mut parser = FileParser { vars, errors: Vec::new(), lines: lines(source).peekable() };
+        let file = parser.file();
+        if parser.errors.is_empty() {
+            Ok(file)
+        } else {
+            parser.errors.sort_by_key(|e| e.span.start);
+            Err(CheckFileErrors { errors: parser.errors })
+        }
+    }
+}
+
+/// A line without its newline and indentation; `start` is the offset of `text` in the file.
+#[derive(Debug, Clone, Copy)]
+struct Line<'a> {
+    text: &'a str,
+    start: usize,
+}
+
+fn lines(source: &str) -> impl Iterator<Item = Line<'_>> {
+    let mut offset = 0;
+    source.split_inclusive('\n').filter_map(move |raw| {
+        let line_start = offset;
+        offset += raw.len();
+        let body = raw.trim_end_matches(['\n', '\r']);
+        let text = body.trim_start_matches([' ', '\t']);
+        let text = text.trim_end_matches([' ', '\t']);
+        let start = line_start + (body.len() - body.trim_start_matches([' ', '\t']).len());
+        (!text.is_empty() && !text.starts_with('#')).then_some(Line { text, start })
+    })
+}
+
+struct FileParser<'a, I: Iterator<Item = Line<'a>>> {
+    vars: &'a dyn Fn(&str) -> Option<String>,
+    errors: Vec<SyntaxError>,
+    lines: std::iter::Peekable<I>,
+}
+
+/// A line split into its first word and the rest.
+fn split_word(line: Line<'_>) -> (&str, Line<'_>) {
+    let end = line.text.find([' ', '\t']).unwrap_or(line.text.len());
+    let rest = line.text[end..].trim_start_matches([' ', '\t']);
+    (&line.text[..end], Line { text: rest, start: line.start + (line.text.len() - rest.len()) })
+}
+
+fn span_of(line: Line<'_>) -> Span {
+    Span::new(line.start, line.start + line.text.len())
+}
+
+impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
+    fn error(&mut self, error: SyntaxError) {
+        self.errors.push(error);
+    }
+
+    fn unexpected(&mut self, line: Line<'_>, word: &str, keywords: &[&str], place: &str) {
+        let span = Span::new(line.start, line.start + word.len());
+        let mut e = SyntaxError::new(
+            SyntaxErrorKind::Structure,
+            span,
+            format!("unexpected `{word}` {place}"),
+        )
+        .with_label(format!("expected one of {}", keywords.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
+        if let Some(k) = nearest(word, keywords.iter().copied()) {
+            e = e.with_help(format!("did you mean `{k}`?"));
+        }
+        self.error(e);
+    }
+
+    fn file(&mut self) -> CheckFile {
+        let mut file = CheckFile::default();
+        let mut seen_setup = false;
+        let mut seen_teardown = false;
+        while let Some(line) = self.lines.next() {
+            let (word, rest) = split_word(line);
+            match word.to_ascii_lowercase().as_str() {
+                "test" | "@test" => {
+                    if let Some(test) = self.test(line, rest) {
+                        if let Some(other) = file.tests.iter().find(|t| t.name.value == test.name.value) {
+                            let first = other.name.span;
+                            self.error(
+                                SyntaxError::new(
+                                    SyntaxErrorKind::Structure,
+                                    test.name.span,
+                                    format!("a test named '{}' is already defined", test.name.value),
+                                )
+                                .with_help(format!("test names are unique in a file; the first one starts at byte {}", first.start)),
+                            );
+                        }
+                        file.tests.push(test);
+                    }
+                }
+                "setup" | "teardown" => {
+                    let is_setup = word.eq_ignore_ascii_case("setup");
+                    let seen = if is_setup { &mut seen_setup } else { &mut seen_teardown };
+                    if std::mem::replace(seen, true) {
+                        self.error(SyntaxError::new(
+                            SyntaxErrorKind::Structure,
+                            span_of(line),
+                            format!("a file has one `{}` block", word.to_ascii_lowercase()),
+                        ));
+                    }
+                    let steps = self.block_steps(line, rest);
+                    if is_setup {
+                        file.setup.extend(steps);
+                    } else {
+                        file.teardown.extend(steps);
+                    }
+                }
+                "namespace" | "all" | "context" => self.scope_statement(line, &mut file),
+                "tags" => file.tags.extend(self.tags(rest)),
+                "}" => self.error(SyntaxError::new(SyntaxErrorKind::Structure, span_of(line), "`}` closes no block")),
+                _ => {
+                    let (first, _) = split_word(line);
+                    if TEST_KEYWORDS.contains(&first.to_ascii_lowercase().as_str()) {
+                        self.error(
+                            SyntaxError::new(
+                                SyntaxErrorKind::Structure,
+                                Span::new(line.start, line.start + first.len()),
+                                format!("`{first}` belongs inside a `test '…' {{ … }}` block"),
+                            )
+                            .with_help("wrap the steps in `test 'name' {` … `}`"),
+                        );
+                    } else {
+                        self.unexpected(line, word_at(line.text), FILE_KEYWORDS, "at the top of the file");
+                    }
+                }
+            }
+        }
+        file
+    }
+
+    fn scope_statement(&mut self, line: Line<'_>, file: &mut CheckFile) {
+        let (word, rest) = split_word(line);
+        let Some(expanded) = self.expand(rest) else { return };
+        match word.to_ascii_lowercase().as_str() {
+            "namespace" => {
+                if let Some(ns) = self.quoted_value(rest, &expanded, "namespace") {
+                    if file.scope.replace(Scope::Namespace(ns)).is_some() {
+                        self.duplicate(line, "namespace");
+                    }
+                }
+            }
+            "all" => {
+                if rest.text.eq_ignore_ascii_case("namespaces") {
+                    if file.scope.replace(Scope::AllNamespaces).is_some() {
+                        self.duplicate(line, "namespace");
+                    }
+                } else {
+                    self.error(SyntaxError::new(
+                        SyntaxErrorKind::Unexpected,
+                        span_of(rest),
+                        format!("expected `namespaces`, found `{}`", word_at(rest.text)),
+                    ));
+                }
+            }
+            _ => {
+                if let Some(ctx) = self.quoted_value(rest, &expanded, "kube context") {
+                    if file.context.replace(ctx).is_some() {
+                        self.duplicate(line, "context");
+                    }
+                }
+            }
+        }
+    }
+
+    fn duplicate(&mut self, line: Line<'_>, what: &str) {
+        self.error(SyntaxError::new(
+            SyntaxErrorKind::Structure,
+            span_of(line),
+            format!("the {what} is already set in this file"),
+        ));
+    }
+
+    fn expand(&mut self, line: Line<'_>) -> Option<crate::vars::Expanded> {
+        match expand(line.text, line.start, self.vars) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.error(e);
+                None
+            }
+        }
+    }
+
+    /// `'value'` (or `"value"`) filling the whole rest of a line.
+    fn quoted_value(&mut self, line: Line<'_>, expanded: &crate::vars::Expanded, what: &str) -> Option<Spanned<String>> {
+        let text = expanded.text.as_str();
+        let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"');
+        let error = |message: String| {
+            SyntaxError::new(SyntaxErrorKind::Quote, span_of(line), message)
+                .with_help(format!("write the {what} between quotes: '…'"))
+        };
+        let Some(q) = quote else {
+            self.error(error(format!("expected a quoted {what}")));
+            return None;
+        };
+        match text[1..].find(q) {
+            Some(end) if end + 2 == text.len() && end > 0 => {
+                let span = Span::new(line.start + expanded.original(1), line.start + expanded.original(end + 1));
+                Some(Spanned::new(text[1..=end].to_owned(), span))
+            }
+            _ => {
+                self.error(error(format!("expected a quoted {what} and nothing after it")));
+                None
+            }
+        }
+    }
+
+    fn tags(&mut self, rest: Line<'_>) -> Vec<Spanned<String>> {
+        let mut tags = Vec::new();
+        let mut offset = 0;
+        for part in rest.text.split(',') {
+            let tag = part.trim();
+            let start = rest.start + offset + (part.len() - part.trim_start().len());
+            offset += part.len() + 1;
+            if tag.is_empty() || !tag.chars().all(|c| c.is_alphanumeric() || "-_./:".contains(c)) {
+                self.error(
+                    SyntaxError::new(SyntaxErrorKind::Unexpected, Span::new(start, start + tag.len().max(1)), "expected a tag")
+                        .with_help("tags are words of letters, digits, `-`, `_`, `.`, `/`, `:` separated by commas"),
+                );
+                continue;
+            }
+            tags.push(Spanned::new(tag.to_owned(), Span::new(start, start + tag.len())));
+        }
+        tags
+    }
+
+    /// Parses `{` at the end of `rest`, then lines up to the matching `}`. Returns false when there is no `{`.
+    fn expect_open(&mut self, header: Line<'_>, rest: &str) -> bool {
+        if rest.ends_with('{') {
+            return true;
+        }
+        self.error(
+            SyntaxError::new(SyntaxErrorKind::Structure, span_of(header), "expected `{` at the end of the line")
+                .with_label("this block has no `{`"),
+        );
+        false
+    }
+
+    fn block_steps(&mut self, header: Line<'_>, rest: Line<'_>) -> Vec<Step> {
+        if rest.text != "{" {
+            if !self.expect_open(header, rest.text) {
+                return Vec::new();
+            }
+            self.error(SyntaxError::new(
+                SyntaxErrorKind::Structure,
+                span_of(rest),
+                "expected only `{` after `setup`/`teardown`",
+            ));
+        }
+        let mut steps = Vec::new();
+        let mut pending: Option<Step> = None;
+        loop {
+            let Some(line) = self.lines.next() else {
+                self.unclosed(header);
+                break;
+            };
+            if line.text == "}" {
+                break;
+            }
+            self.step_line(line, &mut pending, &mut steps, &["verify", "try", "run", "expect"]);
+        }
+        steps.extend(pending);
+        steps
+    }
+
+    fn unclosed(&mut self, header: Line<'_>) {
+        self.error(
+            SyntaxError::new(SyntaxErrorKind::Structure, span_of(header), "block is never closed")
+                .with_label("opened here")
+                .with_help("add a line with `}` at the end of the block"),
+        );
+    }
+
+    /// One line inside a block: a step, or an `expect` that belongs to the previous `run`.
+    fn step_line(&mut self, line: Line<'_>, pending: &mut Option<Step>, steps: &mut Vec<Step>, allowed: &[&str]) {
+        let (word, rest) = split_word(line);
+        let lower = word.to_ascii_lowercase();
+        if lower == "expect" {
+            match pending.as_mut().map(|s| &mut s.action) {
+                Some(Action::Run(command)) => {
+                    if let Some(span_end) = self.expectation(rest, command) {
+                        let step = pending.as_mut().expect("pending step");
+                        step.span.end = span_end;
+                        step.text.push('\n');
+                        step.text.push_str(line.text);
+                    }
+                }
+                _ => self.error(
+                    SyntaxError::new(SyntaxErrorKind::Structure, Span::new(line.start, line.start + word.len()), "`expect` must follow a `run` step")
+                        .with_help("write `run <command>` first, then `expect status …` or `expect output …`"),
+                ),
+            }
+            return;
+        }
+        let action = match lower.as_str() {
+            "verify" | "try" => self.sentence_step(&lower, rest),
+            "run" => self.command(rest).map(Action::Run),
+            _ => {
+                self.unexpected(line, word, allowed, "in a block");
+                return;
+            }
+        };
+        steps.extend(pending.take());
+        if let Some(action) = action {
+            *pending = Some(Step { action, span: span_of(line), text: line.text.to_owned() });
+        }
+    }
+
+    fn sentence_step(&mut self, word: &str, rest: Line<'_>) -> Option<Action> {
+        let expanded = self.expand(rest)?;
+        let map = |span: Span| expanded.original_span(span).shifted(rest.start);
+        match parse_sentence(&expanded.text) {
+            Ok(mut sentence) => {
+                let local = |span: Span| expanded.original_span(span).shifted(rest.start);
+                sentence.map_spans(&local);
+                match (word, sentence.retry.is_some()) {
+                    ("verify", false) => Some(Action::Verify(sentence)),
+                    ("try", true) => Some(Action::Try(sentence)),
+                    ("verify", true) => {
+                        self.error(
+                            SyntaxError::new(SyntaxErrorKind::Form, sentence.retry.map(|r| r.span).unwrap_or_default(), "`verify` evaluates once; this sentence retries")
+                                .with_help("write `try at most …`"),
+                        );
+                        None
+                    }
+                    _ => {
+                        self.error(
+                            SyntaxError::new(SyntaxErrorKind::Form, sentence.span, "`try` needs a sentence that starts with `at most N times every Ds`")
+                                .with_help("write `verify …` to evaluate once, or `try at most 5 times every 5s to get …`"),
+                        );
+                        None
+                    }
+                }
+            }
+            Err(SentenceError::Empty) => {
+                self.error(
+                    SyntaxError::new(SyntaxErrorKind::Unexpected, Span::new(rest.start, rest.start), format!("expected a sentence after `{word}`"))
+                        .with_label("empty sentence"),
+                );
+                None
+            }
+            Err(SentenceError::Syntax(e)) => {
+                let span = map(e.span);
+                self.error(SyntaxError { span, ..e });
+                None
+            }
+        }
+    }
+
+    fn command(&mut self, rest: Line<'_>) -> Option<Command> {
+        match split_command(rest.text, rest.start, self.vars) {
+            Ok(argv) if argv.is_empty() => {
+                self.error(SyntaxError::new(SyntaxErrorKind::Command, span_of(rest), "expected a command after `run`"));
+                None
+            }
+            Ok(argv) => Some(Command { argv, status: 0, output: Vec::new() }),
+            Err(e) => {
+                self.error(e);
+                None
+            }
+        }
+    }
+
+    /// `status N` or `(output|stdout|stderr) (contains|matches|is) '…'`. Returns the end of the line.
+    fn expectation(&mut self, rest: Line<'_>, command: &mut Command) -> Option<usize> {
+        let (what, tail) = split_word(rest);
+        let end = rest.start + rest.text.len();
+        match what.to_ascii_lowercase().as_str() {
+            "status" => match tail.text.parse::<i32>() {
+                Ok(status) => {
+                    command.status = status;
+                    Some(end)
+                }
+                Err(_) => {
+                    self.error(SyntaxError::new(SyntaxErrorKind::Number, span_of(tail), "expected an exit status such as `0`"));
+                    None
+                }
+            },
+            "output" | "stdout" | "stderr" => {
+                let stream = match what.to_ascii_lowercase().as_str() {
+                    "output" => Stream::Output,
+                    "stdout" => Stream::Stdout,
+                    _ => Stream::Stderr,
+                };
+                let (verb, value) = split_word(tail);
+                let expanded = self.expand(value)?;
+                let text = self.quoted_value(value, &expanded, "value")?;
+                let expect = match verb.to_ascii_lowercase().as_str() {
+                    "contains" => OutputExpectation::Contains(text.value),
+                    "is" => OutputExpectation::Is(text.value),
+                    "matches" => match Pattern::new(&text.value) {
+                        Ok(p) => OutputExpectation::Matches(p),
+                        Err(e) => {
+                            self.error(SyntaxError::new(SyntaxErrorKind::Regex, text.span, "invalid regular expression").with_label(e.to_string().lines().last().unwrap_or("").trim().to_owned()));
+                            return None;
+                        }
+                    },
+                    _ => {
+                        let mut e = SyntaxError::new(
+                            SyntaxErrorKind::Unexpected,
+                            Span::new(tail.start, tail.start + verb.len()),
+                            format!("expected `contains`, `matches` or `is`, found `{verb}`"),
+                        );
+                        if let Some(k) = nearest(verb, ["contains", "matches", "is"]) {
+                            e = e.with_help(format!("did you mean `{k}`?"));
+                        }
+                        self.error(e);
+                        return None;
+                    }
+                };
+                command.output.push(OutputCheck { stream, expect, span: Span::new(rest.start, end) });
+                Some(end)
+            }
+            _ => {
+                let mut e = SyntaxError::new(
+                    SyntaxErrorKind::Unexpected,
+                    Span::new(rest.start, rest.start + what.len()),
+                    format!("expected `status`, `output`, `stdout` or `stderr`, found `{what}`"),
+                );
+                if let Some(k) = nearest(what, ["status", "output", "stdout", "stderr"]) {
+                    e = e.with_help(format!("did you mean `{k}`?"));
+                }
+                self.error(e);
+                None
+            }
+        }
+    }
+
+    fn test(&mut self, header: Line<'_>, rest: Line<'_>) -> Option<Test> {
+        // test 'name' {
+        let text = rest.text;
+        let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"');
+        let name = quote.and_then(|q| text[1..].find(q).map(|end| (q, end)));
+        let Some((_, end)) = name.filter(|&(_, end)| end > 0) else {
+            self.error(
+                SyntaxError::new(SyntaxErrorKind::Quote, span_of(rest), "expected a quoted, non-empty test name")
+                    .with_help("write `test 'what this checks' {`"),
+            );
+            self.skip_block();
+            return None;
+        };
+        let name = Spanned::new(text[1..=end].to_owned(), Span::new(rest.start + 1, rest.start + 1 + end));
+        let after = text[end + 2..].trim();
+        if after != "{" {
+            self.error(
+                SyntaxError::new(SyntaxErrorKind::Structure, Span::new(rest.start + end + 2, rest.start + text.len()), "expected `{` after the test name")
+                    .with_label(if after.is_empty() { "missing `{`".to_owned() } else { format!("found `{after}`") }),
+            );
+            if !after.ends_with('{') {
+                return None;
+            }
+        }
+        let mut test = Test {
+            name,
+            tags: Vec::new(),
+            skip: None,
+            timeout: None,
+            retries: None,
+            setup: Vec::new(),
+            teardown: Vec::new(),
+            steps: Vec::new(),
+            span: span_of(header),
+        };
+        let mut pending = None;
+        loop {
+            let Some(line) = self.lines.next() else {
+                self.unclosed(header);
+                break;
+            };
+            if line.text == "}" {
+                test.span.end = line.start + 1;
+                break;
+            }
+            let (word, rest) = split_word(line);
+            match word.to_ascii_lowercase().as_str() {
+                "tags" => test.tags.extend(self.tags(rest)),
+                "skip" => {
+                    let reason = if rest.text.is_empty() {
+                        Some(Spanned::new(String::new(), span_of(line)))
+                    } else {
+                        self.expand(rest).and_then(|e| self.quoted_value(rest, &e, "reason"))
+                    };
+                    test.skip = reason;
+                }
+                "timeout" => test.timeout = self.duration(rest),
+                "retries" => match rest.text.parse::<u32>() {
+                    Ok(n) => test.retries = Some(n),
+                    Err(_) => self.error(SyntaxError::new(SyntaxErrorKind::Number, span_of(rest), "expected a number of retries such as `2`")),
+                },
+                "setup" => test.setup.extend(self.block_steps(line, rest)),
+                "teardown" => test.teardown.extend(self.block_steps(line, rest)),
+                "test" | "@test" => {
+                    self.error(
+                        SyntaxError::new(SyntaxErrorKind::Structure, Span::new(line.start, line.start + word.len()), "a test cannot contain another test")
+                            .with_help("close the previous test with `}` first"),
+                    );
+                    test.span.end = line.start;
+                    break;
+                }
+                _ => self.step_line(line, &mut pending, &mut test.steps, TEST_KEYWORDS),
+            }
+        }
+        test.steps.extend(pending);
+        Some(test)
+    }
+
+    fn skip_block(&mut self) {
+        for line in self.lines.by_ref() {
+            if line.text == "}" {
+                break;
+            }
+        }
+    }
+
+    fn duration(&mut self, rest: Line<'_>) -> Option<Duration> {
+        let text = rest.text.to_ascii_lowercase();
+        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+        let scale = match unit {
+            "ms" => Some(Duration::from_millis(1)),
+            "s" => Some(Duration::from_secs(1)),
+            "m" => Some(Duration::from_secs(60)),
+            "h" => Some(Duration::from_secs(3600)),
+            _ => None,
+        };
+        match (digits.parse::<u32>(), scale) {
+            (Ok(n), Some(scale)) if n > 0 => Some(scale * n),
+            _ => {
+                self.error(
+                    SyntaxError::new(SyntaxErrorKind::Number, span_of(rest), "expected a duration such as `90s`, `5m` or `500ms`"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Splits a command line into arguments like a shell would, but runs nothing: `'…'` is literal, `"…"`
+/// allows `\"` and `\\`, `${VAR}` expands outside single quotes, and shell operators are refused.
+fn split_command(text: &str, base: usize, vars: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, SyntaxError> {
+    let mut argv = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut current: Option<String> = None;
+    let error = |at: usize, len: usize, message: &str| {
+        SyntaxError::new(SyntaxErrorKind::Command, Span::new(base + at, base + at + len), message)
+    };
+    let expand_at = |at: usize, raw: &str| -> Result<String, SyntaxError> {
+        expand(raw, base + at, vars).map(|e| e.text)
+    };
+    while let Some((i, c)) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if let Some(word) = current.take() {
+                    argv.push(word);
+                }
+            }
+            '\'' => {
+                let word = current.get_or_insert_with(String::new);
+                let mut closed = false;
+                for (_, c) in chars.by_ref() {
+                    if c == '\'' {
+                        closed = true;
+                        break;
+                    }
+                    word.push(c);
+                }
+                if !closed {
+                    return Err(error(i, 1, "unterminated `'`"));
+                }
+            }
+            '"' => {
+                let start = i + 1;
+                let mut raw = String::new();
+                let mut closed = false;
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => match chars.next() {
+                            Some((_, e @ ('"' | '\\'))) => raw.push(e),
+                            Some((_, other)) => {
+                                raw.push('\\');
+                                raw.push(other);
+                            }
+                            None => raw.push('\\'),
+                        },
+                        c => raw.push(c),
+                    }
+                }
+                if !closed {
+                    return Err(error(i, 1, "unterminated `\"`"));
+                }
+                let expanded = expand_at(start, &raw)?;
+                current.get_or_insert_with(String::new).push_str(&expanded);
+            }
+            '|' | '&' | ';' | '<' | '>' | '`' => {
+                return Err(error(i, 1, &format!("`{c}` needs a shell, and `run` starts no shell"))
+                    .with_help("quote it to pass it as an argument, or write `run sh -c '…'` to ask for a shell explicitly"));
+            }
+            '$' if text[i..].starts_with("$(") => {
+                return Err(error(i, 2, "`$(…)` needs a shell, and `run` starts no shell")
+                    .with_help("write `run sh -c '…'` to ask for a shell explicitly"));
+            }
+            _ => {
+                let start = i;
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if matches!(d, ' ' | '\t' | '\'' | '"' | '|' | '&' | ';' | '<' | '>' | '`') || text[j..].starts_with("$(") {
+                        break;
+                    }
+                    end = j + d.len_utf8();
+                    chars.next();
+                }
+                let expanded = expand_at(start, &text[start..end])?;
+                current.get_or_insert_with(String::new).push_str(&expanded);
+            }
+        }
+    }
+    argv.extend(current);
+    Ok(argv)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "APP" => Some("nginx".into()),
+        "FIXTURES" => Some("/srv/fixtures".into()),
+        _ => None,
+    }
+}
+
+fn parse(text: &str) -> CheckFile {
+    CheckFile::parse(text, &env).unwrap_or_else(|e| panic!("should parse: {:#?}", e.errors))
+}
+
+fn errors(text: &str) -> Vec<SyntaxError> {
+    CheckFile::parse(text, &env).expect_err("should fail").errors
+}
+
+const FULL: &str = "\
+# a comment
+namespace 'team-a'
+context 'prod'
+tags cluster
+
+setup {
+    run kubectl apply -f ${FIXTURES}/nginx.yaml
+}
+
+teardown {
+    run kubectl delete -f ${FIXTURES}/nginx.yaml
+}
+
+test 'nginx is up' {
+    tags smoke, addons
+    timeout 90s
+    retries 2
+    setup {
+        run echo starting
+    }
+    verify there are 2 pods named '${APP}'
+    try at most 5 times every 2s to get pods named 'nginx' and verify that 'status' is 'running'
+    run kubectl get pods -o \"jsonpath={.items[*].metadata.name}\"
+    expect status 0
+    expect output contains 'nginx'
+    expect stderr matches '^$'
+    teardown {
+        run echo done
+    }
+}
+
+@test \"skipped one\" {
+    skip 'waiting for PLAT-42'
+    verify there is 1 svc named 'x'
+}
+";
+
+#[test]
+fn parses_every_statement() {
+    let file = parse(FULL);
+    assert!(matches!(&file.scope, Some(Scope::Namespace(ns)) if ns.value == "team-a"));
+    assert_eq!(file.context.as_ref().unwrap().value, "prod");
+    assert_eq!(file.tags[0].value, "cluster");
+    assert_eq!(file.setup.len(), 1);
+    let Action::Run(cmd) = &file.setup[0].action else { panic!() };
+    assert_eq!(cmd.argv, ["kubectl", "apply", "-f", "/srv/fixtures/nginx.yaml"]);
+    assert_eq!(file.teardown.len(), 1);
+    assert_eq!(file.tests.len(), 2);
+
+    let t = &file.tests[0];
+    assert_eq!(t.name.value, "nginx is up");
+    assert_eq!(&FULL[t.name.span.start..t.name.span.end], "nginx is up");
+    assert_eq!(t.tags.iter().map(|t| t.value.as_str()).collect::<Vec<_>>(), ["smoke", "addons"]);
+    assert_eq!(t.timeout, Some(Duration::from_secs(90)));
+    assert_eq!(t.retries, Some(2));
+    assert_eq!(t.setup.len(), 1);
+    assert_eq!(t.teardown.len(), 1);
+    assert_eq!(t.steps.len(), 3);
+    let Action::Verify(s) = &t.steps[0].action else { panic!() };
+    assert_eq!(s.cluster().unwrap().target.name.as_ref().unwrap().value.as_str(), "nginx");
+    // The span of an expanded value points at `${APP}` in the file.
+    let span = s.cluster().unwrap().target.name.as_ref().unwrap().span;
+    assert_eq!(&FULL[span.start..span.end], "${APP}");
+    assert!(matches!(&t.steps[1].action, Action::Try(s) if s.retry.unwrap().attempts == 5));
+    let Action::Run(cmd) = &t.steps[2].action else { panic!() };
+    assert_eq!(cmd.argv, ["kubectl", "get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
+    assert_eq!(cmd.status, 0);
+    assert_eq!(cmd.output.len(), 2);
+    assert_eq!(cmd.output[0].stream, Stream::Output);
+    assert_eq!(cmd.output[0].expect, OutputExpectation::Contains("nginx".into()));
+    assert!(t.steps[2].text.contains("expect stderr"));
+
+    let skipped = &file.tests[1];
+    assert_eq!(skipped.skip.as_ref().unwrap().value, "waiting for PLAT-42");
+}
+
+#[test]
+fn all_namespaces_and_empty_files() {
+    let file = parse("all namespaces\n");
+    assert_eq!(file.scope, Some(Scope::AllNamespaces));
+    assert_eq!(parse("# only comments\n\n"), CheckFile::default());
+}
+
+#[test]
+fn reports_every_error_of_a_file_in_order() {
+    let text = "\
+namespace 'a'
+test 'one' {
+    verify there are 2 pods namd 'x'
+    verfy there is 1 pod named 'y'
+    try there are 2 pods named 'x'
+    expect status 0
+}
+test 'two' {
+    verify '${MISSING}' is 'x' for pods named 'y'
+    run kubectl get pods | grep x
+    run echo ok
+    expect outptu contains 'x'
+}
+}
+";
+    let errs = errors(text);
+    let located: Vec<(usize, usize, &str)> = errs
+        .iter()
+        .map(|e| {
+            let (line, col) = crate::line_col(text, e.span.start);
+            (line, col, e.kind.code())
+        })
+        .collect();
+    assert_eq!(
+        located,
+        [
+            (3, 29, "precheck::syntax"),
+            (4, 5, "precheck::structure"),
+            (5, 9, "precheck::form"),
+            (6, 5, "precheck::structure"),
+            (9, 13, "precheck::variable"),
+            (10, 26, "precheck::command"),
+            (12, 12, "precheck::syntax"),
+            (14, 1, "precheck::structure"),
+        ],
+        "{errs:#?}"
+    );
+    assert_eq!(errs[0].help.as_deref(), Some("did you mean `named`?"));
+    assert_eq!(errs[1].help.as_deref(), Some("did you mean `verify`?"));
+    assert_eq!(errs[6].help.as_deref(), Some("did you mean `output`?"));
+}
+
+#[test]
+fn structure_errors() {
+    let e = errors("test 'a' {\n  verify there are 2 pods named 'x'\n");
+    assert_eq!(e[0].message, "block is never closed");
+    assert_eq!(e[0].span.start, 0);
+
+    let e = errors("verify there are 2 pods named 'x'\n");
+    assert!(e[0].message.contains("belongs inside a `test"), "{}", e[0].message);
+
+    let e = errors("test 'a' {\n}\ntest 'a' {\n}\n");
+    assert!(e[0].message.contains("already defined"));
+
+    let e = errors("test a {\n}\n");
+    assert_eq!(e[0].kind, SyntaxErrorKind::Quote);
+
+    let e = errors("tset 'a' {\n}\n");
+    assert_eq!(e[0].help.as_deref(), Some("did you mean `test`?"));
+
+    let e = errors("test 'a' {\n  timeout soon\n  retries many\n}\n");
+    assert_eq!(e.len(), 2);
+}
+
+#[test]
+fn verify_and_try_must_match_the_sentence() {
+    let e = errors("test 'a' {\n  verify at most 2 times every 1s to get pods named 'x' and verify that 'status' is 'a'\n}\n");
+    assert_eq!(e[0].kind, SyntaxErrorKind::Form);
+    assert_eq!(e[0].help.as_deref(), Some("write `try at most …`"));
+}
+
+#[test]
+fn command_splitting() {
+    let split = |s: &str| split_command(s, 0, &env);
+    assert_eq!(split("echo 'a b' \"c ${APP}\" d${APP}e '${APP}'").unwrap(), ["echo", "a b", "c nginx", "dnginxe", "${APP}"]);
+    assert_eq!(split("printf \"a\\\"b\"").unwrap(), ["printf", "a\"b"]);
+    assert_eq!(split("echo 'a|b' \"x;y\"").unwrap(), ["echo", "a|b", "x;y"]);
+    assert_eq!(split("echo ''").unwrap(), ["echo", ""]);
+    for bad in ["a | b", "a > f", "a; b", "a && b", "echo $(id)", "echo `id`", "echo 'x", "echo \"x"] {
+        let e = split(bad).unwrap_err();
+        assert_eq!(e.kind, SyntaxErrorKind::Command, "{bad}");
+    }
+    assert_eq!(split("echo $(id)").unwrap_err().span, Span::new(5, 7));
+}

@@ -1,0 +1,211 @@
+//! Errors of the language: empty sentences and syntax errors with a span, what was expected and a suggestion.
+
+use std::fmt;
+
+use miette::{Diagnostic, LabeledSpan};
+
+use crate::ast::Span;
+
+/// Why a sentence could not be parsed. DETIK tells these two apart, and so do the exit codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SentenceError {
+    /// Nothing but blanks.
+    #[error("empty sentence")]
+    Empty,
+    /// Text that is not a sentence of the language.
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
+}
+
+impl Diagnostic for SentenceError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self {
+            Self::Empty => Some(Box::new("precheck::empty_sentence")),
+            Self::Syntax(e) => e.code(),
+        }
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self {
+            Self::Empty => Some(Box::new("write an assertion such as `there are 2 pods named 'nginx'`")),
+            Self::Syntax(e) => e.help(),
+        }
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        match self {
+            Self::Empty => None,
+            Self::Syntax(e) => e.labels(),
+        }
+    }
+}
+
+/// The kind of a [`SyntaxError`], stable enough to match on and shown as the diagnostic code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SyntaxErrorKind {
+    /// Something else was expected here (`precheck::syntax`).
+    Unexpected,
+    /// A quoted value is empty or has no closing quote (`precheck::quote`).
+    Quote,
+    /// A regular expression does not compile (`precheck::regex`).
+    Regex,
+    /// A property path is malformed (`precheck::property`).
+    Property,
+    /// A number is out of range or not a number (`precheck::number`).
+    Number,
+    /// `there is` with a count other than 0 or 1, or a sentence given to the wrong command
+    /// (`precheck::form`).
+    Form,
+    /// A `${VAR}` that is not set (`precheck::variable`).
+    Variable,
+    /// A check-file statement in the wrong place, or a duplicate (`precheck::structure`).
+    Structure,
+    /// A command line that cannot be split into arguments (`precheck::command`).
+    Command,
+}
+
+impl SyntaxErrorKind {
+    /// The diagnostic code, such as `precheck::syntax`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unexpected => "precheck::syntax",
+            Self::Quote => "precheck::quote",
+            Self::Regex => "precheck::regex",
+            Self::Property => "precheck::property",
+            Self::Number => "precheck::number",
+            Self::Form => "precheck::form",
+            Self::Variable => "precheck::variable",
+            Self::Structure => "precheck::structure",
+            Self::Command => "precheck::command",
+        }
+    }
+}
+
+/// A syntax error: where, what was wrong, what was expected and, for a typo, the nearest word.
+///
+/// ```
+/// use precheck_lang::{parse_sentence, SentenceError};
+///
+/// let SentenceError::Syntax(error) = parse_sentence("there are 2 pods namd 'nginx'").unwrap_err() else {
+///     unreachable!()
+/// };
+/// assert_eq!(error.span.start, 17);
+/// assert_eq!(error.help.as_deref(), Some("did you mean `named`?"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SyntaxError {
+    /// What kind of mistake.
+    pub kind: SyntaxErrorKind,
+    /// The whole message, such as "expected `named`, found `namd`".
+    pub message: String,
+    /// Where, in the parsed text.
+    pub span: Span,
+    /// The short label shown under the span.
+    pub label: String,
+    /// A suggestion, such as "did you mean `named`?".
+    pub help: Option<String>,
+}
+
+impl SyntaxError {
+    /// An error of `kind` at `span`.
+    pub fn new(kind: SyntaxErrorKind, span: Span, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self { kind, label: message.clone(), message, span, help: None }
+    }
+
+    /// The same error with a help text.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The same error with a short label for the span.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// The same error moved `by` bytes to the right (a sentence inside a check file).
+    pub fn shifted(mut self, by: usize) -> Self {
+        self.span = self.span.shifted(by);
+        self
+    }
+}
+
+impl Diagnostic for SyntaxError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.kind.code()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(self.label.clone()), self.span))))
+    }
+}
+
+/// Line and column (both from 1, the column counted in characters) of a byte offset in `source`.
+///
+/// ```
+/// assert_eq!(precheck_lang::line_col("ab\ncd", 4), (2, 2));
+/// ```
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..floor_char_boundary(source, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The word of `rest` up to the next blank or quote, for "found `…`" and suggestions.
+pub(crate) fn word_at(rest: &str) -> &str {
+    let end = rest.find([' ', '\t', '\n', '\'', '"']).unwrap_or(rest.len());
+    let end = if end == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { end };
+    &rest[..end]
+}
+
+/// The candidate nearest to `word`, if near enough to be a typo.
+pub(crate) fn nearest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let word = word.to_ascii_lowercase();
+    if word.is_empty() {
+        return None;
+    }
+    candidates
+        .into_iter()
+        .filter(|c| !c.eq_ignore_ascii_case(&word))
+        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_ascii_lowercase()), c))
+        .filter(|&(d, c)| d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_finds_typos_only() {
+        assert_eq!(nearest("namd", ["named", "with", "in"]), Some("named"));
+        assert_eq!(nearest("tehre", ["there", "at"]), Some("there"));
+        assert_eq!(nearest("banana", ["named", "with", "in"]), None);
+        assert_eq!(nearest("", ["in"]), None);
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("héllo", 3), (1, 3));
+        assert_eq!(line_col("a\nb\nc", 4), (3, 1));
+        assert_eq!(line_col("abc", 99), (1, 4));
+    }
+}

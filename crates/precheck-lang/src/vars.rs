@@ -1,0 +1,136 @@
+//! `${VAR}` expansion that remembers where every expanded byte came from, so errors point at the file.
+
+use crate::ast::Span;
+use crate::error::{SyntaxError, SyntaxErrorKind};
+
+/// Text after expansion, with the map back to the original text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expanded {
+    pub text: String,
+    /// `(expanded_start, expanded_end, original_start, original_end)` of each substitution, in order.
+    substitutions: Vec<(usize, usize, usize, usize)>,
+}
+
+impl Expanded {
+    /// Maps an offset in the expanded text to the original text. Inside a substitution it maps to the
+    /// whole `${VAR}`.
+    pub fn original(&self, offset: usize) -> usize {
+        let mut delta: isize = 0;
+        for &(es, ee, os, oe) in &self.substitutions {
+            if offset < es {
+                break;
+            }
+            if offset < ee {
+                return os;
+            }
+            delta = oe as isize - ee as isize;
+        }
+        (offset as isize + delta) as usize
+    }
+
+    /// Maps a span of the expanded text to the original text.
+    pub fn original_span(&self, span: Span) -> Span {
+        let start = self.original(span.start);
+        let end = if span.is_empty() { start } else { self.original(span.end - 1) + 1 };
+        // A span that ends inside a substitution covers all of `${VAR}`.
+        let end = self
+            .substitutions
+            .iter()
+            .find(|&&(es, ee, _, _)| span.end > es && span.end <= ee)
+            .map_or(end, |&(_, _, _, oe)| oe.max(end));
+        Span::new(start, end.max(start))
+    }
+}
+
+/// Expands `${NAME}` in `text` with `lookup`; `$${` stands for a literal `${`. `base` is the offset of `text`
+/// in the file, for error spans.
+pub(crate) fn expand(
+    text: &str,
+    base: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Expanded, SyntaxError> {
+    let mut out = String::with_capacity(text.len());
+    let mut substitutions = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let here = text.len() - rest.len() + at;
+        let after = &rest[at..];
+        if let Some(stripped) = after.strip_prefix("$${") {
+            let start = out.len();
+            out.push_str("${");
+            substitutions.push((start, out.len(), here, here + 3));
+            rest = stripped;
+        } else if let Some(body) = after.strip_prefix("${") {
+            let Some(close) = body.find('}') else {
+                return Err(SyntaxError::new(
+                    SyntaxErrorKind::Variable,
+                    Span::new(base + here, base + here + 2),
+                    "unterminated `${`: expected `}`",
+                ));
+            };
+            let name = &body[..close];
+            let span = Span::new(base + here, base + here + close + 3);
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(SyntaxError::new(SyntaxErrorKind::Variable, span, "invalid variable name")
+                    .with_help("a variable name has letters, digits and `_`; write `$${` for a literal `${`"));
+            }
+            let Some(value) = lookup(name) else {
+                return Err(SyntaxError::new(
+                    SyntaxErrorKind::Variable,
+                    span,
+                    format!("environment variable `{name}` is not set"),
+                )
+                .with_label("not set")
+                .with_help(format!("export {name}=… before running, or remove the reference")));
+            };
+            let start = out.len();
+            out.push_str(&value);
+            substitutions.push((start, out.len(), here, here + close + 3));
+            rest = &body[close + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(Expanded { text: out, substitutions })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "NS" => Some("kube-system".into()),
+            "N" => Some("3".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expands_and_maps_offsets_back() {
+        let e = expand("in namespace '${NS}' x", 0, &env).unwrap();
+        assert_eq!(e.text, "in namespace 'kube-system' x");
+        assert_eq!(e.original(3), 3);
+        assert_eq!(e.original(15), 14); // inside the value: the `${NS}`
+        assert_eq!(e.original(25), 19); // the closing quote
+        assert_eq!(e.original_span(Span::new(14, 25)), Span::new(14, 19));
+        assert_eq!(e.original_span(Span::new(27, 28)), Span::new(21, 22));
+    }
+
+    #[test]
+    fn literal_dollar_and_escape() {
+        assert_eq!(expand("a $b $${c}", 0, &env).unwrap().text, "a $b ${c}");
+    }
+
+    #[test]
+    fn unset_and_malformed_variables_are_errors_with_spans() {
+        let e = expand("x ${MISSING} y", 10, &env).unwrap_err();
+        assert_eq!((e.span, e.kind), (Span::new(12, 22), SyntaxErrorKind::Variable));
+        assert!(e.message.contains("MISSING"));
+        assert_eq!(expand("${NS", 0, &env).unwrap_err().span, Span::new(0, 2));
+        assert_eq!(expand("${a b}", 0, &env).unwrap_err().message, "invalid variable name");
+    }
+}
