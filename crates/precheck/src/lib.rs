@@ -1,1 +1,23 @@
-//! placeholder
+//! Precheck: evaluate DETIK-style sentences and check files against Kubernetes clusters.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use precheck::cluster::{Cluster, Snapshot};
+//!
+//! let cluster = Cluster::from_snapshot(Snapshot::from_yaml(include_str!("../../../examples/offline_snapshot/cluster.yaml")).unwrap());
+//! let verdict = cluster.verify("there are 2 pods named '^nginx-'").await.unwrap();
+//! assert!(verdict.passed, "{verdict}");
+//! # });
+//! ```
+//!
+//! With the `kube` feature (on by default), `Cluster::from_kubeconfig().await?` connects like kubectl.
+//!
+//! - [`cluster`]: sources of objects (live, snapshot) and waiting;
+//! - [`evaluate`]: the pure evaluation of a sentence on objects;
+//! - [`field_values`]: properties read as `kubectl -o custom-columns` prints them.
+
+pub mod cluster;
+pub mod evaluate;
+pub mod field_values;
+
+pub use precheck_lang as lang;

@@ -1,0 +1,355 @@
+//! A live cluster through kube-rs: kubeconfig and contexts like kubectl, discovery that resolves every
+//! resource word, coalesced LISTs and watch-driven waiting.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
+use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::ApiResource;
+use kube::{Client, Config};
+use serde_json::Value;
+
+use super::resources::{ResourceKind, ResourceTable};
+use super::{ClusterError, Listing, Namespaces, remaining};
+use crate::evaluate::Verdict;
+
+/// How to reach the cluster; the defaults behave like kubectl with no flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// A kubeconfig file instead of `KUBECONFIG` / `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// A context instead of the current one.
+    pub context: Option<String>,
+}
+
+type SharedListing = Shared<BoxFuture<'static, Result<Arc<Listing>, ClusterError>>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ListKey {
+    api_version: String,
+    plural: String,
+    namespace: Option<String>,
+    labels: Option<String>,
+}
+
+/// One client for the whole run, shared by every test.
+pub struct LiveCluster {
+    client: Client,
+    default_namespace: String,
+    resources: tokio::sync::Mutex<Option<Arc<ResourceTable>>>,
+    requests: Arc<AtomicU64>,
+    inflight: Mutex<HashMap<ListKey, (u64, SharedListing)>>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for LiveCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client holds credentials: never print it.
+        f.debug_struct("LiveCluster").field("default_namespace", &self.default_namespace).finish_non_exhaustive()
+    }
+}
+
+fn api_error(action: impl Into<String>, error: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Api { action: action.into(), message: error.to_string() }
+}
+
+impl LiveCluster {
+    /// Loads the configuration like kubectl and creates the client (no request is made yet).
+    pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
+        let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+        let config = match &options.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .map_err(|e| ClusterError::Config(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+                Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                    .await
+                    .map_err(|e| ClusterError::Config(format!("kubeconfig {}: {e}", path.display())))?
+            }
+            None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
+                .await
+                .map_err(|e| ClusterError::Config(format!("kubeconfig: {e}")))?,
+            None => Config::infer()
+                .await
+                .map_err(|e| ClusterError::Config(format!("no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}")))?,
+        };
+        let default_namespace = config.default_namespace.clone();
+        let client = Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
+        Ok(Self {
+            client,
+            default_namespace,
+            resources: tokio::sync::Mutex::new(None),
+            requests: Arc::new(AtomicU64::new(0)),
+            inflight: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        })
+    }
+
+    /// The namespace of the kube context (`default` when it names none).
+    pub fn default_namespace(&self) -> &str {
+        &self.default_namespace
+    }
+
+    /// HTTP requests made so far (discovery, lists and watches).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Resolves a resource word with discovery; discovery runs once, and again when a word is unknown
+    /// (a CRD installed by a setup step).
+    pub async fn resolve(&self, word: &str) -> Result<ResourceKind, ClusterError> {
+        let mut cached = self.resources.lock().await;
+        if let Some(table) = cached.as_ref() {
+            if let Ok(kind) = table.resolve(word) {
+                return Ok(kind.clone());
+            }
+        }
+        let table = Arc::new(self.discover().await?);
+        *cached = Some(table.clone());
+        Ok(table.resolve(word)?.clone())
+    }
+
+    async fn discover(&self) -> Result<ResourceTable, ClusterError> {
+        self.count();
+        let core = self.client.list_core_api_resources("v1").await.map_err(|e| api_error("discover /api/v1", e))?;
+        self.count();
+        let groups = self.client.list_api_groups().await.map_err(|e| api_error("discover /apis", e))?;
+        let mut table = ResourceTable::default();
+        add_resources(&mut table, "", "v1", core.resources);
+        let versions: Vec<String> = groups
+            .groups
+            .iter()
+            .filter_map(|g| g.preferred_version.as_ref().or(g.versions.first()).map(|v| v.group_version.clone()))
+            .collect();
+        let lists = futures::future::join_all(versions.iter().map(|gv| {
+            self.count();
+            self.client.list_api_group_resources(gv)
+        }))
+        .await;
+        for (group_version, list) in versions.iter().zip(lists) {
+            // Like kubectl, one broken aggregated API does not stop discovery of the others.
+            let Ok(list) = list else { continue };
+            let (group, version) = group_version.split_once('/').unwrap_or(("", group_version));
+            add_resources(&mut table, group, version, list.resources);
+        }
+        Ok(table)
+    }
+
+    fn api(&self, kind: &ResourceKind, namespaces: &Namespaces) -> Api<DynamicObject> {
+        let resource = ApiResource {
+            group: kind.group.clone(),
+            version: kind.version.clone(),
+            api_version: kind.api_version(),
+            kind: kind.kind.clone(),
+            plural: kind.plural.clone(),
+        };
+        match namespaces {
+            Namespaces::One(ns) if kind.namespaced => Api::namespaced_with(self.client.clone(), ns, &resource),
+            _ => Api::all_with(self.client.clone(), &resource),
+        }
+    }
+
+    /// Lists the objects of a resource word. Identical LISTs running at the same time share one request.
+    pub async fn list(&self, word: &str, namespaces: &Namespaces, labels: Option<&str>) -> Result<Listing, ClusterError> {
+        let kind = self.resolve(word).await?;
+        self.list_kind(&kind, namespaces, labels).await
+    }
+
+    async fn list_kind(&self, kind: &ResourceKind, namespaces: &Namespaces, labels: Option<&str>) -> Result<Listing, ClusterError> {
+        let key = ListKey {
+            api_version: kind.api_version(),
+            plural: kind.plural.clone(),
+            namespace: match namespaces {
+                Namespaces::One(ns) if kind.namespaced => Some(ns.clone()),
+                _ => None,
+            },
+            labels: labels.map(str::to_owned),
+        };
+        let (id, future) = {
+            let mut inflight = self.inflight.lock().expect("inflight lists lock");
+            match inflight.get(&key) {
+                Some((id, future)) => (*id, future.clone()),
+                None => {
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    let api = self.api(kind, namespaces);
+                    let requests = self.requests.clone();
+                    let action = describe_list(kind, namespaces, labels);
+                    let params = labels.map_or_else(ListParams::default, |l| ListParams::default().labels(l));
+                    let future = async move {
+                        requests.fetch_add(1, Ordering::Relaxed);
+                        let list = api.list(&params).await.map_err(|e| api_error(action, e))?;
+                        let objects = list.items.into_iter().map(to_value).collect();
+                        Ok(Arc::new(Listing { objects, resource_version: list.metadata.resource_version }))
+                    }
+                    .boxed()
+                    .shared();
+                    inflight.insert(key.clone(), (id, future.clone()));
+                    (id, future)
+                }
+            }
+        };
+        let result = future.await;
+        let mut inflight = self.inflight.lock().expect("inflight lists lock");
+        if inflight.get(&key).is_some_and(|(current, _)| *current == id) {
+            inflight.remove(&key);
+        }
+        result.map(|listing| (*listing).clone())
+    }
+
+    /// Evaluates with `eval` until it passes or `budget` is spent, re-evaluating on every change the watch
+    /// reports. A watch that ends or fails is re-established after a fresh LIST, so no change is missed.
+    pub(crate) async fn wait(
+        &self,
+        word: &str,
+        namespaces: &Namespaces,
+        labels: Option<&str>,
+        budget: Duration,
+        interval: Duration,
+        eval: impl Fn(&[Value]) -> Verdict,
+    ) -> Result<Verdict, ClusterError> {
+        let deadline = tokio::time::Instant::now() + budget;
+        let kind = self.resolve(word).await?;
+        let listing = self.list_kind(&kind, namespaces, labels).await?;
+        let verdict = eval(&listing.objects);
+        if verdict.passed || budget.is_zero() {
+            return Ok(verdict);
+        }
+        let mut cache = Cache::from(listing.objects);
+        let mut version = listing.resource_version.unwrap_or_else(|| "0".into());
+        let pause = interval.clamp(Duration::from_millis(100), Duration::from_secs(1));
+        'watching: while !remaining(deadline).is_zero() {
+            let seconds = remaining(deadline).as_secs().clamp(1, 290) as u32;
+            let mut params = WatchParams::default().timeout(seconds);
+            if let Some(labels) = labels {
+                params = params.labels(labels);
+            }
+            self.count();
+            let api = self.api(&kind, namespaces);
+            if let Ok(stream) = api.watch(&params, &version).await {
+                let mut stream = std::pin::pin!(stream);
+                loop {
+                    let event = tokio::select! {
+                        () = tokio::time::sleep_until(deadline) => break 'watching,
+                        event = stream.next() => event,
+                    };
+                    match event {
+                        Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
+                            version = o.metadata.resource_version.clone().unwrap_or(version);
+                            cache.put(to_value(o));
+                        }
+                        Some(Ok(WatchEvent::Deleted(o))) => {
+                            version = o.metadata.resource_version.clone().unwrap_or(version);
+                            cache.remove(&to_value(o));
+                        }
+                        Some(Ok(WatchEvent::Bookmark(b))) => {
+                            version = b.metadata.resource_version;
+                            continue;
+                        }
+                        // 410 Gone, a dropped connection or the server's timeout: resynchronise below.
+                        Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => break,
+                    }
+                    let verdict = eval(&cache.objects());
+                    if verdict.passed {
+                        return Ok(verdict);
+                    }
+                }
+            } else {
+                tokio::time::sleep(pause.min(remaining(deadline))).await;
+            }
+            if remaining(deadline).is_zero() {
+                break;
+            }
+            if let Ok(listing) = self.list_kind(&kind, namespaces, labels).await {
+                let verdict = eval(&listing.objects);
+                if verdict.passed {
+                    return Ok(verdict);
+                }
+                cache = Cache::from(listing.objects);
+                version = listing.resource_version.unwrap_or_else(|| "0".into());
+            }
+        }
+        // The last attempt reads the cluster afresh, so a missed event cannot decide the outcome.
+        let listing = self.list_kind(&kind, namespaces, labels).await?;
+        Ok(eval(&listing.objects))
+    }
+}
+
+fn describe_list(kind: &ResourceKind, namespaces: &Namespaces, labels: Option<&str>) -> String {
+    let mut text = format!("list {}", kind.plural);
+    if !kind.group.is_empty() {
+        text.push('.');
+        text.push_str(&kind.group);
+    }
+    match namespaces {
+        Namespaces::One(ns) if kind.namespaced => text.push_str(&format!(" in namespace {ns}")),
+        _ if kind.namespaced => text.push_str(" in all namespaces"),
+        _ => {}
+    }
+    if let Some(labels) = labels {
+        text.push_str(&format!(" with labels {labels}"));
+    }
+    text
+}
+
+fn add_resources(
+    table: &mut ResourceTable,
+    group: &str,
+    version: &str,
+    resources: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource>,
+) {
+    for r in resources {
+        // Sub-resources (`pods/log`) cannot be listed, and kinds that cannot be listed cannot be asserted on.
+        if r.name.contains('/') || !r.verbs.iter().any(|v| v == "list") {
+            continue;
+        }
+        table.add(ResourceKind {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            singular: if r.singular_name.is_empty() { r.kind.to_ascii_lowercase() } else { r.singular_name },
+            kind: r.kind,
+            plural: r.name,
+            short_names: r.short_names.unwrap_or_default(),
+            namespaced: r.namespaced,
+        });
+    }
+}
+
+fn to_value(object: DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+/// The objects a watch has told about, by namespace and name.
+struct Cache(BTreeMap<(String, String), Value>);
+
+impl Cache {
+    fn key(object: &Value) -> (String, String) {
+        let meta = &object["metadata"];
+        let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        (s(&meta["namespace"]), s(&meta["name"]))
+    }
+
+    fn from(objects: Vec<Value>) -> Self {
+        Self(objects.into_iter().map(|o| (Self::key(&o), o)).collect())
+    }
+
+    fn put(&mut self, object: Value) {
+        self.0.insert(Self::key(&object), object);
+    }
+
+    fn remove(&mut self, object: &Value) {
+        self.0.remove(&Self::key(object));
+    }
+
+    fn objects(&self) -> Vec<Value> {
+        self.0.values().cloned().collect()
+    }
+}

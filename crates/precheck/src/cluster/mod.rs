@@ -1,0 +1,232 @@
+//! Where objects come from: a live cluster (through kube-rs, behind the `kube` feature) or a snapshot of
+//! `kubectl get -o yaml` output; and waiting for a `try` sentence to hold.
+
+mod labels;
+#[cfg(feature = "kube")]
+mod live;
+mod resources;
+mod snapshot;
+
+use std::time::Duration;
+
+use precheck_lang::{ClusterAssertion, Retry, Scope, Sentence, SentenceError, parse_sentence};
+use serde_json::Value;
+
+use crate::evaluate::{Verdict, evaluate};
+
+pub use labels::{LabelSelector, LabelSelectorError};
+#[cfg(feature = "kube")]
+pub use live::{ConnectOptions, LiveCluster};
+pub use resources::{ResourceKind, ResourceTable, UnknownResource};
+pub use snapshot::Snapshot;
+
+/// Which namespaces a query looks in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespaces {
+    /// One namespace.
+    One(String),
+    /// Every namespace (`--all-namespaces`).
+    All,
+}
+
+/// Why the cluster could not answer. Everything but [`ClusterError::is_invalid_input`] errors is an
+/// infrastructure problem, reported apart from failed assertions.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// No usable kubeconfig, context or snapshot.
+    #[error("{0}")]
+    Config(String),
+    /// The API server could not be reached or did not answer as expected.
+    #[error("could not ask the cluster ({action}): {message}")]
+    Api {
+        /// What was being done, such as `list pods in default`.
+        action: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The sentence names a resource type the cluster does not serve.
+    #[error(transparent)]
+    UnknownResource(#[from] UnknownResource),
+    /// The label selector of a sentence is not valid.
+    #[error(transparent)]
+    LabelSelector(#[from] LabelSelectorError),
+}
+
+impl ClusterError {
+    /// True when the input is at fault (an unknown resource type, a bad selector), not the cluster.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::UnknownResource(_) | Self::LabelSelector(_))
+    }
+}
+
+/// Why [`Cluster::verify`] could not give a verdict.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VerifyError {
+    /// The sentence is empty or invalid.
+    #[error(transparent)]
+    Sentence(#[from] SentenceError),
+    /// The cluster could not be asked.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// Objects of one query, with the resource version a watch can start from.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// The objects, as JSON.
+    pub objects: Vec<Value>,
+    /// `metadata.resourceVersion` of the list, when the source has one.
+    pub resource_version: Option<String>,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Snapshot(Snapshot),
+    #[cfg(feature = "kube")]
+    Live(LiveCluster),
+}
+
+/// A cluster to evaluate sentences against: live or a snapshot. Cheap to share behind an `Arc`.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use precheck::cluster::{Cluster, Snapshot};
+///
+/// let snapshot = Snapshot::from_yaml(
+///     "apiVersion: v1\nkind: Pod\nmetadata: {name: nginx-1, namespace: default}\nstatus: {phase: Running}\n",
+/// )
+/// .unwrap();
+/// let cluster = Cluster::from_snapshot(snapshot);
+/// assert!(cluster.verify("there is 1 pod named 'nginx'").await.unwrap().passed);
+/// assert!(cluster.verify("'status' is 'running' for pods named 'nginx'").await.unwrap().passed);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct Cluster {
+    backend: Backend,
+    namespaces: Namespaces,
+}
+
+impl Cluster {
+    /// A cluster answered from a snapshot; the default namespace is `default`.
+    pub fn from_snapshot(snapshot: Snapshot) -> Self {
+        Self { backend: Backend::Snapshot(snapshot), namespaces: Namespaces::One("default".into()) }
+    }
+
+    /// Connects like kubectl: `KUBECONFIG` or `~/.kube/config` and its current context, or the in-cluster
+    /// service account. The default namespace is the context's.
+    #[cfg(feature = "kube")]
+    pub async fn from_kubeconfig() -> Result<Self, ClusterError> {
+        Self::connect(&ConnectOptions::default()).await
+    }
+
+    /// Connects with explicit options (kubeconfig file, context).
+    #[cfg(feature = "kube")]
+    pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
+        let live = LiveCluster::connect(options).await?;
+        let namespaces = Namespaces::One(live.default_namespace().to_owned());
+        Ok(Self { backend: Backend::Live(live), namespaces })
+    }
+
+    /// The same cluster, looking in `namespaces` when a sentence does not say.
+    pub fn with_namespaces(mut self, namespaces: Namespaces) -> Self {
+        self.namespaces = namespaces;
+        self
+    }
+
+    /// Where sentences look when they do not say.
+    pub fn namespaces(&self) -> &Namespaces {
+        &self.namespaces
+    }
+
+    /// HTTP requests made to the API server so far (0 for a snapshot).
+    pub fn requests(&self) -> u64 {
+        match &self.backend {
+            Backend::Snapshot(_) => 0,
+            #[cfg(feature = "kube")]
+            Backend::Live(live) => live.requests(),
+        }
+    }
+
+    /// Parses and evaluates one sentence; an `at most …` sentence waits until it holds or its budget is spent.
+    pub async fn verify(&self, sentence: &str) -> Result<Verdict, VerifyError> {
+        let sentence = parse_sentence(sentence)?;
+        Ok(self.check(&sentence, None).await?)
+    }
+
+    /// Evaluates a parsed sentence. `scope` is the check file's namespace, used when the sentence names none.
+    pub async fn check(&self, sentence: &Sentence, scope: Option<&Namespaces>) -> Result<Verdict, ClusterError> {
+        let Some(assertion) = sentence.cluster() else {
+            return Err(ClusterError::Config("this sentence is not about a Kubernetes cluster".into()));
+        };
+        let namespaces = self.namespaces_for(assertion, scope);
+        match sentence.retry {
+            None => {
+                let listing = self.list(assertion, &namespaces).await?;
+                Ok(evaluate(assertion, &listing.objects))
+            }
+            Some(retry) => self.wait(assertion, &namespaces, retry).await,
+        }
+    }
+
+    fn namespaces_for(&self, assertion: &ClusterAssertion, scope: Option<&Namespaces>) -> Namespaces {
+        match &assertion.target.scope {
+            Some(Scope::Namespace(ns)) => Namespaces::One(ns.value.clone()),
+            Some(Scope::AllNamespaces) => Namespaces::All,
+            None => scope.unwrap_or(&self.namespaces).clone(),
+        }
+    }
+
+    /// Lists the objects a target selects (type, namespace, labels; the name pattern is applied by
+    /// evaluation).
+    pub async fn list(&self, assertion: &ClusterAssertion, namespaces: &Namespaces) -> Result<Listing, ClusterError> {
+        let target = &assertion.target;
+        let labels = target.labels.as_ref().map(|l| l.value.as_str());
+        match &self.backend {
+            Backend::Snapshot(snapshot) => {
+                let kind = snapshot.resources().resolve(&target.resource.value)?;
+                let selector = labels.map(LabelSelector::parse).transpose()?;
+                Ok(Listing { objects: snapshot.list(kind, namespaces, selector.as_ref()), resource_version: None })
+            }
+            #[cfg(feature = "kube")]
+            Backend::Live(live) => {
+                if let Some(labels) = labels {
+                    LabelSelector::parse(labels)?;
+                }
+                live.list(&target.resource.value, namespaces, labels).await
+            }
+        }
+    }
+
+    /// Waits for `assertion` to hold: the live cluster watches and re-evaluates on every change; a snapshot
+    /// cannot change, so it is evaluated once.
+    ///
+    /// The budget is spent evenly: evaluations at the start and at the end of `(attempts - 1) × interval`,
+    /// and on every change in between (live) — never a sleep after the last attempt.
+    async fn wait(&self, assertion: &ClusterAssertion, namespaces: &Namespaces, retry: Retry) -> Result<Verdict, ClusterError> {
+        let budget = retry.interval * retry.attempts.saturating_sub(1);
+        match &self.backend {
+            Backend::Snapshot(_) => {
+                let listing = self.list(assertion, namespaces).await?;
+                Ok(evaluate(assertion, &listing.objects))
+            }
+            #[cfg(feature = "kube")]
+            Backend::Live(live) => {
+                let labels = assertion.target.labels.as_ref().map(|l| l.value.as_str());
+                if let Some(labels) = labels {
+                    LabelSelector::parse(labels)?;
+                }
+                live.wait(&assertion.target.resource.value, namespaces, labels, budget, retry.interval, |objects| {
+                    evaluate(assertion, objects)
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// Time left until `deadline`, zero when it has passed.
+pub(crate) fn remaining(deadline: tokio::time::Instant) -> Duration {
+    deadline.saturating_duration_since(tokio::time::Instant::now())
+}

@@ -1,0 +1,157 @@
+//! A cluster read from `kubectl get … -o yaml` output, so checks can be written and run offline.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::labels::LabelSelector;
+use super::resources::{ResourceKind, ResourceTable};
+use super::{ClusterError, Namespaces};
+
+/// Objects loaded from YAML (a `List`, or several documents).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    objects: Vec<Value>,
+    resources: ResourceTable,
+}
+
+impl Snapshot {
+    /// Parses YAML text: `kind: List` documents are flattened, CRDs teach their names.
+    ///
+    /// ```
+    /// use precheck::cluster::Snapshot;
+    ///
+    /// let snapshot = Snapshot::from_yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\n").unwrap();
+    /// assert_eq!(snapshot.len(), 1);
+    /// ```
+    pub fn from_yaml(text: &str) -> Result<Self, ClusterError> {
+        let mut snapshot = Self { objects: Vec::new(), resources: ResourceTable::builtin() };
+        snapshot.add_yaml(text, "<yaml>")?;
+        Ok(snapshot)
+    }
+
+    /// Reads and merges several files.
+    pub fn from_files<P: AsRef<Path>>(paths: &[P]) -> Result<Self, ClusterError> {
+        let mut snapshot = Self { objects: Vec::new(), resources: ResourceTable::builtin() };
+        for path in paths {
+            let path = path.as_ref();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ClusterError::Config(format!("cannot read snapshot {}: {e}", path.display())))?;
+            snapshot.add_yaml(&text, &path.display().to_string())?;
+        }
+        Ok(snapshot)
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// True when the snapshot holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// The resource kinds this snapshot can answer for.
+    pub fn resources(&self) -> &ResourceTable {
+        &self.resources
+    }
+
+    fn add_yaml(&mut self, text: &str, origin: &str) -> Result<(), ClusterError> {
+        let docs: Vec<Value> = serde_saphyr::from_multiple(text)
+            .map_err(|e| ClusterError::Config(format!("{origin} is not valid YAML: {e}")))?;
+        for doc in docs {
+            self.add_object(doc, origin)?;
+        }
+        Ok(())
+    }
+
+    fn add_object(&mut self, doc: Value, origin: &str) -> Result<(), ClusterError> {
+        match doc {
+            Value::Null => Ok(()),
+            Value::Object(ref map) if map.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) => {
+                let items = map.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                items.into_iter().try_for_each(|item| self.add_object(item, origin))
+            }
+            Value::Object(ref map) => {
+                let kind = map.get("kind").and_then(Value::as_str);
+                let api_version = map.get("apiVersion").and_then(Value::as_str);
+                let (Some(kind), Some(api_version)) = (kind, api_version) else {
+                    return Err(ClusterError::Config(format!(
+                        "{origin}: every object needs `apiVersion` and `kind` (as `kubectl get -o yaml` prints them)"
+                    )));
+                };
+                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+                if kind == "CustomResourceDefinition" {
+                    self.learn_crd(&doc);
+                }
+                if self.resources.kinds().iter().all(|k| !(k.kind == kind && k.group == group)) {
+                    // An object of a kind nobody described: name it like kubectl would name a simple CRD.
+                    let singular = kind.to_ascii_lowercase();
+                    self.resources.add(ResourceKind {
+                        group: group.into(),
+                        version: version.into(),
+                        kind: kind.into(),
+                        plural: format!("{singular}s"),
+                        singular,
+                        short_names: Vec::new(),
+                        namespaced: map.get("metadata").and_then(|m| m.get("namespace")).is_some(),
+                    });
+                }
+                self.objects.push(doc);
+                Ok(())
+            }
+            _ => Err(ClusterError::Config(format!("{origin}: expected Kubernetes objects (YAML mappings)"))),
+        }
+    }
+
+    fn learn_crd(&mut self, crd: &Value) {
+        let spec = &crd["spec"];
+        let names = &spec["names"];
+        let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let version = spec["versions"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["storage"].as_bool() == Some(true)).or(vs.first()))
+            .map(|v| s(&v["name"]))
+            .unwrap_or_default();
+        self.resources.add(ResourceKind {
+            group: s(&spec["group"]),
+            version,
+            kind: s(&names["kind"]),
+            plural: s(&names["plural"]),
+            singular: names["singular"].as_str().map_or_else(|| s(&names["kind"]).to_ascii_lowercase(), str::to_owned),
+            short_names: names["shortNames"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            namespaced: spec["scope"].as_str() != Some("Cluster"),
+        });
+    }
+
+    /// The objects of `kind` in `namespaces` whose labels match `labels`.
+    pub(crate) fn list(&self, kind: &ResourceKind, namespaces: &Namespaces, labels: Option<&LabelSelector>) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|o| {
+                let api_version = o["apiVersion"].as_str().unwrap_or_default();
+                let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                o["kind"].as_str() == Some(kind.kind.as_str()) && group == kind.group
+            })
+            .filter(|o| match namespaces {
+                Namespaces::One(ns) if kind.namespaced => o["metadata"]["namespace"].as_str() == Some(ns.as_str()),
+                _ => true,
+            })
+            .filter(|o| {
+                labels.is_none_or(|selector| {
+                    let map: BTreeMap<String, String> = o["metadata"]["labels"]
+                        .as_object()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+                        .unwrap_or_default();
+                    selector.matches(&map)
+                })
+            })
+            .cloned()
+            .collect()
+    }
+}
