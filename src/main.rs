@@ -1,1 +1,8 @@
-fn main() {}
+//! The `precheck` command line: `run`, `lint`, `verify` and `try`.
+
+mod cli;
+mod exit_codes;
+
+fn main() {
+    std::process::exit(cli::main());
+}

@@ -14,10 +14,18 @@
 //!
 //! - [`cluster`]: sources of objects (live, snapshot) and waiting;
 //! - [`evaluate`]: the pure evaluation of a sentence on objects;
-//! - [`field_values`]: properties read as `kubectl -o custom-columns` prints them.
+//! - [`field_values`]: properties read as `kubectl -o custom-columns` prints them;
+//! - [`runner`] and [`command`]: running the steps of a test;
+//! - [`harness`]: check files as libtest-mimic trials, in parallel, with retries;
+//! - [`outcome`] and [`report`]: one model of results, written as JUnit XML or TAP.
 
 pub mod cluster;
+pub mod command;
 pub mod evaluate;
 pub mod field_values;
+pub mod harness;
+pub mod outcome;
+pub mod report;
+pub mod runner;
 
 pub use precheck_lang as lang;

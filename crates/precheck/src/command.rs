@@ -1,0 +1,138 @@
+//! `run` steps: a program started with an argument list (no shell), its exit status and output checked.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use precheck_lang::{Command, OutputExpectation, Stream};
+
+use crate::outcome::Status;
+
+/// Output kept in reports per stream; the rest is cut with a note, so a chatty command cannot flood them.
+pub const OUTPUT_LIMIT: usize = 8 * 1024;
+
+/// Runs `command` in `dir` and checks it. Returns the status and a detail text with the exit status and
+/// the (bounded) output.
+pub async fn run_command(command: &Command, dir: &Path) -> (Status, String) {
+    let Some((program, args)) = command.argv.split_first() else {
+        return (Status::Invalid, "empty command".into());
+    };
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let child = match child {
+        Ok(child) => child,
+        Err(e) => return (Status::Errored, format!("cannot start `{program}`: {e}")),
+    };
+    let output = match child.wait_with_output().await {
+        Ok(output) => output,
+        Err(e) => return (Status::Errored, format!("`{program}` could not be waited for: {e}")),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let combined = format!("{stdout}{stderr}");
+    let code = output.status.code();
+    let mut problems = Vec::new();
+    if code != Some(command.status) {
+        let got = code.map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit status {c}"));
+        problems.push(format!("expected exit status {}, got {got}", command.status));
+    }
+    for check in &command.output {
+        let (name, text) = match check.stream {
+            Stream::Output => ("output", combined.as_str()),
+            Stream::Stdout => ("stdout", &*stdout),
+            Stream::Stderr => ("stderr", &*stderr),
+        };
+        let (ok, wanted) = match &check.expect {
+            OutputExpectation::Contains(s) => (text.contains(s.as_str()), format!("to contain '{s}'")),
+            OutputExpectation::Matches(p) => (p.is_match(text), format!("to match '{p}'")),
+            OutputExpectation::Is(s) => (text.strip_suffix('\n').unwrap_or(text) == s, format!("to be '{s}'")),
+        };
+        if !ok {
+            problems.push(format!("expected {name} {wanted}"));
+        }
+    }
+    let mut detail = String::new();
+    for p in &problems {
+        detail.push_str(p);
+        detail.push('\n');
+    }
+    detail.push_str(&format!("exit status: {}\n", code.map_or("signal".into(), |c| c.to_string())));
+    append_bounded(&mut detail, "stdout", &stdout);
+    append_bounded(&mut detail, "stderr", &stderr);
+    (if problems.is_empty() { Status::Passed } else { Status::Failed }, detail)
+}
+
+fn append_bounded(detail: &mut String, name: &str, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    detail.push_str(name);
+    detail.push_str(":\n");
+    if text.len() > OUTPUT_LIMIT {
+        let mut cut = OUTPUT_LIMIT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        detail.push_str(&text[..cut]);
+        detail.push_str(&format!("\n… {} more bytes not shown\n", text.len() - cut));
+    } else {
+        detail.push_str(text);
+        if !text.ends_with('\n') {
+            detail.push('\n');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use precheck_lang::{CheckFile, Step};
+
+    fn command(line: &str) -> Command {
+        let file = CheckFile::parse(&format!("test 't' {{\n{line}\n}}\n"), &|_| None).unwrap();
+        match &file.tests[0].steps[..] {
+            [Step { action: precheck_lang::Action::Run(c), .. }] => c.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn status_and_output_are_checked() {
+        let dir = Path::new(".");
+        let (s, _) = run_command(&command("run printf 'a b'\nexpect output is 'a b'"), dir).await;
+        assert_eq!(s, Status::Passed);
+        let (s, d) = run_command(&command("run sh -c 'echo oops >&2; exit 3'\nexpect status 3\nexpect stderr contains 'oops'\nexpect stdout is ''"), dir).await;
+        assert_eq!(s, Status::Passed, "{d}");
+        let (s, d) = run_command(&command("run false"), dir).await;
+        assert_eq!(s, Status::Failed);
+        assert!(d.starts_with("expected exit status 0, got exit status 1"), "{d}");
+        let (s, d) = run_command(&command("run echo hello\nexpect output matches '^bye'"), dir).await;
+        assert_eq!(s, Status::Failed);
+        assert!(d.contains("expected output to match '^bye'"), "{d}");
+    }
+
+    #[tokio::test]
+    async fn arguments_reach_the_program_literally() {
+        let (s, d) = run_command(&command("run printf '%s|' '$(id)' '`id`' 'a;b'\nexpect output is '$(id)|`id`|a;b|'"), Path::new(".")).await;
+        assert_eq!(s, Status::Passed, "{d}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_an_error_not_a_failure() {
+        let (s, d) = run_command(&command("run precheck-no-such-program"), Path::new(".")).await;
+        assert_eq!(s, Status::Errored);
+        assert!(d.contains("cannot start `precheck-no-such-program`"), "{d}");
+    }
+
+    #[tokio::test]
+    async fn huge_output_is_bounded() {
+        let (_, d) = run_command(&command("run head -c 100000 /dev/zero"), Path::new(".")).await;
+        assert!(d.len() < OUTPUT_LIMIT + 200, "{}", d.len());
+        assert!(d.contains("more bytes not shown"));
+    }
+}

@@ -1,0 +1,468 @@
+//! The check harness: discover check files, turn every test into a libtest-mimic trial, run them in
+//! parallel with retries, and collect one [`RunReport`].
+//!
+//! A project can run its check files under `cargo test` with a `tests/checks.rs` like this (and
+//! `harness = false` for that test target in Cargo.toml):
+//!
+//! ```no_run
+//! fn main() {
+//!     precheck::harness::main(&["checks/cluster"]);
+//! }
+//! ```
+//!
+//! The tests are ignored, with the reason printed, when no cluster is configured.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use backon::BackoffBuilder;
+use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
+use miette::{Diagnostic, NamedSource};
+use precheck_lang::{CheckFile, SyntaxError};
+
+use crate::cluster::{Cluster, ClusterError, Namespaces};
+use crate::outcome::{Attempt, RunReport, Status, TestResult};
+use crate::runner::{StepContext, file_namespaces, run_attempt, run_steps};
+
+/// A parsed check file.
+#[derive(Debug)]
+pub struct SuiteFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The path as shown in reports.
+    pub display: String,
+    /// Its text.
+    pub source: String,
+    /// Its syntax tree.
+    pub check: CheckFile,
+}
+
+/// Check files ready to run.
+#[derive(Debug, Default)]
+pub struct Suite {
+    /// In the order found (sorted within each directory).
+    pub files: Vec<Arc<SuiteFile>>,
+}
+
+/// A check file that could not be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file or directory could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// The file has syntax errors; every one of them is listed.
+    #[error("{path}: {} error{}", .errors.len(), if .errors.len() == 1 { "" } else { "s" })]
+    Syntax {
+        /// The path.
+        path: String,
+        /// The text, for rendering.
+        text: String,
+        /// Every error, in file order.
+        errors: Vec<SyntaxError>,
+    },
+}
+
+/// A syntax error together with the file it is in, renderable with miette (file:line:col, the line, a caret).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct LocatedError {
+    error: SyntaxError,
+    source_code: NamedSource<String>,
+}
+
+impl Diagnostic for LocatedError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.code()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.help()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.error.labels()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source_code)
+    }
+}
+
+impl LoadError {
+    /// One renderable diagnostic per error.
+    pub fn diagnostics(&self) -> Vec<LocatedError> {
+        match self {
+            Self::Io { .. } => Vec::new(),
+            Self::Syntax { path, text, errors } => errors
+                .iter()
+                .map(|e| LocatedError { error: e.clone(), source_code: NamedSource::new(path, text.clone()) })
+                .collect(),
+        }
+    }
+
+    /// `file:line:col: message` lines, one per error, for logs and plain terminals.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Io { .. } => vec![self.to_string()],
+            Self::Syntax { path, text, errors } => errors
+                .iter()
+                .map(|e| {
+                    let (line, col) = precheck_lang::line_col(text, e.span.start);
+                    format!("{path}:{line}:{col}: {}", e.message)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Finds check files: files given by name, and `*.check` files below directories (sorted).
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut found = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| LoadError::Io { path: path.display().to_string(), message: e.to_string() })?;
+        if meta.is_dir() {
+            walk(path, &mut found)?;
+        } else {
+            found.push(path.clone());
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let io = |e: std::io::Error| LoadError::Io { path: dir.display().to_string(), message: e.to_string() };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            walk(&entry, found)?;
+        } else if entry.extension().is_some_and(|e| e == "check") {
+            found.push(entry);
+        }
+    }
+    Ok(())
+}
+
+impl Suite {
+    /// Discovers and parses every check file below `paths`, expanding `${VAR}` with `vars`. Every file is
+    /// read, and every error of every file is returned.
+    pub fn load(paths: &[PathBuf], vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Vec<LoadError>> {
+        let files = discover(paths).map_err(|e| vec![e])?;
+        let mut suite = Suite::default();
+        let mut errors = Vec::new();
+        for path in files {
+            let display = path.display().to_string();
+            let source = match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(LoadError::Io { path: display, message: e.to_string() });
+                    continue;
+                }
+            };
+            match CheckFile::parse(&source, vars) {
+                Ok(check) => suite.files.push(Arc::new(SuiteFile { path, display, source, check })),
+                Err(e) => errors.push(LoadError::Syntax { path: display, text: source, errors: e.errors }),
+            }
+        }
+        if errors.is_empty() { Ok(suite) } else { Err(errors) }
+    }
+
+    /// Number of tests in all files.
+    pub fn test_count(&self) -> usize {
+        self.files.iter().map(|f| f.check.tests.len()).sum()
+    }
+}
+
+/// Where clusters come from: one per kube context named by the files, created once and shared.
+pub struct Clusters {
+    source: ClusterSource,
+    namespaces: Option<Namespaces>,
+    cache: tokio::sync::Mutex<HashMap<Option<String>, Arc<Cluster>>>,
+}
+
+/// How the harness gets its clusters.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClusterSource {
+    /// One fixed cluster for every file (a snapshot); `context` lines are ignored.
+    Fixed(Arc<Cluster>),
+    /// A live cluster per context, connected on first use.
+    #[cfg(feature = "kube")]
+    Live(crate::cluster::ConnectOptions),
+}
+
+impl Clusters {
+    /// Clusters from `source`; `namespaces` overrides the kube context's default (files and sentences that
+    /// name their namespace still win).
+    pub fn new(source: ClusterSource, namespaces: Option<Namespaces>) -> Self {
+        Self { source, namespaces, cache: tokio::sync::Mutex::new(HashMap::new()) }
+    }
+
+    /// The cluster for a file's context.
+    pub async fn get(&self, context: Option<&str>) -> Result<Arc<Cluster>, ClusterError> {
+        match &self.source {
+            ClusterSource::Fixed(cluster) => Ok(cluster.clone()),
+            #[cfg(feature = "kube")]
+            ClusterSource::Live(options) => {
+                let key = context.map(str::to_owned).or_else(|| options.context.clone());
+                let mut cache = self.cache.lock().await;
+                if let Some(cluster) = cache.get(&key) {
+                    return Ok(cluster.clone());
+                }
+                let options = crate::cluster::ConnectOptions { context: key.clone(), ..options.clone() };
+                let mut cluster = Cluster::connect(&options).await?;
+                if let Some(ns) = &self.namespaces {
+                    cluster = cluster.with_namespaces(ns.clone());
+                }
+                let cluster = Arc::new(cluster);
+                cache.insert(key, cluster.clone());
+                Ok(cluster)
+            }
+        }
+    }
+
+    /// HTTP requests made by every cluster so far.
+    pub async fn requests(&self) -> u64 {
+        match &self.source {
+            ClusterSource::Fixed(c) => c.requests(),
+            #[cfg(feature = "kube")]
+            ClusterSource::Live(_) => self.cache.lock().await.values().map(|c| c.requests()).sum(),
+        }
+    }
+}
+
+/// Options of a run beyond libtest's own.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Extra attempts for a failing test, unless the test sets `retries` itself.
+    pub retries: u32,
+    /// Run only tests with at least one of these tags (all tests when empty).
+    pub tags: Vec<String>,
+    /// Leave out tests with any of these tags.
+    pub exclude_tags: Vec<String>,
+    /// Stop starting tests after the first one that does not pass.
+    pub fail_fast: bool,
+    /// When set, every test is ignored with this reason (no cluster configured under `cargo test`).
+    pub ignore_all: Option<String>,
+}
+
+/// Delays between attempts: exponential from 500 ms, at most 10 s, with jitter.
+fn retry_delays(retries: u32) -> impl Iterator<Item = Duration> {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(10))
+        .with_max_times(retries as usize)
+        .with_jitter()
+        .build()
+}
+
+struct Shared {
+    clusters: Arc<Clusters>,
+    options: RunOptions,
+    results: Mutex<Vec<(usize, usize, TestResult)>>,
+    setups: Vec<tokio::sync::OnceCell<Result<(), String>>>,
+    stop: AtomicBool,
+    runtime: tokio::runtime::Handle,
+}
+
+fn test_result(file: &SuiteFile, index: usize, attempts: Vec<Attempt>, skipped: Option<String>) -> TestResult {
+    let test = &file.check.tests[index];
+    TestResult {
+        file: file.display.clone(),
+        name: test.name.value.clone(),
+        tags: file.check.tags.iter().chain(&test.tags).map(|t| t.value.clone()).collect(),
+        attempts,
+        skipped,
+    }
+}
+
+impl Shared {
+    async fn run_test(&self, file: &SuiteFile, file_index: usize, test_index: usize) -> TestResult {
+        let test = &file.check.tests[test_index];
+        let error = |message: String| {
+            let attempt = Attempt { status: Status::Errored, message, steps: Vec::new(), duration: Duration::ZERO };
+            test_result(file, test_index, vec![attempt], None)
+        };
+        let cluster = match self.clusters.get(file.check.context.as_ref().map(|c| c.value.as_str())).await {
+            Ok(c) => c,
+            Err(e) => return error(e.to_string()),
+        };
+        let namespaces = file_namespaces(file.check.scope.as_ref());
+        let dir = file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let ctx = StepContext { cluster: &cluster, namespaces: namespaces.as_ref(), dir, source: &file.source };
+        let setup = self.setups[file_index]
+            .get_or_init(|| async {
+                let mut steps = Vec::new();
+                match run_steps(ctx, &file.check.setup, &mut steps).await {
+                    Status::Passed => Ok(()),
+                    _ => Err(Attempt { status: Status::Errored, message: String::new(), steps, duration: Duration::ZERO }.trace()),
+                }
+            })
+            .await;
+        if let Err(trace) = setup {
+            return error(format!("the file's setup failed:\n{trace}"));
+        }
+        let retries = test.retries.unwrap_or(self.options.retries);
+        let mut delays = retry_delays(retries);
+        let mut attempts = Vec::new();
+        loop {
+            let attempt = run_attempt(ctx, test).await;
+            let status = attempt.status;
+            attempts.push(attempt);
+            if matches!(status, Status::Passed | Status::Invalid) {
+                break;
+            }
+            match delays.next() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => break,
+            }
+        }
+        test_result(file, test_index, attempts, None)
+    }
+
+    async fn teardown(&self, files: &[Arc<SuiteFile>]) -> Vec<(usize, TestResult)> {
+        let mut failures = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            if file.check.teardown.is_empty() || self.setups[i].get().is_none() {
+                continue;
+            }
+            let Ok(cluster) = self.clusters.get(file.check.context.as_ref().map(|c| c.value.as_str())).await else {
+                continue;
+            };
+            let namespaces = file_namespaces(file.check.scope.as_ref());
+            let dir = file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let ctx = StepContext { cluster: &cluster, namespaces: namespaces.as_ref(), dir, source: &file.source };
+            let started = Instant::now();
+            let mut steps = Vec::new();
+            let status = run_steps(ctx, &file.check.teardown, &mut steps).await;
+            if status != Status::Passed {
+                let message = steps.last().map(|s| format!("line {}: {}", s.line, s.detail.lines().next().unwrap_or(""))).unwrap_or_default();
+                let attempt = Attempt { status: Status::Errored, message, steps, duration: started.elapsed() };
+                failures.push((
+                    i,
+                    TestResult { file: file.display.clone(), name: "(file teardown)".into(), tags: Vec::new(), attempts: vec![attempt], skipped: None },
+                ));
+            }
+        }
+        failures
+    }
+}
+
+fn tag_selected(tags: &[String], options: &RunOptions) -> bool {
+    (options.tags.is_empty() || tags.iter().any(|t| options.tags.contains(t)))
+        && !tags.iter().any(|t| options.exclude_tags.contains(t))
+}
+
+/// Runs every test of `suite` as a libtest-mimic trial (filters, `--exact`, `--skip`, `--list`,
+/// `--ignored`, `--test-threads` as `cargo test` has them) and returns libtest's conclusion with the
+/// report of every test. Tests with `skip` are libtest's ignored tests; `--ignored` runs them.
+pub fn run(
+    args: &Arguments,
+    suite: &Suite,
+    clusters: Arc<Clusters>,
+    options: RunOptions,
+    runtime: &tokio::runtime::Runtime,
+) -> (Conclusion, RunReport) {
+    let started = Instant::now();
+    let shared = Arc::new(Shared {
+        clusters,
+        setups: suite.files.iter().map(|_| tokio::sync::OnceCell::new()).collect(),
+        options,
+        results: Mutex::new(Vec::new()),
+        stop: AtomicBool::new(false),
+        runtime: runtime.handle().clone(),
+    });
+    let mut trials = Vec::new();
+    let mut not_run = Vec::new();
+    for (fi, file) in suite.files.iter().enumerate() {
+        for (ti, test) in file.check.tests.iter().enumerate() {
+            let result = test_result(file, ti, Vec::new(), None);
+            if !tag_selected(&result.tags, &shared.options) {
+                continue;
+            }
+            let shared = shared.clone();
+            let trial_file = file.clone();
+            let trial = Trial::ignorable_test(result.full_name(), move || {
+                if let Some(reason) = &shared.options.ignore_all {
+                    return Ok(Completion::ignored_with(reason));
+                }
+                let file = trial_file;
+                if shared.stop.load(Ordering::SeqCst) {
+                    let reason = "not run: --fail-fast after an earlier failure".to_owned();
+                    let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
+                    shared.results.lock().expect("results lock").push((fi, ti, result));
+                    return Ok(Completion::ignored_with(reason));
+                }
+                let result = shared.runtime.block_on(shared.run_test(&file, fi, ti));
+                let status = result.status();
+                let message = result.attempts.last().map(|a| a.message.clone()).unwrap_or_default();
+                let attempts = result.attempts.len();
+                shared.results.lock().expect("results lock").push((fi, ti, result));
+                match status {
+                    Status::Passed => Ok(Completion::Completed),
+                    status => {
+                        if shared.options.fail_fast {
+                            shared.stop.store(true, Ordering::SeqCst);
+                        }
+                        let tries = if attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
+                        Err(Failed::from(format!("{}{tries}: {message}", status.as_str())))
+                    }
+                }
+            })
+            .with_ignored_flag(test.skip.is_some());
+            if !args.is_filtered_out(&trial) && args.is_ignored(&trial) {
+                let reason = test.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();
+                not_run.push((fi, ti, test_result(file, ti, Vec::new(), Some(reason))));
+            }
+            trials.push(trial);
+        }
+    }
+    let conclusion = libtest_mimic::run(args, trials);
+    if args.list {
+        return (conclusion, RunReport::default());
+    }
+    let teardown_failures = runtime.block_on(shared.teardown(&suite.files));
+    let mut results = std::mem::take(&mut *shared.results.lock().expect("results lock"));
+    results.extend(not_run);
+    results.sort_by_key(|(f, t, _)| (*f, *t));
+    let mut tests: Vec<TestResult> = results.into_iter().map(|(_, _, r)| r).collect();
+    tests.extend(teardown_failures.into_iter().map(|(_, r)| r));
+    (conclusion, RunReport { tests, duration: started.elapsed() })
+}
+
+/// `cargo test` entry point: runs the check files below `paths` against the cluster of the current
+/// kube context, with libtest's command line. Ignores every test (and says why) when no cluster is
+/// configured. Exits the process.
+#[cfg(feature = "kube")]
+pub fn main<P: AsRef<Path>>(paths: &[P]) -> ! {
+    let args = Arguments::from_args();
+    let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    let suite = match Suite::load(&paths, &|name| std::env::var(name).ok()) {
+        Ok(suite) => suite,
+        Err(errors) => {
+            for e in &errors {
+                for line in e.lines() {
+                    eprintln!("{line}");
+                }
+            }
+            std::process::exit(101);
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let options = crate::cluster::ConnectOptions::default();
+    let mut run_options = RunOptions::default();
+    if let Err(e) = runtime.block_on(Cluster::connect(&options)) {
+        let reason = format!("no cluster configured: {e}");
+        eprintln!("precheck: {reason}; every check is ignored");
+        run_options.ignore_all = Some(reason);
+    }
+    let clusters = Arc::new(Clusters::new(ClusterSource::Live(options), None));
+    let (conclusion, _) = run(&args, &suite, clusters, run_options, &runtime);
+    conclusion.exit()
+}

@@ -1,0 +1,140 @@
+//! The one model of results that every report writer renders: steps, attempts, tests, a run.
+
+use std::time::Duration;
+
+/// How a step, an attempt or a test ended.
+///
+/// Ordered by severity, so the worst of several is their maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Everything held.
+    Passed,
+    /// Not run (`skip`, `--fail-fast`).
+    Skipped,
+    /// An assertion did not hold, a command returned something else than expected, or a test timed out.
+    Failed,
+    /// The cluster or a command could not be asked (unreachable API server, missing program).
+    Errored,
+    /// The input is wrong: an unknown resource type, an invalid label selector.
+    Invalid,
+}
+
+impl Status {
+    /// A lower-case word for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+            Self::Errored => "error",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// One step of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResult {
+    /// The statement as written.
+    pub text: String,
+    /// Its line in the check file.
+    pub line: usize,
+    /// How it ended.
+    pub status: Status,
+    /// What was observed: the verdict with every object, or the command's output.
+    pub detail: String,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// One run of a test (a test with retries has several).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// How it ended.
+    pub status: Status,
+    /// Why it did not pass (the first step that did not), empty when it passed.
+    pub message: String,
+    /// The steps that ran, setup and teardown included.
+    pub steps: Vec<StepResult>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+impl Attempt {
+    /// The evaluation trace: every step with its status and detail, as shown in JUnit's system-out.
+    pub fn trace(&self) -> String {
+        let mut out = String::new();
+        for step in &self.steps {
+            out.push_str(&format!("[{}] line {}: {}\n", step.status.as_str(), step.line, step.text));
+            for line in step.detail.lines() {
+                out.push_str("    ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// A test and every attempt made at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResult {
+    /// The check file, as given on the command line.
+    pub file: String,
+    /// The test's name.
+    pub name: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Attempts in order; empty when the test was skipped.
+    pub attempts: Vec<Attempt>,
+    /// Why it was skipped, when it was.
+    pub skipped: Option<String>,
+}
+
+impl TestResult {
+    /// `file::name`, the name the harness shows and filters on.
+    pub fn full_name(&self) -> String {
+        format!("{}::{}", self.file, self.name)
+    }
+
+    /// The status of the last attempt (`Skipped` when none ran).
+    pub fn status(&self) -> Status {
+        self.attempts.last().map_or(Status::Skipped, |a| a.status)
+    }
+
+    /// Passed, but only after failing: shown as flaky, never hidden as a plain pass.
+    pub fn is_flaky(&self) -> bool {
+        self.status() == Status::Passed && self.attempts.len() > 1
+    }
+
+    /// Total time over every attempt.
+    pub fn duration(&self) -> Duration {
+        self.attempts.iter().map(|a| a.duration).sum()
+    }
+}
+
+/// Every test of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunReport {
+    /// In file order, then test order.
+    pub tests: Vec<TestResult>,
+    /// Wall time of the run.
+    pub duration: Duration,
+}
+
+impl RunReport {
+    /// The worst status of the run (`Passed` for an empty run).
+    pub fn status(&self) -> Status {
+        self.tests.iter().map(TestResult::status).filter(|s| *s != Status::Skipped).max().unwrap_or(Status::Passed)
+    }
+
+    /// How many tests ended with `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.tests.iter().filter(|t| t.status() == status).count()
+    }
+
+    /// The tests that passed on a retry.
+    pub fn flaky(&self) -> impl Iterator<Item = &TestResult> {
+        self.tests.iter().filter(|t| t.is_flaky())
+    }
+}

@@ -1,0 +1,176 @@
+//! Running one test: setup, steps, teardown, a timeout; each step's result recorded.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use precheck_lang::{Action, Scope, Step, Test, line_col};
+
+use crate::cluster::{Cluster, Namespaces};
+use crate::command::run_command;
+use crate::outcome::{Attempt, Status, StepResult};
+
+/// What the steps of one file run against.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    /// The cluster (shared by the whole run).
+    pub cluster: &'a Cluster,
+    /// The file's namespace, when it names one (else the cluster's default).
+    pub namespaces: Option<&'a Namespaces>,
+    /// The directory `run` commands start in: the check file's.
+    pub dir: &'a Path,
+    /// The check file's text, for line numbers.
+    pub source: &'a str,
+}
+
+/// The namespaces a check file's scope names.
+pub fn file_namespaces(scope: Option<&Scope>) -> Option<Namespaces> {
+    match scope? {
+        Scope::Namespace(ns) => Some(Namespaces::One(ns.value.clone())),
+        Scope::AllNamespaces => Some(Namespaces::All),
+    }
+}
+
+/// Runs steps in order, stopping at the first that does not pass.
+pub async fn run_steps(ctx: StepContext<'_>, steps: &[Step], results: &mut Vec<StepResult>) -> Status {
+    for step in steps {
+        let started = Instant::now();
+        let (status, detail) = run_step(ctx, step).await;
+        results.push(StepResult {
+            text: step.text.clone(),
+            line: line_col(ctx.source, step.span.start).0,
+            status,
+            detail,
+            duration: started.elapsed(),
+        });
+        if status != Status::Passed {
+            return status;
+        }
+    }
+    Status::Passed
+}
+
+async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
+    match &step.action {
+        Action::Verify(sentence) | Action::Try(sentence) => match ctx.cluster.check(sentence, ctx.namespaces).await {
+            Ok(verdict) => (if verdict.passed { Status::Passed } else { Status::Failed }, verdict.to_string()),
+            Err(e) if e.is_invalid_input() => (Status::Invalid, e.to_string()),
+            Err(e) => (Status::Errored, e.to_string()),
+        },
+        Action::Run(command) => run_command(command, ctx.dir).await,
+    }
+}
+
+/// One attempt at a test: its setup, its steps (within its timeout), then its teardown, which always runs.
+pub async fn run_attempt(ctx: StepContext<'_>, test: &Test) -> Attempt {
+    let started = Instant::now();
+    let mut steps = Vec::new();
+    let body = async {
+        let mut status = run_steps(ctx, &test.setup, &mut steps).await;
+        if status == Status::Passed {
+            status = run_steps(ctx, &test.steps, &mut steps).await;
+        }
+        status
+    };
+    let (mut status, timed_out) = match test.timeout {
+        Some(limit) => match tokio::time::timeout(limit, body).await {
+            Ok(status) => (status, None),
+            Err(_) => (Status::Failed, Some(limit)),
+        },
+        None => (body.await, None),
+    };
+    let mut message = first_problem(&steps);
+    if let Some(limit) = timed_out {
+        message = format!("timed out after {}", human(limit));
+    }
+    let mut teardown = Vec::new();
+    let teardown_status = run_steps(ctx, &test.teardown, &mut teardown).await;
+    if teardown_status != Status::Passed && status == Status::Passed {
+        status = Status::Errored;
+        message = format!("teardown: {}", first_problem(&teardown));
+    }
+    steps.extend(teardown);
+    Attempt { status, message, steps, duration: started.elapsed() }
+}
+
+fn first_problem(steps: &[StepResult]) -> String {
+    steps
+        .iter()
+        .find(|s| s.status != Status::Passed)
+        .map(|s| {
+            let first = s.detail.lines().next().unwrap_or_default();
+            format!("line {}: {}\n{}", s.line, s.text.lines().next().unwrap_or_default(), first)
+        })
+        .unwrap_or_default()
+}
+
+/// `90s`, `2m30s`, `500ms`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 1000 != 0 || d.as_secs() < 60 {
+        format!("{:.1}s", d.as_secs_f64()).replace(".0s", "s")
+    } else {
+        let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
+        if s == 0 { format!("{m}m") } else { format!("{m}m{s}s") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Snapshot;
+    use precheck_lang::CheckFile;
+
+    const SNAPSHOT: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default}\nstatus: {phase: Running}\n";
+
+    async fn attempt(body: &str) -> Attempt {
+        let source = format!("test 't' {{\n{body}\n}}\n");
+        let file = CheckFile::parse(&source, &|_| None).unwrap();
+        let cluster = Cluster::from_snapshot(Snapshot::from_yaml(SNAPSHOT).unwrap());
+        let ctx = StepContext { cluster: &cluster, namespaces: None, dir: Path::new("."), source: &source };
+        run_attempt(ctx, &file.tests[0]).await
+    }
+
+    #[tokio::test]
+    async fn steps_stop_at_the_first_failure_and_teardown_still_runs() {
+        let a = attempt(
+            "verify there is 1 pod named 'web'\nverify there are 2 pods named 'web'\nverify there is 1 pod named 'web'\nteardown {\nrun true\n}",
+        )
+        .await;
+        assert_eq!(a.status, Status::Failed);
+        let statuses: Vec<_> = a.steps.iter().map(|s| (s.line, s.status)).collect();
+        assert_eq!(statuses, [(2, Status::Passed), (3, Status::Failed), (6, Status::Passed)]);
+        assert!(a.message.starts_with("line 3: verify there are 2 pods named 'web'\nfound 1 pods named 'web', expected 2"), "{}", a.message);
+        assert!(a.trace().contains("[failed] line 3"));
+    }
+
+    #[tokio::test]
+    async fn unknown_resources_are_invalid_input() {
+        let a = attempt("verify there is 1 podz named 'web'").await;
+        assert_eq!(a.status, Status::Invalid);
+        assert!(a.message.contains("did you mean 'pods'?"), "{}", a.message);
+    }
+
+    #[tokio::test]
+    async fn a_failing_teardown_turns_a_pass_into_an_error() {
+        let a = attempt("verify there is 1 pod named 'web'\nteardown {\nrun false\n}").await;
+        assert_eq!(a.status, Status::Errored);
+        assert!(a.message.starts_with("teardown: line 4"), "{}", a.message);
+    }
+
+    #[tokio::test]
+    async fn timeouts_fail_the_attempt() {
+        let a = attempt("timeout 200ms\nrun sleep 5").await;
+        assert_eq!((a.status, a.message.as_str()), (Status::Failed, "timed out after 200ms"));
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_secs(30)), "30s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(120)), "2m");
+    }
+}

@@ -1,0 +1,394 @@
+//! Argument parsing, sub-commands and terminal output. The libraries never print; this module does.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use precheck::cluster::{Cluster, ClusterError, Namespaces, Snapshot, VerifyError};
+use precheck::harness::{ClusterSource, Clusters, LoadError, RunOptions, Suite};
+use precheck::outcome::{RunReport, Status};
+use precheck::report::{junit_xml, tap};
+use precheck_lang::{SentenceError, parse_sentence};
+
+use crate::exit_codes;
+
+/// Test Kubernetes clusters with bats-detik sentences, natively.
+#[derive(Debug, Parser)]
+#[command(name = "precheck", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the tests of check files (directories are searched for `*.check`).
+    Run(RunArgs),
+    /// Check files for errors without running them; reports every error of every file.
+    Lint {
+        /// Check files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Evaluate one sentence once (bats-detik's `verify`); exit 0 passed, 1 empty, 2 invalid, 3 failed,
+    /// 4 cluster not reachable.
+    Verify(SentenceArgs),
+    /// Evaluate one `at most N times every Ds …` sentence, waiting for it (bats-detik's `try`).
+    Try(SentenceArgs),
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// Evaluate against `kubectl get -o yaml` output instead of a live cluster (repeatable).
+    #[arg(long, value_name = "FILE")]
+    snapshot: Vec<PathBuf>,
+    /// Kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Kube context (default: the current context).
+    #[arg(long)]
+    context: Option<String>,
+    /// Namespace for sentences and files that do not name one (default: the context's).
+    #[arg(short, long, conflicts_with = "all_namespaces")]
+    namespace: Option<String>,
+    /// Look in every namespace when a sentence or file does not name one.
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+}
+
+impl Target {
+    fn namespaces(&self, detik_env: bool) -> Option<Namespaces> {
+        if self.all_namespaces {
+            return Some(Namespaces::All);
+        }
+        if let Some(ns) = &self.namespace {
+            return Some(Namespaces::One(ns.clone()));
+        }
+        if detik_env {
+            if std::env::var("DETIK_CLIENT_NAMESPACE_ALL").is_ok_and(|v| v == "true") {
+                return Some(Namespaces::All);
+            }
+            if let Ok(ns) = std::env::var("DETIK_CLIENT_NAMESPACE") {
+                if !ns.is_empty() {
+                    return Some(Namespaces::One(ns));
+                }
+            }
+        }
+        None
+    }
+
+    fn source(&self) -> Result<ClusterSource, ClusterError> {
+        if !self.snapshot.is_empty() {
+            let snapshot = Snapshot::from_files(&self.snapshot)?;
+            let mut cluster = Cluster::from_snapshot(snapshot);
+            if let Some(ns) = self.namespaces(false) {
+                cluster = cluster.with_namespaces(ns);
+            }
+            return Ok(ClusterSource::Fixed(Arc::new(cluster)));
+        }
+        Ok(ClusterSource::Live(precheck::cluster::ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// One line per test (libtest's).
+    Pretty,
+    /// One character per test.
+    Terse,
+    /// libtest's JSON events.
+    Json,
+    /// TAP version 14, as BATS prints it.
+    Tap,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Check files or directories.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    target: Target,
+    /// Run only tests whose name (`file::test`) contains this text.
+    #[arg(short, long)]
+    filter: Option<String>,
+    /// Match `--filter` and `--skip` against the whole name.
+    #[arg(long)]
+    exact: bool,
+    /// Leave out tests whose name contains this text (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    skip: Vec<String>,
+    /// List the tests instead of running them.
+    #[arg(long)]
+    list: bool,
+    /// Run only tests marked `skip`.
+    #[arg(long, conflicts_with = "include_ignored")]
+    ignored: bool,
+    /// Run tests marked `skip` too.
+    #[arg(long)]
+    include_ignored: bool,
+    /// Run only tests with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Leave out tests with this tag (repeatable).
+    #[arg(long = "exclude-tag", value_name = "TAG")]
+    exclude_tags: Vec<String>,
+    /// Tests run at the same time (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N")]
+    test_threads: Option<usize>,
+    /// Extra attempts for a failing test; a test's own `retries` wins. A test that passes on a retry is
+    /// reported as flaky.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    retries: u32,
+    /// Start no more tests after the first one that does not pass.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Write a JUnit XML report to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Terminal output format.
+    #[arg(long, value_enum, default_value_t = Format::Pretty)]
+    format: Format,
+    /// Less output.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct SentenceArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The sentence; several arguments are joined with single spaces, as DETIK does.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "SENTENCE")]
+    sentence: Vec<String>,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit_codes::INVALID_INPUT } else { exit_codes::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Lint { paths } => lint(&paths),
+        Command::Verify(args) => sentence(args, false),
+        Command::Try(args) => sentence(args, true),
+    }
+}
+
+fn handler() -> miette::GraphicalReportHandler {
+    let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1)
+}
+
+fn print_load_errors(errors: &[LoadError]) {
+    let handler = handler();
+    let mut stderr = std::io::stderr().lock();
+    let mut count = 0;
+    for error in errors {
+        let diagnostics = error.diagnostics();
+        if diagnostics.is_empty() {
+            let _ = writeln!(stderr, "error: {error}");
+            count += 1;
+        }
+        for d in diagnostics {
+            let mut out = String::new();
+            let _ = handler.render_report(&mut out, &d);
+            let _ = writeln!(stderr, "{out}");
+            count += 1;
+        }
+    }
+    let files = errors.len();
+    let _ = writeln!(
+        stderr,
+        "error: {count} error{} in {files} file{}",
+        if count == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" }
+    );
+}
+
+fn lint(paths: &[PathBuf]) -> i32 {
+    match Suite::load(paths, &|name| std::env::var(name).ok()) {
+        Ok(suite) => {
+            println!("{} files, {} tests: no errors", suite.files.len(), suite.test_count());
+            exit_codes::SUCCESS
+        }
+        Err(errors) => {
+            print_load_errors(&errors);
+            exit_codes::INVALID_INPUT
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn run(args: RunArgs) -> i32 {
+    let suite = match Suite::load(&args.paths, &|name| std::env::var(name).ok()) {
+        Ok(suite) => suite,
+        Err(errors) => {
+            print_load_errors(&errors);
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let source = match args.target.source() {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INFRASTRUCTURE;
+        }
+    };
+    let clusters = Arc::new(Clusters::new(source, args.target.namespaces(false)));
+    let tap_output = args.format == Format::Tap;
+    let test_args = libtest_args(&args);
+    let options = RunOptions {
+        retries: args.retries,
+        tags: args.tags.clone(),
+        exclude_tags: args.exclude_tags.clone(),
+        fail_fast: args.fail_fast,
+        ignore_all: None,
+    };
+    let runtime = runtime();
+    let (_, report) = precheck::harness::run(&test_args, &suite, clusters, options, &runtime);
+    if args.list {
+        return exit_codes::SUCCESS;
+    }
+    if tap_output {
+        print!("{}", tap(&report));
+    } else if !args.quiet {
+        print_summary(&report);
+    }
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, junit_xml(&report)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return exit_codes::INFRASTRUCTURE;
+        }
+    }
+    match report.status() {
+        Status::Passed | Status::Skipped => exit_codes::SUCCESS,
+        Status::Failed => exit_codes::FAILED,
+        Status::Errored => exit_codes::INFRASTRUCTURE,
+        Status::Invalid => exit_codes::INVALID_INPUT,
+    }
+}
+
+fn libtest_args(args: &RunArgs) -> libtest_mimic::Arguments {
+    let format = match args.format {
+        Format::Pretty | Format::Tap => libtest_mimic::FormatSetting::Pretty,
+        Format::Terse => libtest_mimic::FormatSetting::Terse,
+        Format::Json => libtest_mimic::FormatSetting::Json,
+    };
+    libtest_mimic::Arguments {
+        filter: args.filter.clone(),
+        exact: args.exact,
+        skip: args.skip.clone(),
+        list: args.list,
+        ignored: args.ignored,
+        include_ignored: args.include_ignored,
+        test_threads: args.test_threads,
+        quiet: args.quiet,
+        format: Some(format),
+        // TAP replaces libtest's output: send libtest's to the null device.
+        logfile: (args.format == Format::Tap).then(|| "/dev/null".to_owned()),
+        ..Default::default()
+    }
+}
+
+fn print_summary(report: &RunReport) {
+    let flaky: Vec<_> = report.flaky().collect();
+    if !flaky.is_empty() {
+        println!("flaky tests (passed on a retry):");
+        for t in &flaky {
+            println!("    {} (attempt {} of {})", t.full_name(), t.attempts.len(), t.attempts.len());
+        }
+    }
+    let errors: Vec<_> = report.tests.iter().filter(|t| matches!(t.status(), Status::Errored | Status::Invalid)).collect();
+    if !errors.is_empty() {
+        println!("tests that could not run (infrastructure or invalid input, not assertion failures):");
+        for t in errors {
+            println!("    {} [{}]", t.full_name(), t.status().as_str());
+        }
+    }
+    println!(
+        "precheck: {} passed, {} failed, {} errors, {} invalid, {} skipped, {} flaky in {:.2}s",
+        report.count(Status::Passed),
+        report.count(Status::Failed),
+        report.count(Status::Errored),
+        report.count(Status::Invalid),
+        report.count(Status::Skipped),
+        flaky.len(),
+        report.duration.as_secs_f64()
+    );
+}
+
+fn sentence(args: SentenceArgs, retried: bool) -> i32 {
+    let text = args.sentence.join(" ");
+    let command = if retried { "try" } else { "verify" };
+    let sentence = match parse_sentence(&text) {
+        Ok(s) => s,
+        Err(SentenceError::Empty) => {
+            eprintln!("error: empty sentence");
+            return exit_codes::EMPTY_SENTENCE;
+        }
+        Err(SentenceError::Syntax(e)) => {
+            let report = miette::Report::new(e).with_source_code(miette::NamedSource::new(command, text.clone()));
+            let mut out = String::new();
+            let _ = handler().render_report(&mut out, report.as_ref());
+            eprintln!("{out}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    if sentence.retry.is_some() != retried {
+        eprintln!(
+            "error: invalid sentence for `{command}`: {}",
+            if retried { "`try` takes a sentence that starts with `at most N times every Ds`" } else { "`verify` evaluates once; use `try` for `at most …` sentences" }
+        );
+        return exit_codes::INVALID_INPUT;
+    }
+    let runtime = runtime();
+    let result: Result<_, VerifyError> = runtime.block_on(async {
+        let cluster = match args.target.source()? {
+            ClusterSource::Fixed(cluster) => cluster,
+            ClusterSource::Live(options) => {
+                let mut cluster = Cluster::connect(&options).await?;
+                if let Some(ns) = args.target.namespaces(true) {
+                    cluster = cluster.with_namespaces(ns);
+                }
+                Arc::new(cluster)
+            }
+            _ => unreachable!("every cluster source is handled"),
+        };
+        Ok(cluster.check(&sentence, None).await?)
+    });
+    match result {
+        Ok(verdict) if verdict.passed => {
+            println!("{verdict}");
+            exit_codes::SUCCESS
+        }
+        Ok(verdict) => {
+            println!("{verdict}");
+            exit_codes::FAILED
+        }
+        Err(VerifyError::Cluster(e)) if e.is_invalid_input() => {
+            eprintln!("error: {e}");
+            exit_codes::INVALID_INPUT
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::INFRASTRUCTURE
+        }
+    }
+}
