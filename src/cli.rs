@@ -69,10 +69,10 @@ impl Target {
             if std::env::var("DETIK_CLIENT_NAMESPACE_ALL").is_ok_and(|v| v == "true") {
                 return Some(Namespaces::All);
             }
-            if let Ok(ns) = std::env::var("DETIK_CLIENT_NAMESPACE") {
-                if !ns.is_empty() {
-                    return Some(Namespaces::One(ns));
-                }
+            if let Ok(ns) = std::env::var("DETIK_CLIENT_NAMESPACE")
+                && !ns.is_empty()
+            {
+                return Some(Namespaces::One(ns));
             }
         }
         None
@@ -163,7 +163,11 @@ struct SentenceArgs {
     #[command(flatten)]
     target: Target,
     /// The sentence; several arguments are joined with single spaces, as DETIK does.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "SENTENCE")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "SENTENCE"
+    )]
     sentence: Vec<String>,
 }
 
@@ -173,7 +177,11 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit_codes::INVALID_INPUT } else { exit_codes::SUCCESS };
+            return if e.use_stderr() {
+                exit_codes::INVALID_INPUT
+            } else {
+                exit_codes::SUCCESS
+            };
         }
     };
     match cli.command {
@@ -222,7 +230,11 @@ fn print_load_errors(errors: &[LoadError]) {
 fn lint(paths: &[PathBuf]) -> i32 {
     match Suite::load(paths, &|name| std::env::var(name).ok()) {
         Ok(suite) => {
-            println!("{} files, {} tests: no errors", suite.files.len(), suite.test_count());
+            println!(
+                "{} files, {} tests: no errors",
+                suite.files.len(),
+                suite.test_count()
+            );
             exit_codes::SUCCESS
         }
         Err(errors) => {
@@ -233,7 +245,10 @@ fn lint(paths: &[PathBuf]) -> i32 {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn run(args: RunArgs) -> i32 {
@@ -271,11 +286,11 @@ fn run(args: RunArgs) -> i32 {
     } else if !args.quiet {
         print_summary(&report);
     }
-    if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, junit_xml(&report)) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return exit_codes::INFRASTRUCTURE;
-        }
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, junit_xml(&report))
+    {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return exit_codes::INFRASTRUCTURE;
     }
     match report.status() {
         Status::Passed | Status::Skipped => exit_codes::SUCCESS,
@@ -312,12 +327,23 @@ fn print_summary(report: &RunReport) {
     if !flaky.is_empty() {
         println!("flaky tests (passed on a retry):");
         for t in &flaky {
-            println!("    {} (attempt {} of {})", t.full_name(), t.attempts.len(), t.attempts.len());
+            println!(
+                "    {} (attempt {} of {})",
+                t.full_name(),
+                t.attempts.len(),
+                t.attempts.len()
+            );
         }
     }
-    let errors: Vec<_> = report.tests.iter().filter(|t| matches!(t.status(), Status::Errored | Status::Invalid)).collect();
+    let errors: Vec<_> = report
+        .tests
+        .iter()
+        .filter(|t| matches!(t.status(), Status::Errored | Status::Invalid))
+        .collect();
     if !errors.is_empty() {
-        println!("tests that could not run (infrastructure or invalid input, not assertion failures):");
+        println!(
+            "tests that could not run (infrastructure or invalid input, not assertion failures):"
+        );
         for t in errors {
             println!("    {} [{}]", t.full_name(), t.status().as_str());
         }
@@ -344,7 +370,8 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
             return exit_codes::EMPTY_SENTENCE;
         }
         Err(SentenceError::Syntax(e)) => {
-            let report = miette::Report::new(e).with_source_code(miette::NamedSource::new(command, text.clone()));
+            let report = miette::Report::new(e)
+                .with_source_code(miette::NamedSource::new(command, text.clone()));
             let mut out = String::new();
             let _ = handler().render_report(&mut out, report.as_ref());
             eprintln!("{out}");
@@ -354,7 +381,11 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
     if sentence.retry.is_some() != retried {
         eprintln!(
             "error: invalid sentence for `{command}`: {}",
-            if retried { "`try` takes a sentence that starts with `at most N times every Ds`" } else { "`verify` evaluates once; use `try` for `at most …` sentences" }
+            if retried {
+                "`try` takes a sentence that starts with `at most N times every Ds`"
+            } else {
+                "`verify` evaluates once; use `try` for `at most …` sentences"
+            }
         );
         return exit_codes::INVALID_INPUT;
     }

@@ -103,7 +103,11 @@ impl FieldPath {
         if inner.trim().is_empty() {
             return Err(err(base, "expected a path such as `.status.phase`"));
         }
-        let mut reader = Reader { text: inner, pos: 0, base };
+        let mut reader = Reader {
+            text: inner,
+            pos: 0,
+            base,
+        };
         let steps = reader.steps(true)?;
         if reader.pos < inner.len() {
             return Err(reader.error("expected `.field`, `[index]` or the end of the path"));
@@ -113,7 +117,10 @@ impl FieldPath {
 }
 
 fn err(offset: usize, message: &str) -> FieldPathError {
-    FieldPathError { offset, message: message.to_owned() }
+    FieldPathError {
+        offset,
+        message: message.to_owned(),
+    }
 }
 
 struct Reader<'a> {
@@ -149,12 +156,19 @@ impl Reader<'_> {
     /// Reads steps until something that cannot start a step. `top` allows a first field without a dot.
     fn steps(&mut self, top: bool) -> Result<Vec<Step>, FieldPathError> {
         let mut steps = Vec::new();
-        if top && self.rest().starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+        if top
+            && self
+                .rest()
+                .starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        {
             steps.push(Step::Field(self.field_name()?));
         }
         loop {
             if self.eat("..") {
-                return Err(err(self.base + self.pos - 2, "recursive descent `..` is not supported"));
+                return Err(err(
+                    self.base + self.pos - 2,
+                    "recursive descent `..` is not supported",
+                ));
             } else if self.eat(".") {
                 if self.eat("*") {
                     steps.push(Step::Wildcard);
@@ -172,7 +186,7 @@ impl Reader<'_> {
     fn field_name(&mut self) -> Result<String, FieldPathError> {
         let len = self
             .rest()
-            .find(|c: char| matches!(c, '.' | '[' | ']' | ' ' | '=' | '!' | ')' | '{' | '}'))
+            .find(['.', '[', ']', ' ', '=', '!', ')', '{', '}'])
             .unwrap_or(self.rest().len());
         if len == 0 {
             return Err(self.error("expected a field name"));
@@ -203,7 +217,11 @@ impl Reader<'_> {
             } else {
                 match start {
                     Some(index) => Step::Index(index),
-                    None => return Err(self.error("expected an index, `*`, a slice or a filter `?(…)`")),
+                    None => {
+                        return Err(
+                            self.error("expected an index, `*`, a slice or a filter `?(…)`")
+                        );
+                    }
                 }
             }
         };
@@ -223,7 +241,9 @@ impl Reader<'_> {
         if len == 0 {
             return Ok(None);
         }
-        let value = rest[..len].parse::<i64>().map_err(|_| self.error("expected a whole number"))?;
+        let value = rest[..len]
+            .parse::<i64>()
+            .map_err(|_| self.error("expected a whole number"))?;
         self.pos += len;
         Ok(Some(value))
     }
@@ -345,10 +365,22 @@ mod tests {
 
     #[test]
     fn aliases_resolve_like_detik() {
-        assert_eq!(FieldPath::parse("status").unwrap().to_string(), ".status.phase");
-        assert_eq!(FieldPath::parse("Status").unwrap().to_string(), ".status.phase");
-        assert_eq!(FieldPath::parse("port").unwrap().to_string(), ".spec.ports[*].port");
-        assert_eq!(FieldPath::parse("targetPort").unwrap().to_string(), ".spec.ports[*].targetPort");
+        assert_eq!(
+            FieldPath::parse("status").unwrap().to_string(),
+            ".status.phase"
+        );
+        assert_eq!(
+            FieldPath::parse("Status").unwrap().to_string(),
+            ".status.phase"
+        );
+        assert_eq!(
+            FieldPath::parse("port").unwrap().to_string(),
+            ".spec.ports[*].port"
+        );
+        assert_eq!(
+            FieldPath::parse("targetPort").unwrap().to_string(),
+            ".spec.ports[*].targetPort"
+        );
     }
 
     #[test]
@@ -363,11 +395,19 @@ mod tests {
     fn brackets_and_filters() {
         assert_eq!(
             steps(".spec.containers[0].image"),
-            vec![Step::Field("spec".into()), Step::Field("containers".into()), Step::Index(0), Step::Field("image".into())]
+            vec![
+                Step::Field("spec".into()),
+                Step::Field("containers".into()),
+                Step::Index(0),
+                Step::Field("image".into())
+            ]
         );
         assert_eq!(steps(".items[-1]")[1], Step::Index(-1));
         assert_eq!(steps(".items[1:3]")[1], Step::Slice(Some(1), Some(3)));
-        assert_eq!(steps(".metadata.labels['app.kubernetes.io/name']")[2], Step::Field("app.kubernetes.io/name".into()));
+        assert_eq!(
+            steps(".metadata.labels['app.kubernetes.io/name']")[2],
+            Step::Field("app.kubernetes.io/name".into())
+        );
         let filter = &steps(".status.containerStatuses[?(@.name == 'nginx')].ready")[2];
         assert_eq!(
             filter,

@@ -28,8 +28,8 @@ mod sentence;
 mod vars;
 
 pub use ast::{
-    Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern, Property, Retry, Scope,
-    Sentence, Span, Spanned, Target,
+    Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern,
+    Property, Retry, Scope, Sentence, Span, Spanned, Target,
 };
 pub use check_file::{
     Action, CheckFile, CheckFileErrors, Command, OutputCheck, OutputExpectation, Step, Stream, Test,

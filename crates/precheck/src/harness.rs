@@ -5,14 +5,12 @@
 //! `harness = false` for that test target in Cargo.toml):
 //!
 //! ```no_run
-//! fn main() {
-//!     precheck::harness::main(&["checks/cluster"]);
-//! }
+//! // tests/checks.rs
+//! precheck::harness::main(&["checks/cluster"]);
 //! ```
 //!
 //! The tests are ignored, with the reason printed, when no cluster is configured.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,7 +98,10 @@ impl LoadError {
             Self::Io { .. } => Vec::new(),
             Self::Syntax { path, text, errors } => errors
                 .iter()
-                .map(|e| LocatedError { error: e.clone(), source_code: NamedSource::new(path, text.clone()) })
+                .map(|e| LocatedError {
+                    error: e.clone(),
+                    source_code: NamedSource::new(path, text.clone()),
+                })
                 .collect(),
         }
     }
@@ -124,8 +125,10 @@ impl LoadError {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| LoadError::Io { path: path.display().to_string(), message: e.to_string() })?;
+        let meta = std::fs::metadata(path).map_err(|e| LoadError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         if meta.is_dir() {
             walk(path, &mut found)?;
         } else {
@@ -136,8 +139,15 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |e: std::io::Error| LoadError::Io { path: dir.display().to_string(), message: e.to_string() };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+    let io = |e: std::io::Error| LoadError::Io {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
@@ -152,7 +162,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
 impl Suite {
     /// Discovers and parses every check file below `paths`, expanding `${VAR}` with `vars`. Every file is
     /// read, and every error of every file is returned.
-    pub fn load(paths: &[PathBuf], vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Vec<LoadError>> {
+    pub fn load(
+        paths: &[PathBuf],
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Vec<LoadError>> {
         let files = discover(paths).map_err(|e| vec![e])?;
         let mut suite = Suite::default();
         let mut errors = Vec::new();
@@ -161,16 +174,32 @@ impl Suite {
             let source = match std::fs::read_to_string(&path) {
                 Ok(s) => s,
                 Err(e) => {
-                    errors.push(LoadError::Io { path: display, message: e.to_string() });
+                    errors.push(LoadError::Io {
+                        path: display,
+                        message: e.to_string(),
+                    });
                     continue;
                 }
             };
             match CheckFile::parse(&source, vars) {
-                Ok(check) => suite.files.push(Arc::new(SuiteFile { path, display, source, check })),
-                Err(e) => errors.push(LoadError::Syntax { path: display, text: source, errors: e.errors }),
+                Ok(check) => suite.files.push(Arc::new(SuiteFile {
+                    path,
+                    display,
+                    source,
+                    check,
+                })),
+                Err(e) => errors.push(LoadError::Syntax {
+                    path: display,
+                    text: source,
+                    errors: e.errors,
+                }),
             }
         }
-        if errors.is_empty() { Ok(suite) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(suite)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Number of tests in all files.
@@ -182,8 +211,10 @@ impl Suite {
 /// Where clusters come from: one per kube context named by the files, created once and shared.
 pub struct Clusters {
     source: ClusterSource,
+    #[cfg(feature = "kube")]
     namespaces: Option<Namespaces>,
-    cache: tokio::sync::Mutex<HashMap<Option<String>, Arc<Cluster>>>,
+    #[cfg(feature = "kube")]
+    cache: tokio::sync::Mutex<std::collections::HashMap<Option<String>, Arc<Cluster>>>,
 }
 
 /// How the harness gets its clusters.
@@ -198,24 +229,39 @@ pub enum ClusterSource {
 }
 
 impl Clusters {
-    /// Clusters from `source`; `namespaces` overrides the kube context's default (files and sentences that
-    /// name their namespace still win).
+    /// Clusters from `source`; for live clusters, `namespaces` overrides the kube context's default (files
+    /// and sentences that name their namespace still win). A fixed cluster keeps its own.
     pub fn new(source: ClusterSource, namespaces: Option<Namespaces>) -> Self {
-        Self { source, namespaces, cache: tokio::sync::Mutex::new(HashMap::new()) }
+        #[cfg(not(feature = "kube"))]
+        let _ = namespaces;
+        Self {
+            source,
+            #[cfg(feature = "kube")]
+            namespaces,
+            #[cfg(feature = "kube")]
+            cache: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+        }
     }
 
     /// The cluster for a file's context.
+    #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
     pub async fn get(&self, context: Option<&str>) -> Result<Arc<Cluster>, ClusterError> {
         match &self.source {
+            // A snapshot has no contexts: `context` lines do not apply to it.
             ClusterSource::Fixed(cluster) => Ok(cluster.clone()),
             #[cfg(feature = "kube")]
             ClusterSource::Live(options) => {
-                let key = context.map(str::to_owned).or_else(|| options.context.clone());
+                let key = context
+                    .map(str::to_owned)
+                    .or_else(|| options.context.clone());
                 let mut cache = self.cache.lock().await;
                 if let Some(cluster) = cache.get(&key) {
                     return Ok(cluster.clone());
                 }
-                let options = crate::cluster::ConnectOptions { context: key.clone(), ..options.clone() };
+                let options = crate::cluster::ConnectOptions {
+                    context: key.clone(),
+                    ..options.clone()
+                };
                 let mut cluster = Cluster::connect(&options).await?;
                 if let Some(ns) = &self.namespaces {
                     cluster = cluster.with_namespaces(ns.clone());
@@ -271,12 +317,23 @@ struct Shared {
     runtime: tokio::runtime::Handle,
 }
 
-fn test_result(file: &SuiteFile, index: usize, attempts: Vec<Attempt>, skipped: Option<String>) -> TestResult {
+fn test_result(
+    file: &SuiteFile,
+    index: usize,
+    attempts: Vec<Attempt>,
+    skipped: Option<String>,
+) -> TestResult {
     let test = &file.check.tests[index];
     TestResult {
         file: file.display.clone(),
         name: test.name.value.clone(),
-        tags: file.check.tags.iter().chain(&test.tags).map(|t| t.value.clone()).collect(),
+        tags: file
+            .check
+            .tags
+            .iter()
+            .chain(&test.tags)
+            .map(|t| t.value.clone())
+            .collect(),
         attempts,
         skipped,
     }
@@ -286,22 +343,46 @@ impl Shared {
     async fn run_test(&self, file: &SuiteFile, file_index: usize, test_index: usize) -> TestResult {
         let test = &file.check.tests[test_index];
         let error = |message: String| {
-            let attempt = Attempt { status: Status::Errored, message, steps: Vec::new(), duration: Duration::ZERO };
+            let attempt = Attempt {
+                status: Status::Errored,
+                message,
+                steps: Vec::new(),
+                duration: Duration::ZERO,
+            };
             test_result(file, test_index, vec![attempt], None)
         };
-        let cluster = match self.clusters.get(file.check.context.as_ref().map(|c| c.value.as_str())).await {
+        let cluster = match self
+            .clusters
+            .get(file.check.context.as_ref().map(|c| c.value.as_str()))
+            .await
+        {
             Ok(c) => c,
             Err(e) => return error(e.to_string()),
         };
         let namespaces = file_namespaces(file.check.scope.as_ref());
-        let dir = file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let ctx = StepContext { cluster: &cluster, namespaces: namespaces.as_ref(), dir, source: &file.source };
+        let dir = file
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let ctx = StepContext {
+            cluster: &cluster,
+            namespaces: namespaces.as_ref(),
+            dir,
+            source: &file.source,
+        };
         let setup = self.setups[file_index]
             .get_or_init(|| async {
                 let mut steps = Vec::new();
                 match run_steps(ctx, &file.check.setup, &mut steps).await {
                     Status::Passed => Ok(()),
-                    _ => Err(Attempt { status: Status::Errored, message: String::new(), steps, duration: Duration::ZERO }.trace()),
+                    _ => Err(Attempt {
+                        status: Status::Errored,
+                        message: String::new(),
+                        steps,
+                        duration: Duration::ZERO,
+                    }
+                    .trace()),
                 }
             })
             .await;
@@ -332,21 +413,48 @@ impl Shared {
             if file.check.teardown.is_empty() || self.setups[i].get().is_none() {
                 continue;
             }
-            let Ok(cluster) = self.clusters.get(file.check.context.as_ref().map(|c| c.value.as_str())).await else {
+            let Ok(cluster) = self
+                .clusters
+                .get(file.check.context.as_ref().map(|c| c.value.as_str()))
+                .await
+            else {
                 continue;
             };
             let namespaces = file_namespaces(file.check.scope.as_ref());
-            let dir = file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let ctx = StepContext { cluster: &cluster, namespaces: namespaces.as_ref(), dir, source: &file.source };
+            let dir = file
+                .path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let ctx = StepContext {
+                cluster: &cluster,
+                namespaces: namespaces.as_ref(),
+                dir,
+                source: &file.source,
+            };
             let started = Instant::now();
             let mut steps = Vec::new();
             let status = run_steps(ctx, &file.check.teardown, &mut steps).await;
             if status != Status::Passed {
-                let message = steps.last().map(|s| format!("line {}: {}", s.line, s.detail.lines().next().unwrap_or(""))).unwrap_or_default();
-                let attempt = Attempt { status: Status::Errored, message, steps, duration: started.elapsed() };
+                let message = steps
+                    .last()
+                    .map(|s| format!("line {}: {}", s.line, s.detail.lines().next().unwrap_or("")))
+                    .unwrap_or_default();
+                let attempt = Attempt {
+                    status: Status::Errored,
+                    message,
+                    steps,
+                    duration: started.elapsed(),
+                };
                 failures.push((
                     i,
-                    TestResult { file: file.display.clone(), name: "(file teardown)".into(), tags: Vec::new(), attempts: vec![attempt], skipped: None },
+                    TestResult {
+                        file: file.display.clone(),
+                        name: "(file teardown)".into(),
+                        tags: Vec::new(),
+                        attempts: vec![attempt],
+                        skipped: None,
+                    },
                 ));
             }
         }
@@ -372,7 +480,11 @@ pub fn run(
     let started = Instant::now();
     let shared = Arc::new(Shared {
         clusters,
-        setups: suite.files.iter().map(|_| tokio::sync::OnceCell::new()).collect(),
+        setups: suite
+            .files
+            .iter()
+            .map(|_| tokio::sync::OnceCell::new())
+            .collect(),
         options,
         results: Mutex::new(Vec::new()),
         stop: AtomicBool::new(false),
@@ -396,28 +508,51 @@ pub fn run(
                 if shared.stop.load(Ordering::SeqCst) {
                     let reason = "not run: --fail-fast after an earlier failure".to_owned();
                     let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
-                    shared.results.lock().expect("results lock").push((fi, ti, result));
+                    shared
+                        .results
+                        .lock()
+                        .expect("results lock")
+                        .push((fi, ti, result));
                     return Ok(Completion::ignored_with(reason));
                 }
                 let result = shared.runtime.block_on(shared.run_test(&file, fi, ti));
                 let status = result.status();
-                let message = result.attempts.last().map(|a| a.message.clone()).unwrap_or_default();
+                let message = result
+                    .attempts
+                    .last()
+                    .map(|a| a.message.clone())
+                    .unwrap_or_default();
                 let attempts = result.attempts.len();
-                shared.results.lock().expect("results lock").push((fi, ti, result));
+                shared
+                    .results
+                    .lock()
+                    .expect("results lock")
+                    .push((fi, ti, result));
                 match status {
                     Status::Passed => Ok(Completion::Completed),
                     status => {
                         if shared.options.fail_fast {
                             shared.stop.store(true, Ordering::SeqCst);
                         }
-                        let tries = if attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
-                        Err(Failed::from(format!("{}{tries}: {message}", status.as_str())))
+                        let tries = if attempts > 1 {
+                            format!(" after {attempts} attempts")
+                        } else {
+                            String::new()
+                        };
+                        Err(Failed::from(format!(
+                            "{}{tries}: {message}",
+                            status.as_str()
+                        )))
                     }
                 }
             })
             .with_ignored_flag(test.skip.is_some());
             if !args.is_filtered_out(&trial) && args.is_ignored(&trial) {
-                let reason = test.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();
+                let reason = test
+                    .skip
+                    .as_ref()
+                    .map(|s| s.value.clone())
+                    .unwrap_or_default();
                 not_run.push((fi, ti, test_result(file, ti, Vec::new(), Some(reason))));
             }
             trials.push(trial);
@@ -433,7 +568,13 @@ pub fn run(
     results.sort_by_key(|(f, t, _)| (*f, *t));
     let mut tests: Vec<TestResult> = results.into_iter().map(|(_, _, r)| r).collect();
     tests.extend(teardown_failures.into_iter().map(|(_, r)| r));
-    (conclusion, RunReport { tests, duration: started.elapsed() })
+    (
+        conclusion,
+        RunReport {
+            tests,
+            duration: started.elapsed(),
+        },
+    )
 }
 
 /// `cargo test` entry point: runs the check files below `paths` against the cluster of the current

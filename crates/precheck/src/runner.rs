@@ -31,7 +31,11 @@ pub fn file_namespaces(scope: Option<&Scope>) -> Option<Namespaces> {
 }
 
 /// Runs steps in order, stopping at the first that does not pass.
-pub async fn run_steps(ctx: StepContext<'_>, steps: &[Step], results: &mut Vec<StepResult>) -> Status {
+pub async fn run_steps(
+    ctx: StepContext<'_>,
+    steps: &[Step],
+    results: &mut Vec<StepResult>,
+) -> Status {
     for step in steps {
         let started = Instant::now();
         let (status, detail) = run_step(ctx, step).await;
@@ -51,11 +55,20 @@ pub async fn run_steps(ctx: StepContext<'_>, steps: &[Step], results: &mut Vec<S
 
 async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
     match &step.action {
-        Action::Verify(sentence) | Action::Try(sentence) => match ctx.cluster.check(sentence, ctx.namespaces).await {
-            Ok(verdict) => (if verdict.passed { Status::Passed } else { Status::Failed }, verdict.to_string()),
-            Err(e) if e.is_invalid_input() => (Status::Invalid, e.to_string()),
-            Err(e) => (Status::Errored, e.to_string()),
-        },
+        Action::Verify(sentence) | Action::Try(sentence) => {
+            match ctx.cluster.check(sentence, ctx.namespaces).await {
+                Ok(verdict) => (
+                    if verdict.passed {
+                        Status::Passed
+                    } else {
+                        Status::Failed
+                    },
+                    verdict.to_string(),
+                ),
+                Err(e) if e.is_invalid_input() => (Status::Invalid, e.to_string()),
+                Err(e) => (Status::Errored, e.to_string()),
+            }
+        }
         Action::Run(command) => run_command(command, ctx.dir).await,
     }
 }
@@ -89,7 +102,12 @@ pub async fn run_attempt(ctx: StepContext<'_>, test: &Test) -> Attempt {
         message = format!("teardown: {}", first_problem(&teardown));
     }
     steps.extend(teardown);
-    Attempt { status, message, steps, duration: started.elapsed() }
+    Attempt {
+        status,
+        message,
+        steps,
+        duration: started.elapsed(),
+    }
 }
 
 fn first_problem(steps: &[StepResult]) -> String {
@@ -98,7 +116,12 @@ fn first_problem(steps: &[StepResult]) -> String {
         .find(|s| s.status != Status::Passed)
         .map(|s| {
             let first = s.detail.lines().next().unwrap_or_default();
-            format!("line {}: {}\n{}", s.line, s.text.lines().next().unwrap_or_default(), first)
+            format!(
+                "line {}: {}\n{}",
+                s.line,
+                s.text.lines().next().unwrap_or_default(),
+                first
+            )
         })
         .unwrap_or_default()
 }
@@ -108,11 +131,15 @@ pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 1000 != 0 || d.as_secs() < 60 {
+    } else if !ms.is_multiple_of(1000) || d.as_secs() < 60 {
         format!("{:.1}s", d.as_secs_f64()).replace(".0s", "s")
     } else {
         let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
-        if s == 0 { format!("{m}m") } else { format!("{m}m{s}s") }
+        if s == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{s}s")
+        }
     }
 }
 
@@ -128,7 +155,12 @@ mod tests {
         let source = format!("test 't' {{\n{body}\n}}\n");
         let file = CheckFile::parse(&source, &|_| None).unwrap();
         let cluster = Cluster::from_snapshot(Snapshot::from_yaml(SNAPSHOT).unwrap());
-        let ctx = StepContext { cluster: &cluster, namespaces: None, dir: Path::new("."), source: &source };
+        let ctx = StepContext {
+            cluster: &cluster,
+            namespaces: None,
+            dir: Path::new("."),
+            source: &source,
+        };
         run_attempt(ctx, &file.tests[0]).await
     }
 
@@ -140,8 +172,21 @@ mod tests {
         .await;
         assert_eq!(a.status, Status::Failed);
         let statuses: Vec<_> = a.steps.iter().map(|s| (s.line, s.status)).collect();
-        assert_eq!(statuses, [(2, Status::Passed), (3, Status::Failed), (6, Status::Passed)]);
-        assert!(a.message.starts_with("line 3: verify there are 2 pods named 'web'\nfound 1 pods named 'web', expected 2"), "{}", a.message);
+        assert_eq!(
+            statuses,
+            [
+                (2, Status::Passed),
+                (3, Status::Failed),
+                (6, Status::Passed)
+            ]
+        );
+        assert!(
+            a.message.starts_with(
+                "line 3: verify there are 2 pods named 'web'\nfound 1 pods named 'web', expected 2"
+            ),
+            "{}",
+            a.message
+        );
         assert!(a.trace().contains("[failed] line 3"));
     }
 
@@ -162,7 +207,10 @@ mod tests {
     #[tokio::test]
     async fn timeouts_fail_the_attempt() {
         let a = attempt("timeout 200ms\nrun sleep 5").await;
-        assert_eq!((a.status, a.message.as_str()), (Status::Failed, "timed out after 200ms"));
+        assert_eq!(
+            (a.status, a.message.as_str()),
+            (Status::Failed, "timed out after 200ms")
+        );
     }
 
     #[test]

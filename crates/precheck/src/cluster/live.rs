@@ -1,13 +1,12 @@
 //! A live cluster through kube-rs: kubeconfig and contexts like kubectl, discovery that resolves every
 //! resource word, coalesced LISTs and watch-driven waiting.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
 use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -15,8 +14,9 @@ use kube::core::ApiResource;
 use kube::{Client, Config};
 use serde_json::Value;
 
+use super::coalesce::Coalescer;
 use super::resources::{ResourceKind, ResourceTable};
-use super::{ClusterError, Listing, Namespaces, remaining};
+use super::{ClusterError, Listing, Namespaces};
 use crate::evaluate::Verdict;
 
 /// How to reach the cluster; the defaults behave like kubectl with no flags.
@@ -27,8 +27,6 @@ pub struct ConnectOptions {
     /// A context instead of the current one.
     pub context: Option<String>,
 }
-
-type SharedListing = Shared<BoxFuture<'static, Result<Arc<Listing>, ClusterError>>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ListKey {
@@ -42,51 +40,67 @@ struct ListKey {
 pub struct LiveCluster {
     client: Client,
     default_namespace: String,
-    resources: tokio::sync::Mutex<Option<Arc<ResourceTable>>>,
+    /// The discovered resources; read without waiting, so concurrent queries reach the list together.
+    resources: std::sync::RwLock<Option<Arc<ResourceTable>>>,
+    /// Held while discovery runs, so concurrent misses discover once.
+    discovering: tokio::sync::Mutex<()>,
     requests: Arc<AtomicU64>,
-    inflight: Mutex<HashMap<ListKey, (u64, SharedListing)>>,
-    next_id: AtomicU64,
+    lists: Coalescer<ListKey, Result<Arc<Listing>, ClusterError>>,
 }
 
 impl std::fmt::Debug for LiveCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The client holds credentials: never print it.
-        f.debug_struct("LiveCluster").field("default_namespace", &self.default_namespace).finish_non_exhaustive()
+        f.debug_struct("LiveCluster")
+            .field("default_namespace", &self.default_namespace)
+            .finish_non_exhaustive()
     }
 }
 
 fn api_error(action: impl Into<String>, error: impl std::fmt::Display) -> ClusterError {
-    ClusterError::Api { action: action.into(), message: error.to_string() }
+    ClusterError::Api {
+        action: action.into(),
+        message: error.to_string(),
+    }
 }
 
 impl LiveCluster {
     /// Loads the configuration like kubectl and creates the client (no request is made yet).
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
-        let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+        let kube_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..Default::default()
+        };
         let config = match &options.kubeconfig {
             Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| ClusterError::Config(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                    ClusterError::Config(format!("cannot read kubeconfig {}: {e}", path.display()))
+                })?;
                 Config::from_custom_kubeconfig(kubeconfig, &kube_options)
                     .await
-                    .map_err(|e| ClusterError::Config(format!("kubeconfig {}: {e}", path.display())))?
+                    .map_err(|e| {
+                        ClusterError::Config(format!("kubeconfig {}: {e}", path.display()))
+                    })?
             }
             None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
                 .await
                 .map_err(|e| ClusterError::Config(format!("kubeconfig: {e}")))?,
-            None => Config::infer()
-                .await
-                .map_err(|e| ClusterError::Config(format!("no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}")))?,
+            None => Config::infer().await.map_err(|e| {
+                ClusterError::Config(format!(
+                    "no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
+                ))
+            })?,
         };
         let default_namespace = config.default_namespace.clone();
-        let client = Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
+        let client = Client::try_from(config)
+            .map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
         Ok(Self {
             client,
             default_namespace,
-            resources: tokio::sync::Mutex::new(None),
+            resources: std::sync::RwLock::new(None),
+            discovering: tokio::sync::Mutex::new(()),
             requests: Arc::new(AtomicU64::new(0)),
-            inflight: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(0),
+            lists: Coalescer::new(),
         })
     }
 
@@ -107,28 +121,49 @@ impl LiveCluster {
     /// Resolves a resource word with discovery; discovery runs once, and again when a word is unknown
     /// (a CRD installed by a setup step).
     pub async fn resolve(&self, word: &str) -> Result<ResourceKind, ClusterError> {
-        let mut cached = self.resources.lock().await;
-        if let Some(table) = cached.as_ref() {
-            if let Ok(kind) = table.resolve(word) {
-                return Ok(kind.clone());
-            }
+        let known = || self.resources.read().expect("resources lock").clone();
+        if let Some(Ok(kind)) = known().map(|table| table.resolve(word).cloned()) {
+            return Ok(kind);
         }
-        let table = Arc::new(self.discover().await?);
-        *cached = Some(table.clone());
+        let before = known();
+        let _discovering = self.discovering.lock().await;
+        let current = known();
+        // Another task may have discovered while this one waited.
+        let table = match current {
+            Some(table) if !before.as_ref().is_some_and(|b| Arc::ptr_eq(b, &table)) => table,
+            _ => {
+                let table = Arc::new(self.discover().await?);
+                *self.resources.write().expect("resources lock") = Some(table.clone());
+                table
+            }
+        };
         Ok(table.resolve(word)?.clone())
     }
 
     async fn discover(&self) -> Result<ResourceTable, ClusterError> {
         self.count();
-        let core = self.client.list_core_api_resources("v1").await.map_err(|e| api_error("discover /api/v1", e))?;
+        let core = self
+            .client
+            .list_core_api_resources("v1")
+            .await
+            .map_err(|e| api_error("discover /api/v1", e))?;
         self.count();
-        let groups = self.client.list_api_groups().await.map_err(|e| api_error("discover /apis", e))?;
+        let groups = self
+            .client
+            .list_api_groups()
+            .await
+            .map_err(|e| api_error("discover /apis", e))?;
         let mut table = ResourceTable::default();
         add_resources(&mut table, "", "v1", core.resources);
         let versions: Vec<String> = groups
             .groups
             .iter()
-            .filter_map(|g| g.preferred_version.as_ref().or(g.versions.first()).map(|v| v.group_version.clone()))
+            .filter_map(|g| {
+                g.preferred_version
+                    .as_ref()
+                    .or(g.versions.first())
+                    .map(|v| v.group_version.clone())
+            })
             .collect();
         let lists = futures::future::join_all(versions.iter().map(|gv| {
             self.count();
@@ -153,18 +188,30 @@ impl LiveCluster {
             plural: kind.plural.clone(),
         };
         match namespaces {
-            Namespaces::One(ns) if kind.namespaced => Api::namespaced_with(self.client.clone(), ns, &resource),
+            Namespaces::One(ns) if kind.namespaced => {
+                Api::namespaced_with(self.client.clone(), ns, &resource)
+            }
             _ => Api::all_with(self.client.clone(), &resource),
         }
     }
 
     /// Lists the objects of a resource word. Identical LISTs running at the same time share one request.
-    pub async fn list(&self, word: &str, namespaces: &Namespaces, labels: Option<&str>) -> Result<Listing, ClusterError> {
+    pub async fn list(
+        &self,
+        word: &str,
+        namespaces: &Namespaces,
+        labels: Option<&str>,
+    ) -> Result<Listing, ClusterError> {
         let kind = self.resolve(word).await?;
         self.list_kind(&kind, namespaces, labels).await
     }
 
-    async fn list_kind(&self, kind: &ResourceKind, namespaces: &Namespaces, labels: Option<&str>) -> Result<Listing, ClusterError> {
+    async fn list_kind(
+        &self,
+        kind: &ResourceKind,
+        namespaces: &Namespaces,
+        labels: Option<&str>,
+    ) -> Result<Listing, ClusterError> {
         let key = ListKey {
             api_version: kind.api_version(),
             plural: kind.plural.clone(),
@@ -174,34 +221,25 @@ impl LiveCluster {
             },
             labels: labels.map(str::to_owned),
         };
-        let (id, future) = {
-            let mut inflight = self.inflight.lock().expect("inflight lists lock");
-            match inflight.get(&key) {
-                Some((id, future)) => (*id, future.clone()),
-                None => {
-                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    let api = self.api(kind, namespaces);
-                    let requests = self.requests.clone();
-                    let action = describe_list(kind, namespaces, labels);
-                    let params = labels.map_or_else(ListParams::default, |l| ListParams::default().labels(l));
-                    let future = async move {
-                        requests.fetch_add(1, Ordering::Relaxed);
-                        let list = api.list(&params).await.map_err(|e| api_error(action, e))?;
-                        let objects = list.items.into_iter().map(to_value).collect();
-                        Ok(Arc::new(Listing { objects, resource_version: list.metadata.resource_version }))
-                    }
-                    .boxed()
-                    .shared();
-                    inflight.insert(key.clone(), (id, future.clone()));
-                    (id, future)
+        let api = self.api(kind, namespaces);
+        let requests = self.requests.clone();
+        let action = describe_list(kind, namespaces, labels);
+        let params = labels.map_or_else(ListParams::default, |l| ListParams::default().labels(l));
+        let result = self
+            .lists
+            .run(key, move || {
+                async move {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    let list = api.list(&params).await.map_err(|e| api_error(action, e))?;
+                    let objects = list.items.into_iter().map(to_value).collect();
+                    Ok(Arc::new(Listing {
+                        objects,
+                        resource_version: list.metadata.resource_version,
+                    }))
                 }
-            }
-        };
-        let result = future.await;
-        let mut inflight = self.inflight.lock().expect("inflight lists lock");
-        if inflight.get(&key).is_some_and(|(current, _)| *current == id) {
-            inflight.remove(&key);
-        }
+                .boxed()
+            })
+            .await;
         result.map(|listing| (*listing).clone())
     }
 
@@ -314,7 +352,11 @@ fn add_resources(
         table.add(ResourceKind {
             group: group.to_owned(),
             version: version.to_owned(),
-            singular: if r.singular_name.is_empty() { r.kind.to_ascii_lowercase() } else { r.singular_name },
+            singular: if r.singular_name.is_empty() {
+                r.kind.to_ascii_lowercase()
+            } else {
+                r.singular_name
+            },
             kind: r.kind,
             plural: r.name,
             short_names: r.short_names.unwrap_or_default(),
@@ -352,4 +394,9 @@ impl Cache {
     fn objects(&self) -> Vec<Value> {
         self.0.values().cloned().collect()
     }
+}
+
+/// Time left until `deadline`, zero when it has passed.
+fn remaining(deadline: tokio::time::Instant) -> Duration {
+    deadline.saturating_duration_since(tokio::time::Instant::now())
 }

@@ -1,13 +1,13 @@
 //! Where objects come from: a live cluster (through kube-rs, behind the `kube` feature) or a snapshot of
 //! `kubectl get -o yaml` output; and waiting for a `try` sentence to hold.
 
+#[cfg(feature = "kube")]
+mod coalesce;
 mod labels;
 #[cfg(feature = "kube")]
 mod live;
 mod resources;
 mod snapshot;
-
-use std::time::Duration;
 
 use precheck_lang::{ClusterAssertion, Retry, Scope, Sentence, SentenceError, parse_sentence};
 use serde_json::Value;
@@ -84,7 +84,7 @@ pub struct Listing {
 enum Backend {
     Snapshot(Snapshot),
     #[cfg(feature = "kube")]
-    Live(LiveCluster),
+    Live(Box<LiveCluster>),
 }
 
 /// A cluster to evaluate sentences against: live or a snapshot. Cheap to share behind an `Arc`.
@@ -111,7 +111,10 @@ pub struct Cluster {
 impl Cluster {
     /// A cluster answered from a snapshot; the default namespace is `default`.
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
-        Self { backend: Backend::Snapshot(snapshot), namespaces: Namespaces::One("default".into()) }
+        Self {
+            backend: Backend::Snapshot(snapshot),
+            namespaces: Namespaces::One("default".into()),
+        }
     }
 
     /// Connects like kubectl: `KUBECONFIG` or `~/.kube/config` and its current context, or the in-cluster
@@ -126,7 +129,10 @@ impl Cluster {
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
         let live = LiveCluster::connect(options).await?;
         let namespaces = Namespaces::One(live.default_namespace().to_owned());
-        Ok(Self { backend: Backend::Live(live), namespaces })
+        Ok(Self {
+            backend: Backend::Live(Box::new(live)),
+            namespaces,
+        })
     }
 
     /// The same cluster, looking in `namespaces` when a sentence does not say.
@@ -156,9 +162,15 @@ impl Cluster {
     }
 
     /// Evaluates a parsed sentence. `scope` is the check file's namespace, used when the sentence names none.
-    pub async fn check(&self, sentence: &Sentence, scope: Option<&Namespaces>) -> Result<Verdict, ClusterError> {
+    pub async fn check(
+        &self,
+        sentence: &Sentence,
+        scope: Option<&Namespaces>,
+    ) -> Result<Verdict, ClusterError> {
         let Some(assertion) = sentence.cluster() else {
-            return Err(ClusterError::Config("this sentence is not about a Kubernetes cluster".into()));
+            return Err(ClusterError::Config(
+                "this sentence is not about a Kubernetes cluster".into(),
+            ));
         };
         let namespaces = self.namespaces_for(assertion, scope);
         match sentence.retry {
@@ -170,7 +182,11 @@ impl Cluster {
         }
     }
 
-    fn namespaces_for(&self, assertion: &ClusterAssertion, scope: Option<&Namespaces>) -> Namespaces {
+    fn namespaces_for(
+        &self,
+        assertion: &ClusterAssertion,
+        scope: Option<&Namespaces>,
+    ) -> Namespaces {
         match &assertion.target.scope {
             Some(Scope::Namespace(ns)) => Namespaces::One(ns.value.clone()),
             Some(Scope::AllNamespaces) => Namespaces::All,
@@ -180,14 +196,21 @@ impl Cluster {
 
     /// Lists the objects a target selects (type, namespace, labels; the name pattern is applied by
     /// evaluation).
-    pub async fn list(&self, assertion: &ClusterAssertion, namespaces: &Namespaces) -> Result<Listing, ClusterError> {
+    pub async fn list(
+        &self,
+        assertion: &ClusterAssertion,
+        namespaces: &Namespaces,
+    ) -> Result<Listing, ClusterError> {
         let target = &assertion.target;
         let labels = target.labels.as_ref().map(|l| l.value.as_str());
         match &self.backend {
             Backend::Snapshot(snapshot) => {
                 let kind = snapshot.resources().resolve(&target.resource.value)?;
                 let selector = labels.map(LabelSelector::parse).transpose()?;
-                Ok(Listing { objects: snapshot.list(kind, namespaces, selector.as_ref()), resource_version: None })
+                Ok(Listing {
+                    objects: snapshot.list(kind, namespaces, selector.as_ref()),
+                    resource_version: None,
+                })
             }
             #[cfg(feature = "kube")]
             Backend::Live(live) => {
@@ -204,8 +227,13 @@ impl Cluster {
     ///
     /// The budget is spent evenly: evaluations at the start and at the end of `(attempts - 1) × interval`,
     /// and on every change in between (live) — never a sleep after the last attempt.
-    async fn wait(&self, assertion: &ClusterAssertion, namespaces: &Namespaces, retry: Retry) -> Result<Verdict, ClusterError> {
-        let budget = retry.interval * retry.attempts.saturating_sub(1);
+    #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
+    async fn wait(
+        &self,
+        assertion: &ClusterAssertion,
+        namespaces: &Namespaces,
+        retry: Retry,
+    ) -> Result<Verdict, ClusterError> {
         match &self.backend {
             Backend::Snapshot(_) => {
                 let listing = self.list(assertion, namespaces).await?;
@@ -217,16 +245,17 @@ impl Cluster {
                 if let Some(labels) = labels {
                     LabelSelector::parse(labels)?;
                 }
-                live.wait(&assertion.target.resource.value, namespaces, labels, budget, retry.interval, |objects| {
-                    evaluate(assertion, objects)
-                })
+                let budget = retry.interval * retry.attempts.saturating_sub(1);
+                live.wait(
+                    &assertion.target.resource.value,
+                    namespaces,
+                    labels,
+                    budget,
+                    retry.interval,
+                    |objects| evaluate(assertion, objects),
+                )
                 .await
             }
         }
     }
-}
-
-/// Time left until `deadline`, zero when it has passed.
-pub(crate) fn remaining(deadline: tokio::time::Instant) -> Duration {
-    deadline.saturating_duration_since(tokio::time::Instant::now())
 }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use quick_junit::{FlakyOrRerun, NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+use quick_junit::{
+    FlakyOrRerun, NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
 use crate::outcome::{Attempt, RunReport, Status, TestResult};
 
@@ -16,8 +18,13 @@ fn kind(status: Status) -> NonSuccessKind {
 
 fn rerun(attempt: &Attempt) -> TestRerun {
     let mut rerun = TestRerun::new(kind(attempt.status));
-    rerun.set_message(attempt.message.lines().next().unwrap_or_default()).set_type(attempt.status.as_str());
-    rerun.set_description(&attempt.message).set_system_out(attempt.trace()).set_time(attempt.duration);
+    rerun
+        .set_message(attempt.message.lines().next().unwrap_or_default())
+        .set_type(attempt.status.as_str());
+    rerun
+        .set_description(&attempt.message)
+        .set_system_out(attempt.trace())
+        .set_time(attempt.duration);
     rerun
 }
 
@@ -30,12 +37,13 @@ fn test_case(test: &TestResult) -> TestCase {
             }
             s
         }
-        (Status::Passed, Some((_, earlier))) => {
-            TestCaseStatus::Success { flaky_runs: earlier.iter().map(rerun).collect() }
-        }
+        (Status::Passed, Some((_, earlier))) => TestCaseStatus::Success {
+            flaky_runs: earlier.iter().map(rerun).collect(),
+        },
         (status, Some((last, earlier))) => {
             let mut s = TestCaseStatus::non_success(kind(status));
-            s.set_message(last.message.lines().next().unwrap_or_default()).set_type(status.as_str());
+            s.set_message(last.message.lines().next().unwrap_or_default())
+                .set_type(status.as_str());
             s.set_description(&last.message);
             s.add_reruns(earlier.iter().map(rerun));
             s.set_rerun_kind(FlakyOrRerun::Rerun);
@@ -43,7 +51,8 @@ fn test_case(test: &TestResult) -> TestCase {
         }
     };
     let mut case = TestCase::new(test.name.as_str(), status);
-    case.set_classname(test.file.as_str()).set_time(test.duration());
+    case.set_classname(test.file.as_str())
+        .set_time(test.duration());
     if let Some(last) = test.attempts.last() {
         case.set_system_out(last.trace());
     }
@@ -58,7 +67,10 @@ pub fn junit_xml(report: &RunReport) -> String {
     let mut junit = Report::new("precheck");
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
     for test in &report.tests {
-        suites.entry(test.file.as_str()).or_insert_with(|| TestSuite::new(test.file.as_str())).add_test_case(test_case(test));
+        suites
+            .entry(test.file.as_str())
+            .or_insert_with(|| TestSuite::new(test.file.as_str()))
+            .add_test_case(test_case(test));
     }
     for (_, mut suite) in suites {
         let time = suite.test_cases.iter().filter_map(|c| c.time).sum();
@@ -66,5 +78,7 @@ pub fn junit_xml(report: &RunReport) -> String {
         junit.add_test_suite(suite);
     }
     junit.set_time(report.duration);
-    junit.to_string().unwrap_or_else(|e| format!("<!-- cannot serialize the report: {e} -->"))
+    junit
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot serialize the report: {e} -->"))
 }

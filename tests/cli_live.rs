@@ -1,0 +1,290 @@
+//! End-to-end tests of the `precheck` binary against the Kubernetes API emulator (or the real cluster
+//! named by `PRECHECK_E2E_KUBECONFIG`), with the real kubectl beside it.
+
+#[path = "support/emulator.rs"]
+mod emulator;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use emulator::{TestCluster, repo_root, unreachable_kubeconfig};
+
+fn precheck(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("DETIK_CLIENT_NAMESPACE")
+        .env_remove("DETIK_CLIENT_NAMESPACE_ALL")
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run precheck")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_cluster_suite_passes_and_writes_junit() {
+    let cluster = TestCluster::with_fixtures();
+    let junit = cluster.dir().join("junit.xml");
+    let out = precheck(
+        &cluster.kubeconfig,
+        &["run", "checks/cluster", "--junit", junit.to_str().unwrap()],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}\n{}", cluster.log());
+    assert!(
+        all.contains("precheck: 5 passed, 0 failed, 0 errors"),
+        "{all}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
+    assert!(
+        !xml.contains("<failure") && !xml.contains("<error"),
+        "{xml}"
+    );
+    // The trace lists every object seen.
+    assert!(xml.contains("default/nginx-1: Running"), "{xml}");
+}
+
+#[test]
+fn a_failing_assertion_lists_each_object_with_its_value() {
+    let cluster = TestCluster::with_fixtures();
+    let check = cluster.write(
+        "failing.check",
+        "namespace 'default'\ntest 'every pod runs' {\n    verify 'status' is 'running' for pods named '.'\n}\n",
+    );
+    let junit = cluster.dir().join("junit.xml");
+    let out = precheck(
+        &cluster.kubeconfig,
+        &[
+            "run",
+            check.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(
+        all.contains("1 of 3 pods named '.' do not have 'status' = 'running'"),
+        "{all}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.contains("BAD default/metrics-server-xyz: Pending"),
+        "{xml}"
+    );
+    assert!(xml.contains("ok  default/nginx-1: Running"), "{xml}");
+}
+
+#[test]
+fn try_passes_as_soon_as_the_watch_sees_the_change() {
+    let cluster = TestCluster::with_fixtures();
+    if !cluster.is_emulated() {
+        eprintln!("skipped on a real cluster: it patches a pod's status, which the kubelet owns");
+        return;
+    }
+    // With polling, a second evaluation would come only after 120 s; the watch sees the change at once.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["try", "at most 2 times every 120s to get pods named 'metrics-server' and verify that 'status' is 'running'"])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "try ended before the pod changed"
+    );
+    cluster.kubectl_ok(&[
+        "patch",
+        "pod",
+        "metrics-server-xyz",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Running"}}"#,
+    ]);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "try did not see the change before its next poll"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("metrics-server-xyz: Running"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn an_unreachable_cluster_is_an_infrastructure_error_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = unreachable_kubeconfig(dir.path());
+    let junit = dir.path().join("junit.xml");
+    let out = precheck(
+        &kubeconfig,
+        &[
+            "run",
+            "checks/cluster",
+            "--exclude-tag",
+            "kubectl",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(
+        all.contains("precheck: 0 passed, 0 failed, 4 errors"),
+        "{all}"
+    );
+    assert!(all.contains("could not ask the cluster"), "{all}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<error").count(), 4, "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    let out = precheck(&kubeconfig, &["verify", "there are 2 pods named 'nginx'"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+}
+
+#[test]
+fn verify_and_try_use_detik_exit_codes_and_namespaces() {
+    let cluster = TestCluster::with_fixtures();
+    let k = &cluster.kubeconfig;
+    let code = |args: &[&str]| precheck(k, args).status.code();
+    assert_eq!(
+        code(&["verify", "there", "are", "2", "pods", "named", "'^nginx-'"]),
+        Some(0)
+    );
+    assert_eq!(code(&["verify", "  "]), Some(1));
+    assert_eq!(code(&["verify", "there are 2 pods namd 'nginx'"]), Some(2));
+    assert_eq!(
+        code(&["verify", "there are 3 pods named '^nginx-'"]),
+        Some(3)
+    );
+    assert_eq!(
+        code(&[
+            "try",
+            "at most 2 times every 1s to find 2 pods named '^nginx-' with 'status' being 'running'"
+        ]),
+        Some(0)
+    );
+    assert_eq!(code(&["try", "there are 2 pods named 'nginx'"]), Some(2));
+    assert_eq!(
+        code(&["verify", "-n", "team-a", "there is 1 pod named '^api-'"]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&["verify", "-A", "there is 1 pod named '^api-'"]),
+        Some(0)
+    );
+    assert_eq!(
+        code(&[
+            "verify",
+            "--context",
+            "team-a",
+            "there is 1 pod named '^api-'"
+        ]),
+        Some(0)
+    );
+    let detik = |vars: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_precheck"));
+        c.args(["verify", "there is 1 pod named '^api-'"])
+            .env("KUBECONFIG", k);
+        for (name, value) in vars {
+            c.env(name, value);
+        }
+        c.output().unwrap().status.code()
+    };
+    assert_eq!(detik(&[]), Some(3));
+    assert_eq!(detik(&[("DETIK_CLIENT_NAMESPACE", "team-a")]), Some(0));
+    assert_eq!(detik(&[("DETIK_CLIENT_NAMESPACE_ALL", "true")]), Some(0));
+}
+
+#[test]
+fn resource_words_resolve_through_discovery_including_crds() {
+    let cluster = TestCluster::with_fixtures();
+    let k = &cluster.kubeconfig;
+    for word in ["po", "pod", "pods", "Pod", "pods.v1"] {
+        let out = precheck(
+            k,
+            &["verify", &format!("there are 2 {word} named '^nginx-'")],
+        );
+        assert_eq!(out.status.code(), Some(0), "{word}: {}", text(&out));
+    }
+    for word in ["wd", "widget", "widgets", "widgets.example.com", "Widget"] {
+        let out = precheck(k, &["verify", &format!("there is 1 {word} named 'blue'")]);
+        assert_eq!(out.status.code(), Some(0), "{word}: {}", text(&out));
+    }
+    for word in ["deploy", "deployments.apps", "deployment.v1.apps"] {
+        let out = precheck(k, &["verify", &format!("there is 1 {word} named 'nginx'")]);
+        assert_eq!(out.status.code(), Some(0), "{word}: {}", text(&out));
+    }
+    let out = precheck(k, &["verify", "there is 1 widgte named 'blue'"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown resource type 'widgte': did you mean 'widget'?"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn file_setup_and_teardown_apply_and_delete_with_kubectl() {
+    let cluster = TestCluster::with_fixtures();
+    cluster.write(
+        "suite/green.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: green, namespace: default}\nspec: {size: 1}\nstatus: {state: Ready}\n",
+    );
+    let check = cluster.write(
+        "suite/green.check",
+        "namespace 'default'\n\nsetup {\n    run kubectl apply -f green.yaml\n}\n\nteardown {\n    run kubectl delete -f green.yaml\n}\n\n\
+         test 'green widget exists' {\n    verify there is 1 widget named '^green$'\n}\n\n\
+         test 'blue and green' {\n    verify there are 2 widgets named '^(blue|green)$'\n}\n",
+    );
+    let out = precheck(&cluster.kubeconfig, &["run", check.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let after = cluster.kubectl(&["get", "widget", "green"]);
+    assert!(
+        !after.status.success(),
+        "teardown should have deleted the widget"
+    );
+    assert!(
+        String::from_utf8_lossy(&after.stderr).contains("NotFound"),
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+}
+
+#[test]
+fn a_file_context_selects_the_namespace_of_that_context() {
+    let cluster = TestCluster::with_fixtures();
+    if !cluster.is_emulated() {
+        return; // the `team-a` context exists only in the emulator's kubeconfig
+    }
+    let check = cluster.write(
+        "ctx.check",
+        "context 'team-a'\ntest 'api' {\n    verify there is 1 pod named '^api-'\n}\n",
+    );
+    let out = precheck(&cluster.kubeconfig, &["run", check.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
