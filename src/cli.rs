@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use precheck::cluster::{Cluster, ClusterError, Namespaces, Snapshot, VerifyError};
-use precheck::harness::{ClusterSource, Clusters, LoadError, RunOptions, Suite};
+use precheck::cluster::{ClusterSource, Clusters};
+use precheck::harness::{LoadError, RunOptions, Suite};
 use precheck::outcome::{RunReport, Status};
 use precheck::report::{junit_xml, tap};
 use precheck_lang::{SentenceError, parse_sentence};

@@ -330,6 +330,10 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                             FILE_KEYWORDS,
                             "at the top of the file",
                         );
+                        // Skip the block it opens, so its `}` is not reported again.
+                        if line.text.ends_with('{') {
+                            self.skip_block();
+                        }
                     }
                 }
             }

@@ -21,7 +21,9 @@ use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 use miette::{Diagnostic, NamedSource};
 use precheck_lang::{CheckFile, SyntaxError};
 
-use crate::cluster::{Cluster, ClusterError, Namespaces};
+#[cfg(feature = "kube")]
+use crate::cluster::Cluster;
+use crate::cluster::{ClusterSource, Clusters, Namespaces};
 use crate::outcome::{Attempt, RunReport, Status, TestResult};
 use crate::runner::{StepContext, file_namespaces, run_attempt, run_steps};
 
@@ -208,81 +210,6 @@ impl Suite {
     }
 }
 
-/// Where clusters come from: one per kube context named by the files, created once and shared.
-pub struct Clusters {
-    source: ClusterSource,
-    #[cfg(feature = "kube")]
-    namespaces: Option<Namespaces>,
-    #[cfg(feature = "kube")]
-    cache: tokio::sync::Mutex<std::collections::HashMap<Option<String>, Arc<Cluster>>>,
-}
-
-/// How the harness gets its clusters.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ClusterSource {
-    /// One fixed cluster for every file (a snapshot); `context` lines are ignored.
-    Fixed(Arc<Cluster>),
-    /// A live cluster per context, connected on first use.
-    #[cfg(feature = "kube")]
-    Live(crate::cluster::ConnectOptions),
-}
-
-impl Clusters {
-    /// Clusters from `source`; for live clusters, `namespaces` overrides the kube context's default (files
-    /// and sentences that name their namespace still win). A fixed cluster keeps its own.
-    pub fn new(source: ClusterSource, namespaces: Option<Namespaces>) -> Self {
-        #[cfg(not(feature = "kube"))]
-        let _ = namespaces;
-        Self {
-            source,
-            #[cfg(feature = "kube")]
-            namespaces,
-            #[cfg(feature = "kube")]
-            cache: tokio::sync::Mutex::new(std::collections::HashMap::new()),
-        }
-    }
-
-    /// The cluster for a file's context.
-    #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
-    pub async fn get(&self, context: Option<&str>) -> Result<Arc<Cluster>, ClusterError> {
-        match &self.source {
-            // A snapshot has no contexts: `context` lines do not apply to it.
-            ClusterSource::Fixed(cluster) => Ok(cluster.clone()),
-            #[cfg(feature = "kube")]
-            ClusterSource::Live(options) => {
-                let key = context
-                    .map(str::to_owned)
-                    .or_else(|| options.context.clone());
-                let mut cache = self.cache.lock().await;
-                if let Some(cluster) = cache.get(&key) {
-                    return Ok(cluster.clone());
-                }
-                let options = crate::cluster::ConnectOptions {
-                    context: key.clone(),
-                    ..options.clone()
-                };
-                let mut cluster = Cluster::connect(&options).await?;
-                if let Some(ns) = &self.namespaces {
-                    cluster = cluster.with_namespaces(ns.clone());
-                }
-                let cluster = Arc::new(cluster);
-                cache.insert(key, cluster.clone());
-                Ok(cluster)
-            }
-        }
-    }
-
-    /// HTTP requests made by every cluster so far.
-    pub async fn requests(&self) -> u64 {
-        match &self.source {
-            ClusterSource::Fixed(c) => c.requests(),
-            #[cfg(feature = "kube")]
-            ClusterSource::Live(_) => self.cache.lock().await.values().map(|c| c.requests()).sum(),
-        }
-    }
-}
-
 /// Options of a run beyond libtest's own.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -340,6 +267,24 @@ fn test_result(
 }
 
 impl Shared {
+    fn step_context<'a>(
+        &'a self,
+        file: &'a SuiteFile,
+        namespaces: Option<&'a Namespaces>,
+    ) -> StepContext<'a> {
+        StepContext {
+            clusters: &self.clusters,
+            context: file.check.context.as_ref().map(|c| c.value.as_str()),
+            namespaces,
+            dir: file
+                .path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+            source: &file.source,
+        }
+    }
+
     async fn run_test(&self, file: &SuiteFile, file_index: usize, test_index: usize) -> TestResult {
         let test = &file.check.tests[test_index];
         let error = |message: String| {
@@ -351,26 +296,8 @@ impl Shared {
             };
             test_result(file, test_index, vec![attempt], None)
         };
-        let cluster = match self
-            .clusters
-            .get(file.check.context.as_ref().map(|c| c.value.as_str()))
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return error(e.to_string()),
-        };
         let namespaces = file_namespaces(file.check.scope.as_ref());
-        let dir = file
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let ctx = StepContext {
-            cluster: &cluster,
-            namespaces: namespaces.as_ref(),
-            dir,
-            source: &file.source,
-        };
+        let ctx = self.step_context(file, namespaces.as_ref());
         let setup = self.setups[file_index]
             .get_or_init(|| async {
                 let mut steps = Vec::new();
@@ -413,25 +340,8 @@ impl Shared {
             if file.check.teardown.is_empty() || self.setups[i].get().is_none() {
                 continue;
             }
-            let Ok(cluster) = self
-                .clusters
-                .get(file.check.context.as_ref().map(|c| c.value.as_str()))
-                .await
-            else {
-                continue;
-            };
             let namespaces = file_namespaces(file.check.scope.as_ref());
-            let dir = file
-                .path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let ctx = StepContext {
-                cluster: &cluster,
-                namespaces: namespaces.as_ref(),
-                dir,
-                source: &file.source,
-            };
+            let ctx = self.step_context(file, namespaces.as_ref());
             let started = Instant::now();
             let mut steps = Vec::new();
             let status = run_steps(ctx, &file.check.teardown, &mut steps).await;

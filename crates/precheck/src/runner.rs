@@ -5,15 +5,18 @@ use std::time::{Duration, Instant};
 
 use precheck_lang::{Action, Scope, Step, Test, line_col};
 
-use crate::cluster::{Cluster, Namespaces};
+use crate::cluster::{Clusters, Namespaces};
 use crate::command::run_command;
 use crate::outcome::{Attempt, Status, StepResult};
 
 /// What the steps of one file run against.
 #[derive(Debug, Clone, Copy)]
 pub struct StepContext<'a> {
-    /// The cluster (shared by the whole run).
-    pub cluster: &'a Cluster,
+    /// Where clusters come from (shared by the whole run); connected on the first sentence, so a file
+    /// of commands only needs no cluster.
+    pub clusters: &'a Clusters,
+    /// The file's kube context, when it names one.
+    pub context: Option<&'a str>,
     /// The file's namespace, when it names one (else the cluster's default).
     pub namespaces: Option<&'a Namespaces>,
     /// The directory `run` commands start in: the check file's.
@@ -56,15 +59,13 @@ pub async fn run_steps(
 async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
     match &step.action {
         Action::Verify(sentence) | Action::Try(sentence) => {
-            match ctx.cluster.check(sentence, ctx.namespaces).await {
-                Ok(verdict) => (
-                    if verdict.passed {
-                        Status::Passed
-                    } else {
-                        Status::Failed
-                    },
-                    verdict.to_string(),
-                ),
+            let cluster = match ctx.clusters.get(ctx.context).await {
+                Ok(cluster) => cluster,
+                Err(e) => return (Status::Errored, e.to_string()),
+            };
+            match cluster.check(sentence, ctx.namespaces).await {
+                Ok(verdict) if verdict.passed => (Status::Passed, verdict.to_string()),
+                Ok(verdict) => (Status::Failed, verdict.to_string()),
                 Err(e) if e.is_invalid_input() => (Status::Invalid, e.to_string()),
                 Err(e) => (Status::Errored, e.to_string()),
             }
@@ -146,7 +147,7 @@ pub fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::Snapshot;
+    use crate::cluster::{Cluster, ClusterSource, Snapshot};
     use precheck_lang::CheckFile;
 
     const SNAPSHOT: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default}\nstatus: {phase: Running}\n";
@@ -155,8 +156,10 @@ mod tests {
         let source = format!("test 't' {{\n{body}\n}}\n");
         let file = CheckFile::parse(&source, &|_| None).unwrap();
         let cluster = Cluster::from_snapshot(Snapshot::from_yaml(SNAPSHOT).unwrap());
+        let clusters = Clusters::new(ClusterSource::Fixed(std::sync::Arc::new(cluster)), None);
         let ctx = StepContext {
-            cluster: &cluster,
+            clusters: &clusters,
+            context: None,
             namespaces: None,
             dir: Path::new("."),
             source: &source,

@@ -20,6 +20,8 @@ pub use live::{ConnectOptions, LiveCluster};
 pub use resources::{ResourceKind, ResourceTable, UnknownResource};
 pub use snapshot::Snapshot;
 
+use std::sync::Arc;
+
 /// Which namespaces a query looks in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Namespaces {
@@ -256,6 +258,82 @@ impl Cluster {
                 )
                 .await
             }
+        }
+    }
+}
+
+/// Where clusters come from: one per kube context named by the files, created once and shared.
+#[derive(Debug)]
+pub struct Clusters {
+    source: ClusterSource,
+    #[cfg(feature = "kube")]
+    namespaces: Option<Namespaces>,
+    #[cfg(feature = "kube")]
+    cache: tokio::sync::Mutex<std::collections::HashMap<Option<String>, Arc<Cluster>>>,
+}
+
+/// How the harness gets its clusters.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClusterSource {
+    /// One fixed cluster for every file (a snapshot); `context` lines are ignored.
+    Fixed(Arc<Cluster>),
+    /// A live cluster per context, connected on first use.
+    #[cfg(feature = "kube")]
+    Live(ConnectOptions),
+}
+
+impl Clusters {
+    /// Clusters from `source`; for live clusters, `namespaces` overrides the kube context's default (files
+    /// and sentences that name their namespace still win). A fixed cluster keeps its own.
+    pub fn new(source: ClusterSource, namespaces: Option<Namespaces>) -> Self {
+        #[cfg(not(feature = "kube"))]
+        let _ = namespaces;
+        Self {
+            source,
+            #[cfg(feature = "kube")]
+            namespaces,
+            #[cfg(feature = "kube")]
+            cache: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The cluster for a file's context.
+    #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
+    pub async fn get(&self, context: Option<&str>) -> Result<Arc<Cluster>, ClusterError> {
+        match &self.source {
+            // A snapshot has no contexts: `context` lines do not apply to it.
+            ClusterSource::Fixed(cluster) => Ok(cluster.clone()),
+            #[cfg(feature = "kube")]
+            ClusterSource::Live(options) => {
+                let key = context
+                    .map(str::to_owned)
+                    .or_else(|| options.context.clone());
+                let mut cache = self.cache.lock().await;
+                if let Some(cluster) = cache.get(&key) {
+                    return Ok(cluster.clone());
+                }
+                let options = ConnectOptions {
+                    context: key.clone(),
+                    ..options.clone()
+                };
+                let mut cluster = Cluster::connect(&options).await?;
+                if let Some(ns) = &self.namespaces {
+                    cluster = cluster.with_namespaces(ns.clone());
+                }
+                let cluster = Arc::new(cluster);
+                cache.insert(key, cluster.clone());
+                Ok(cluster)
+            }
+        }
+    }
+
+    /// HTTP requests made by every cluster so far.
+    pub async fn requests(&self) -> u64 {
+        match &self.source {
+            ClusterSource::Fixed(c) => c.requests(),
+            #[cfg(feature = "kube")]
+            ClusterSource::Live(_) => self.cache.lock().await.values().map(|c| c.requests()).sum(),
         }
     }
 }
