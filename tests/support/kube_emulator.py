@@ -187,6 +187,7 @@ class Emulator(kmock.KubernetesEmulator):
     _log: list[tuple[int, kmock.resource, str, dict, dict | None]] = attrs.field(factory=list)
     _changed: asyncio.Condition = attrs.field(factory=asyncio.Condition)
     verbose: bool = False  # log every request
+    stopping: bool = False  # set by stop_watches(): open watches end so the server can shut down
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -521,6 +522,8 @@ class Emulator(kmock.KubernetesEmulator):
             try:
                 async with self._changed:
                     await asyncio.wait_for(self._changed.wait(), wait)
+                if self.stopping:
+                    return
             except TimeoutError:
                 transport = request._raw_request.transport if request._raw_request is not None else None
                 if transport is None or transport.is_closing():
@@ -544,6 +547,11 @@ class Emulator(kmock.KubernetesEmulator):
                 'x-kubernetes-group-version-kind': {'group': group, 'version': version, 'kind': self._kind(res)},
                 'parameters': [{'name': 'fieldValidation', 'in': 'query', 'schema': {'type': 'string'}}]}}
             for res in self._get_resources() if (res.group, res.version) == (group, version)}}
+
+    async def stop_watches(self) -> None:
+        self.stopping = True
+        async with self._changed:
+            self._changed.notify_all()
 
     def _bookmark(self, request: rendering.Request, annotations: dict | None = None) -> dict:
         meta = {'resourceVersion': str(self._rv), **({'annotations': annotations} if annotations else {})}
@@ -620,6 +628,7 @@ async def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f'READY http://{server.host}:{server.port}\n')
         sys.stdout.flush()
         await stop.wait()
+        await emulator.stop_watches()
     return 0
 
 

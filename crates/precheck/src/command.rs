@@ -10,14 +10,15 @@ use crate::outcome::Status;
 /// Output kept in reports per stream; the rest is cut with a note, so a chatty command cannot flood them.
 pub const OUTPUT_LIMIT: usize = 8 * 1024;
 
-/// Runs `command` in `dir` and checks it. Returns the status and a detail text with the exit status and
-/// the (bounded) output.
-pub async fn run_command(command: &Command, dir: &Path) -> (Status, String) {
+/// Runs `command` in `dir`, with `env` added to the inherited environment, and checks it. Returns the
+/// status and a detail text with the exit status and the (bounded) output.
+pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]) -> (Status, String) {
     let Some((program, args)) = command.argv.split_first() else {
         return (Status::Invalid, "empty command".into());
     };
     let child = tokio::process::Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -135,20 +136,17 @@ mod tests {
     #[tokio::test]
     async fn status_and_output_are_checked() {
         let dir = Path::new(".");
-        let (s, _) = run_command(&command("run printf 'a b'\nexpect output is 'a b'"), dir).await;
+        let (s, _) = run_command(&command("run printf 'a b'\nexpect output is 'a b'"), dir, &[]).await;
         assert_eq!(s, Status::Passed);
-        let (s, d) = run_command(&command("run sh -c 'echo oops >&2; exit 3'\nexpect status 3\nexpect stderr contains 'oops'\nexpect stdout is ''"), dir).await;
+        let (s, d) = run_command(&command("run sh -c 'echo oops >&2; exit 3'\nexpect status 3\nexpect stderr contains 'oops'\nexpect stdout is ''"), dir, &[]).await;
         assert_eq!(s, Status::Passed, "{d}");
-        let (s, d) = run_command(&command("run false"), dir).await;
+        let (s, d) = run_command(&command("run false"), dir, &[]).await;
         assert_eq!(s, Status::Failed);
         assert!(
             d.starts_with("expected exit status 0, got exit status 1"),
             "{d}"
         );
-        let (s, d) = run_command(
-            &command("run echo hello\nexpect output matches '^bye'"),
-            dir,
-        )
+        let (s, d) = run_command(&command("run echo hello\nexpect output matches '^bye'"), dir, &[])
         .await;
         assert_eq!(s, Status::Failed);
         assert!(d.contains("expected output to match '^bye'"), "{d}");
@@ -156,24 +154,21 @@ mod tests {
 
     #[tokio::test]
     async fn arguments_reach_the_program_literally() {
-        let (s, d) = run_command(
-            &command("run printf '%s|' '$(id)' '`id`' 'a;b'\nexpect output is '$(id)|`id`|a;b|'"),
-            Path::new("."),
-        )
+        let (s, d) = run_command(&command("run printf '%s|' '$(id)' '`id`' 'a;b'\nexpect output is '$(id)|`id`|a;b|'"), Path::new("."), &[])
         .await;
         assert_eq!(s, Status::Passed, "{d}");
     }
 
     #[tokio::test]
     async fn a_missing_program_is_an_error_not_a_failure() {
-        let (s, d) = run_command(&command("run precheck-no-such-program"), Path::new(".")).await;
+        let (s, d) = run_command(&command("run precheck-no-such-program"), Path::new("."), &[]).await;
         assert_eq!(s, Status::Errored);
         assert!(d.contains("cannot start `precheck-no-such-program`"), "{d}");
     }
 
     #[tokio::test]
     async fn huge_output_is_bounded() {
-        let (_, d) = run_command(&command("run head -c 100000 /dev/zero"), Path::new(".")).await;
+        let (_, d) = run_command(&command("run head -c 100000 /dev/zero"), Path::new("."), &[]).await;
         assert!(d.len() < OUTPUT_LIMIT + 200, "{}", d.len());
         assert!(d.contains("more bytes not shown"));
     }

@@ -139,7 +139,7 @@ pub fn evaluate(assertion: &ClusterAssertion, objects: &[Value]) -> Verdict {
             let bad = observed.iter().filter(|o| !o.ok).count();
             let passed = bad == 0;
             let summary = if passed {
-                format!("{} {target}: '{}' = {expect}", found.len(), property.text)
+                format!("{} {target}: '{}' {}", found.len(), property.text, wanted(expect))
             } else {
                 format!(
                     "{bad} of {} {target} do not have '{}' = {expect}",
@@ -165,9 +165,10 @@ pub fn evaluate(assertion: &ClusterAssertion, objects: &[Value]) -> Verdict {
             let good = observed.iter().filter(|o| o.ok).count() as u64;
             let passed = good == *count;
             let summary = format!(
-                "{good} of {} {target} have '{}' = {expect}{}",
+                "{good} of {} {target} have '{}' {}{}",
                 found.len(),
                 property.text,
+                wanted(expect),
                 if passed {
                     String::new()
                 } else {
@@ -180,6 +181,16 @@ pub fn evaluate(assertion: &ClusterAssertion, objects: &[Value]) -> Verdict {
                 observed,
             }
         }
+    }
+}
+
+/// The expectation as a short phrase: `= 'running'`, `matching '^Run'`, `> 1`, `< 3`.
+fn wanted(expect: &Expectation) -> String {
+    match expect {
+        Expectation::Is(v) => format!("= '{}'", v.value),
+        Expectation::Matches(p) => format!("matching '{}'", p.value),
+        Expectation::MoreThan(n) => format!("> {}", n.value.text),
+        Expectation::LessThan(n) => format!("< {}", n.value.text),
     }
 }
 

@@ -492,6 +492,13 @@ pub fn run(
 /// configured. Exits the process.
 #[cfg(feature = "kube")]
 pub fn main<P: AsRef<Path>>(paths: &[P]) -> ! {
+    cargo_test(paths, crate::cluster::ConnectOptions::default()).exit()
+}
+
+/// Like [`main`], with explicit connection options, returning libtest's conclusion so the caller can
+/// clean up (stop a test cluster) before exiting with `conclusion.exit()`.
+#[cfg(feature = "kube")]
+pub fn cargo_test<P: AsRef<Path>>(paths: &[P], options: crate::cluster::ConnectOptions) -> Conclusion {
     let args = Arguments::from_args();
     let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
     let suite = match Suite::load(&paths, &|name| std::env::var(name).ok()) {
@@ -506,7 +513,6 @@ pub fn main<P: AsRef<Path>>(paths: &[P]) -> ! {
         }
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let options = crate::cluster::ConnectOptions::default();
     let mut run_options = RunOptions::default();
     if let Err(e) = runtime.block_on(Cluster::connect(&options)) {
         let reason = format!("no cluster configured: {e}");
@@ -514,6 +520,5 @@ pub fn main<P: AsRef<Path>>(paths: &[P]) -> ! {
         run_options.ignore_all = Some(reason);
     }
     let clusters = Arc::new(Clusters::new(ClusterSource::Live(options), None));
-    let (conclusion, _) = run(&args, &suite, clusters, run_options, &runtime);
-    conclusion.exit()
+    run(&args, &suite, clusters, run_options, &runtime).0
 }

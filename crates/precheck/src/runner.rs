@@ -70,7 +70,7 @@ async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
                 Err(e) => (Status::Errored, e.to_string()),
             }
         }
-        Action::Run(command) => run_command(command, ctx.dir).await,
+        Action::Run(command) => run_command(command, ctx.dir, &ctx.clusters.command_env()).await,
     }
 }
 

@@ -328,6 +328,23 @@ impl Clusters {
         }
     }
 
+    /// Variables for the commands that steps run, so `kubectl` talks to the same cluster: `KUBECONFIG` when
+    /// a kubeconfig file was given.
+    pub fn command_env(&self) -> Vec<(String, String)> {
+        match &self.source {
+            ClusterSource::Fixed(_) => Vec::new(),
+            #[cfg(feature = "kube")]
+            ClusterSource::Live(options) => options
+                .kubeconfig
+                .iter()
+                .map(|path| {
+                    let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                    ("KUBECONFIG".to_owned(), path.display().to_string())
+                })
+                .collect(),
+        }
+    }
+
     /// HTTP requests made by every cluster so far.
     pub async fn requests(&self) -> u64 {
         match &self.source {

@@ -84,7 +84,7 @@ fn no_matching_object_fails_a_property_sentence() {
     assert!(!v.passed);
     assert_eq!(
         v.summary,
-        "no pods named 'redis' found, so 'status' cannot be 'running'"
+        "no pods named 'redis' found to check 'status' = 'running'"
     );
 }
 
