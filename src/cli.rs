@@ -164,11 +164,7 @@ struct SentenceArgs {
     #[command(flatten)]
     target: Target,
     /// The sentence; several arguments are joined with single spaces, as DETIK does.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "SENTENCE"
-    )]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "SENTENCE")]
     sentence: Vec<String>,
 }
 
@@ -178,11 +174,7 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                exit_codes::INVALID_INPUT
-            } else {
-                exit_codes::SUCCESS
-            };
+            return if e.use_stderr() { exit_codes::INVALID_INPUT } else { exit_codes::SUCCESS };
         }
     };
     match cli.command {
@@ -231,11 +223,7 @@ fn print_load_errors(errors: &[LoadError]) {
 fn lint(paths: &[PathBuf]) -> i32 {
     match Suite::load(paths, &|name| std::env::var(name).ok()) {
         Ok(suite) => {
-            println!(
-                "{} files, {} tests: no errors",
-                suite.files.len(),
-                suite.test_count()
-            );
+            println!("{} files, {} tests: no errors", suite.files.len(), suite.test_count());
             exit_codes::SUCCESS
         }
         Err(errors) => {
@@ -246,10 +234,7 @@ fn lint(paths: &[PathBuf]) -> i32 {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
 }
 
 fn run(args: RunArgs) -> i32 {
@@ -328,23 +313,13 @@ fn print_summary(report: &RunReport) {
     if !flaky.is_empty() {
         println!("flaky tests (passed on a retry):");
         for t in &flaky {
-            println!(
-                "    {} (attempt {} of {})",
-                t.full_name(),
-                t.attempts.len(),
-                t.attempts.len()
-            );
+            println!("    {} (attempt {} of {})", t.full_name(), t.attempts.len(), t.attempts.len());
         }
     }
-    let errors: Vec<_> = report
-        .tests
-        .iter()
-        .filter(|t| matches!(t.status(), Status::Errored | Status::Invalid))
-        .collect();
+    let errors: Vec<_> =
+        report.tests.iter().filter(|t| matches!(t.status(), Status::Errored | Status::Invalid)).collect();
     if !errors.is_empty() {
-        println!(
-            "tests that could not run (infrastructure or invalid input, not assertion failures):"
-        );
+        println!("tests that could not run (infrastructure or invalid input, not assertion failures):");
         for t in errors {
             println!("    {} [{}]", t.full_name(), t.status().as_str());
         }
@@ -371,8 +346,7 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
             return exit_codes::EMPTY_SENTENCE;
         }
         Err(SentenceError::Syntax(e)) => {
-            let report = miette::Report::new(e)
-                .with_source_code(miette::NamedSource::new(command, text.clone()));
+            let report = miette::Report::new(e).with_source_code(miette::NamedSource::new(command, text.clone()));
             let mut out = String::new();
             let _ = handler().render_report(&mut out, report.as_ref());
             eprintln!("{out}");

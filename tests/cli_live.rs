@@ -23,33 +23,20 @@ fn precheck(kubeconfig: &Path, args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[test]
 fn the_cluster_suite_passes_and_writes_junit() {
     let cluster = TestCluster::with_fixtures();
     let junit = cluster.dir().join("junit.xml");
-    let out = precheck(
-        &cluster.kubeconfig,
-        &["run", "checks/cluster", "--junit", junit.to_str().unwrap()],
-    );
+    let out = precheck(&cluster.kubeconfig, &["run", "checks/cluster", "--junit", junit.to_str().unwrap()]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}\n{}", cluster.log());
-    assert!(
-        all.contains("precheck: 5 passed, 0 failed, 0 errors"),
-        "{all}"
-    );
+    assert!(all.contains("precheck: 5 passed, 0 failed, 0 errors"), "{all}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
-    assert!(
-        !xml.contains("<failure") && !xml.contains("<error"),
-        "{xml}"
-    );
+    assert!(!xml.contains("<failure") && !xml.contains("<error"), "{xml}");
     // The trace lists every object seen.
     assert!(xml.contains("default/nginx-1: Running"), "{xml}");
 }
@@ -62,27 +49,13 @@ fn a_failing_assertion_lists_each_object_with_its_value() {
         "namespace 'default'\ntest 'every pod runs' {\n    verify 'status' is 'running' for pods named '.'\n}\n",
     );
     let junit = cluster.dir().join("junit.xml");
-    let out = precheck(
-        &cluster.kubeconfig,
-        &[
-            "run",
-            check.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-    );
+    let out = precheck(&cluster.kubeconfig, &["run", check.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
-    assert!(
-        all.contains("1 of 3 pods named '.' do not have 'status' = 'running'"),
-        "{all}"
-    );
+    assert!(all.contains("1 of 3 pods named '.' do not have 'status' = 'running'"), "{all}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure"), "{xml}");
-    assert!(
-        xml.contains("BAD default/metrics-server-xyz: Pending"),
-        "{xml}"
-    );
+    assert!(xml.contains("BAD default/metrics-server-xyz: Pending"), "{xml}");
     assert!(xml.contains("ok  default/nginx-1: Running"), "{xml}");
 }
 
@@ -95,17 +68,17 @@ fn try_passes_as_soon_as_the_watch_sees_the_change() {
     }
     // With polling, a second evaluation would come only after 120 s; the watch sees the change at once.
     let mut child = Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args(["try", "at most 2 times every 120s to get pods named 'metrics-server' and verify that 'status' is 'running'"])
+        .args([
+            "try",
+            "at most 2 times every 120s to get pods named 'metrics-server' and verify that 'status' is 'running'",
+        ])
         .env("KUBECONFIG", &cluster.kubeconfig)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "try ended before the pod changed"
-    );
+    assert!(child.try_wait().unwrap().is_none(), "try ended before the pod changed");
     cluster.kubectl_ok(&[
         "patch",
         "pod",
@@ -120,19 +93,12 @@ fn try_passes_as_soon_as_the_watch_sees_the_change() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "try did not see the change before its next poll"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "try did not see the change before its next poll");
         std::thread::sleep(Duration::from_millis(50));
     };
     let out = child.wait_with_output().unwrap();
     assert_eq!(status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("metrics-server-xyz: Running"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("metrics-server-xyz: Running"), "{}", text(&out));
 }
 
 #[test]
@@ -142,21 +108,11 @@ fn an_unreachable_cluster_is_an_infrastructure_error_not_a_failure() {
     let junit = dir.path().join("junit.xml");
     let out = precheck(
         &kubeconfig,
-        &[
-            "run",
-            "checks/cluster",
-            "--exclude-tag",
-            "kubectl",
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
+        &["run", "checks/cluster", "--exclude-tag", "kubectl", "--junit", junit.to_str().unwrap()],
     );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(4), "{all}");
-    assert!(
-        all.contains("precheck: 0 passed, 0 failed, 4 errors"),
-        "{all}"
-    );
+    assert!(all.contains("precheck: 0 passed, 0 failed, 4 errors"), "{all}");
     assert!(all.contains("could not ask the cluster"), "{all}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<error").count(), 4, "{xml}");
@@ -171,45 +127,21 @@ fn verify_and_try_use_detik_exit_codes_and_namespaces() {
     let cluster = TestCluster::with_fixtures();
     let k = &cluster.kubeconfig;
     let code = |args: &[&str]| precheck(k, args).status.code();
-    assert_eq!(
-        code(&["verify", "there", "are", "2", "pods", "named", "'^nginx-'"]),
-        Some(0)
-    );
+    assert_eq!(code(&["verify", "there", "are", "2", "pods", "named", "'^nginx-'"]), Some(0));
     assert_eq!(code(&["verify", "  "]), Some(1));
     assert_eq!(code(&["verify", "there are 2 pods namd 'nginx'"]), Some(2));
+    assert_eq!(code(&["verify", "there are 3 pods named '^nginx-'"]), Some(3));
     assert_eq!(
-        code(&["verify", "there are 3 pods named '^nginx-'"]),
-        Some(3)
-    );
-    assert_eq!(
-        code(&[
-            "try",
-            "at most 2 times every 1s to find 2 pods named '^nginx-' with 'status' being 'running'"
-        ]),
+        code(&["try", "at most 2 times every 1s to find 2 pods named '^nginx-' with 'status' being 'running'"]),
         Some(0)
     );
     assert_eq!(code(&["try", "there are 2 pods named 'nginx'"]), Some(2));
-    assert_eq!(
-        code(&["verify", "-n", "team-a", "there is 1 pod named '^api-'"]),
-        Some(0)
-    );
-    assert_eq!(
-        code(&["verify", "-A", "there is 1 pod named '^api-'"]),
-        Some(0)
-    );
-    assert_eq!(
-        code(&[
-            "verify",
-            "--context",
-            "team-a",
-            "there is 1 pod named '^api-'"
-        ]),
-        Some(0)
-    );
+    assert_eq!(code(&["verify", "-n", "team-a", "there is 1 pod named '^api-'"]), Some(0));
+    assert_eq!(code(&["verify", "-A", "there is 1 pod named '^api-'"]), Some(0));
+    assert_eq!(code(&["verify", "--context", "team-a", "there is 1 pod named '^api-'"]), Some(0));
     let detik = |vars: &[(&str, &str)]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_precheck"));
-        c.args(["verify", "there is 1 pod named '^api-'"])
-            .env("KUBECONFIG", k);
+        c.args(["verify", "there is 1 pod named '^api-'"]).env("KUBECONFIG", k);
         for (name, value) in vars {
             c.env(name, value);
         }
@@ -225,10 +157,7 @@ fn resource_words_resolve_through_discovery_including_crds() {
     let cluster = TestCluster::with_fixtures();
     let k = &cluster.kubeconfig;
     for word in ["po", "pod", "pods", "Pod", "pods.v1"] {
-        let out = precheck(
-            k,
-            &["verify", &format!("there are 2 {word} named '^nginx-'")],
-        );
+        let out = precheck(k, &["verify", &format!("there are 2 {word} named '^nginx-'")]);
         assert_eq!(out.status.code(), Some(0), "{word}: {}", text(&out));
     }
     for word in ["wd", "widget", "widgets", "widgets.example.com", "Widget"] {
@@ -241,11 +170,7 @@ fn resource_words_resolve_through_discovery_including_crds() {
     }
     let out = precheck(k, &["verify", "there is 1 widgte named 'blue'"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("unknown resource type 'widgte': did you mean 'widget'?"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("unknown resource type 'widgte': did you mean 'widget'?"), "{}", text(&out));
 }
 
 #[test]
@@ -264,15 +189,8 @@ fn file_setup_and_teardown_apply_and_delete_with_kubectl() {
     let out = precheck(&cluster.kubeconfig, &["run", check.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let after = cluster.kubectl(&["get", "widget", "green"]);
-    assert!(
-        !after.status.success(),
-        "teardown should have deleted the widget"
-    );
-    assert!(
-        String::from_utf8_lossy(&after.stderr).contains("NotFound"),
-        "{}",
-        String::from_utf8_lossy(&after.stderr)
-    );
+    assert!(!after.status.success(), "teardown should have deleted the widget");
+    assert!(String::from_utf8_lossy(&after.stderr).contains("NotFound"), "{}", String::from_utf8_lossy(&after.stderr));
 }
 
 #[test]
@@ -281,10 +199,8 @@ fn a_file_context_selects_the_namespace_of_that_context() {
     if !cluster.is_emulated() {
         return; // the `team-a` context exists only in the emulator's kubeconfig
     }
-    let check = cluster.write(
-        "ctx.check",
-        "context 'team-a'\ntest 'api' {\n    verify there is 1 pod named '^api-'\n}\n",
-    );
+    let check =
+        cluster.write("ctx.check", "context 'team-a'\ntest 'api' {\n    verify there is 1 pod named '^api-'\n}\n");
     let out = precheck(&cluster.kubeconfig, &["run", check.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -23,11 +23,7 @@ fn precheck(args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 const SNAPSHOT: &str = "examples/offline_snapshot/cluster.yaml";
@@ -36,25 +32,12 @@ const SNAPSHOT: &str = "examples/offline_snapshot/cluster.yaml";
 fn the_offline_example_passes_and_writes_junit() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("report.xml");
-    let out = precheck(&[
-        "run",
-        "--snapshot",
-        SNAPSHOT,
-        "examples/offline_snapshot",
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    let out =
+        precheck(&["run", "--snapshot", SNAPSHOT, "examples/offline_snapshot", "--junit", junit.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("precheck: 4 passed, 0 failed"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("precheck: 4 passed, 0 failed"), "{}", text(&out));
     let xml = std::fs::read_to_string(junit).unwrap();
-    assert!(
-        xml.contains(r#"<testsuite name="examples/offline_snapshot/nginx.check" tests="4""#),
-        "{xml}"
-    );
+    assert!(xml.contains(r#"<testsuite name="examples/offline_snapshot/nginx.check" tests="4""#), "{xml}");
 }
 
 #[test]
@@ -71,7 +54,12 @@ fn tap_output_replaces_libtest_output() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout.starts_with("TAP version 14\n1..4\nok 1 - examples/offline_snapshot/nginx.check::nginx pods are running\n"), "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "TAP version 14\n1..4\nok 1 - examples/offline_snapshot/nginx.check::nginx pods are running\n"
+        ),
+        "{stdout}"
+    );
     assert!(!stdout.contains("test result"), "{stdout}");
 }
 
@@ -84,34 +72,21 @@ fn lint_reports_every_error_with_file_line_column_and_a_caret() {
     )
     .unwrap();
     std::fs::write(dir.path().join("b.check"), "tset 'three' {\n}\n").unwrap();
-    std::fs::write(
-        dir.path().join("ok.check"),
-        "test 'fine' {\n    verify there is 1 pod named 'x'\n}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("ok.check"), "test 'fine' {\n    verify there is 1 pod named 'x'\n}\n").unwrap();
     let out = precheck_in(dir.path(), &["lint", "."]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(all.contains("[./a.check:2:29]"), "{all}");
-    assert!(
-        all.contains("expected `named` or `with labels`, found `namd`"),
-        "{all}"
-    );
+    assert!(all.contains("expected `named` or `with labels`, found `namd`"), "{all}");
     assert!(all.contains("help: did you mean `named`?"), "{all}");
-    assert!(
-        all.contains("verify there are 2 pods namd 'nginx'"),
-        "{all}"
-    );
+    assert!(all.contains("verify there are 2 pods namd 'nginx'"), "{all}");
     assert!(all.contains("[./a.check:5:18]"), "{all}");
     assert!(all.contains("[./b.check:1:1]"), "{all}");
     assert!(all.contains("did you mean `test`?"), "{all}");
     assert!(all.contains("error: 3 errors in 2 files"), "{all}");
     // The caret line sits under the typo.
     let lines: Vec<&str> = all.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.contains("verify there are 2 pods namd"))
-        .unwrap();
+    let at = lines.iter().position(|l| l.contains("verify there are 2 pods namd")).unwrap();
     let column = |line: &str, byte: usize| line[..byte].chars().count();
     let source_col = column(lines[at], lines[at].find("namd").unwrap());
     let caret_col = column(lines[at + 1], lines[at + 1].find('─').unwrap());
@@ -126,27 +101,14 @@ fn the_shipped_checks_and_examples_lint_clean() {
 
 #[test]
 fn verify_against_a_snapshot_uses_detik_exit_codes() {
-    let code = |sentence: &str| {
-        precheck(&["verify", "--snapshot", SNAPSHOT, sentence])
-            .status
-            .code()
-    };
+    let code = |sentence: &str| precheck(&["verify", "--snapshot", SNAPSHOT, sentence]).status.code();
     assert_eq!(code("there are 2 pods named '^nginx-'"), Some(0));
     assert_eq!(code(""), Some(1));
     assert_eq!(code("there are 2 pods nmed 'x'"), Some(2));
     assert_eq!(code("there are 3 pods named '^nginx-'"), Some(3));
     assert_eq!(code("there is 1 podz named 'x'"), Some(2));
-    let out = precheck(&[
-        "verify",
-        "--snapshot",
-        SNAPSHOT,
-        "there are 2 pods nmed 'x'",
-    ]);
-    assert!(
-        text(&out).contains("did you mean `named`?"),
-        "{}",
-        text(&out)
-    );
+    let out = precheck(&["verify", "--snapshot", SNAPSHOT, "there are 2 pods nmed 'x'"]);
+    assert!(text(&out).contains("did you mean `named`?"), "{}", text(&out));
 }
 
 fn write_suite(dir: &Path) {
@@ -182,28 +144,14 @@ fn a_test_that_passes_on_retry_is_flaky_in_the_terminal_and_in_junit() {
     let dir = tempfile::tempdir().unwrap();
     write_suite(dir.path());
     let junit = dir.path().join("junit.xml");
-    let out = precheck_in(
-        dir.path(),
-        &["run", ".", "--junit", "junit.xml", "--test-threads", "1"],
-    );
+    let out = precheck_in(dir.path(), &["run", ".", "--junit", "junit.xml", "--test-threads", "1"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
-    assert!(
-        all.contains(
-            "flaky tests (passed on a retry):\n    ./suite.check::flaky once (attempt 2 of 2)"
-        ),
-        "{all}"
-    );
-    assert!(
-        all.contains("precheck: 2 passed, 1 failed, 0 errors, 0 invalid, 1 skipped, 1 flaky"),
-        "{all}"
-    );
+    assert!(all.contains("flaky tests (passed on a retry):\n    ./suite.check::flaky once (attempt 2 of 2)"), "{all}");
+    assert!(all.contains("precheck: 2 passed, 1 failed, 0 errors, 0 invalid, 1 skipped, 1 flaky"), "{all}");
     let xml = std::fs::read_to_string(junit).unwrap();
     assert!(xml.contains("<flakyFailure"), "{xml}");
-    assert!(
-        xml.contains("<skipped message=\"waiting for PLAT-42\""),
-        "{xml}"
-    );
+    assert!(xml.contains("<skipped message=\"waiting for PLAT-42\""), "{xml}");
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
 }
 
@@ -220,67 +168,37 @@ fn filters_tags_list_ignored_and_fail_fast() {
     };
     let out = run(&["--list"]);
     let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        listed.contains("./suite.check::flaky once: test"),
-        "{listed}"
-    );
+    assert!(listed.contains("./suite.check::flaky once: test"), "{listed}");
     assert_eq!(listed.matches(": test").count(), 4, "{listed}");
 
     let out = run(&["--tag", "smoke"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("precheck: 1 passed, 0 failed"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("precheck: 1 passed, 0 failed"), "{}", text(&out));
 
     let out = run(&["--exclude-tag", "slow", "--skip", "always"]);
-    assert!(
-        text(&out).contains("precheck: 1 passed, 0 failed, 0 errors, 0 invalid, 1 skipped"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("precheck: 1 passed, 0 failed, 0 errors, 0 invalid, 1 skipped"), "{}", text(&out));
 
     let out = run(&["--filter", "passes", "--exact"]);
-    assert!(
-        text(&out).contains("0 passed"),
-        "exact needs the whole name: {}",
-        text(&out)
-    );
+    assert!(text(&out).contains("0 passed"), "exact needs the whole name: {}", text(&out));
     let out = run(&["--filter", "./suite.check::passes", "--exact"]);
     assert!(text(&out).contains("precheck: 1 passed"), "{}", text(&out));
 
     let out = run(&["--ignored"]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "the skipped test runs and fails: {}",
-        text(&out)
-    );
-    assert!(
-        text(&out).contains("precheck: 0 passed, 1 failed"),
-        "{}",
-        text(&out)
-    );
+    assert_eq!(out.status.code(), Some(3), "the skipped test runs and fails: {}", text(&out));
+    assert!(text(&out).contains("precheck: 0 passed, 1 failed"), "{}", text(&out));
 
     let out = run(&["--fail-fast", "--retries", "0", "--skip", "flaky"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
     assert!(all.contains("1 failed"), "{all}");
-    assert!(
-        all.contains("2 skipped"),
-        "the test after the failure is not run: {all}"
-    );
+    assert!(all.contains("2 skipped"), "the test after the failure is not run: {all}");
 }
 
 #[test]
 fn invalid_files_stop_a_run_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.check"),
-        "test 'x' {\n    run touch ran\n    verify there are pods\n}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("bad.check"), "test 'x' {\n    run touch ran\n    verify there are pods\n}\n")
+        .unwrap();
     let out = precheck_in(dir.path(), &["run", "."]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("bad.check:3:22"), "{}", text(&out));
@@ -290,20 +208,12 @@ fn invalid_files_stop_a_run_before_anything_runs() {
 #[test]
 fn a_missing_kubeconfig_is_an_infrastructure_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("a.check"),
-        "test 'x' {\n    verify there is 1 pod named 'x'\n}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("a.check"), "test 'x' {\n    verify there is 1 pod named 'x'\n}\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_precheck"))
         .args(["run", ".", "--kubeconfig", "does-not-exist.yaml"])
         .current_dir(dir.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(
-        text(&out).contains("cannot read kubeconfig does-not-exist.yaml"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("cannot read kubeconfig does-not-exist.yaml"), "{}", text(&out));
 }

@@ -15,11 +15,7 @@ use std::time::Duration;
 pub fn repo_root() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     while !dir.join("scripts/test-env.sh").exists() {
-        assert!(
-            dir.pop(),
-            "cannot find the repository root above {}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        assert!(dir.pop(), "cannot find the repository root above {}", env!("CARGO_MANIFEST_DIR"));
     }
     dir
 }
@@ -30,19 +26,11 @@ pub fn python() -> PathBuf {
     let venv = std::env::var_os("PRECHECK_VENV").map_or_else(|| root.join(".venv"), PathBuf::from);
     let python = venv.join("bin/python");
     let ready = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import kmock, yaml"])
-            .output()
-            .is_ok_and(|o| o.status.success());
+        && Command::new(&python).args(["-c", "import kmock, yaml"]).output().is_ok_and(|o| o.status.success());
     if !ready {
-        let status = Command::new("bash")
-            .arg(root.join("scripts/test-env.sh"))
-            .status()
-            .expect("run scripts/test-env.sh");
-        assert!(
-            status.success(),
-            "scripts/test-env.sh failed: the test venv with kmock is needed"
-        );
+        let status =
+            Command::new("bash").arg(root.join("scripts/test-env.sh")).status().expect("run scripts/test-env.sh");
+        assert!(status.success(), "scripts/test-env.sh failed: the test venv with kmock is needed");
     }
     python
 }
@@ -81,11 +69,7 @@ impl TestCluster {
     pub fn start(fixtures: &[PathBuf]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         if let Some(real) = std::env::var_os("PRECHECK_E2E_KUBECONFIG") {
-            let cluster = Self {
-                emulator: None,
-                kubeconfig: PathBuf::from(real),
-                dir,
-            };
+            let cluster = Self { emulator: None, kubeconfig: PathBuf::from(real), dir };
             for f in fixtures {
                 let out = cluster.kubectl(&["apply", "-f", &f.display().to_string()]);
                 assert!(
@@ -130,17 +114,7 @@ impl TestCluster {
         let stdout = reader.join().expect("emulator reader");
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, kubeconfig_yaml(&url)).expect("write kubeconfig");
-        Self {
-            emulator: Some(Emulator {
-                child,
-                _stdin: stdin,
-                _stdout: stdout,
-                url,
-                log,
-            }),
-            kubeconfig,
-            dir,
-        }
+        Self { emulator: Some(Emulator { child, _stdin: stdin, _stdout: stdout, url, log }), kubeconfig, dir }
     }
 
     /// Starts a cluster with the standard fixtures.
@@ -177,11 +151,7 @@ impl TestCluster {
     /// Runs kubectl and asserts it succeeded; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -197,10 +167,7 @@ impl TestCluster {
 
     /// The emulator's log so far.
     pub fn log(&self) -> String {
-        self.emulator
-            .as_ref()
-            .and_then(|e| std::fs::read_to_string(&e.log).ok())
-            .unwrap_or_default()
+        self.emulator.as_ref().and_then(|e| std::fs::read_to_string(&e.log).ok()).unwrap_or_default()
     }
 }
 
@@ -237,13 +204,8 @@ current-context: emulator
 
 /// A kubeconfig whose server listens nowhere (a port that was free a moment ago).
 pub fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let path = dir.join("unreachable-kubeconfig");
-    std::fs::write(&path, kubeconfig_yaml(&format!("http://127.0.0.1:{port}")))
-        .expect("write kubeconfig");
+    std::fs::write(&path, kubeconfig_yaml(&format!("http://127.0.0.1:{port}"))).expect("write kubeconfig");
     path
 }

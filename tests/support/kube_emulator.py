@@ -124,7 +124,7 @@ def _field_matcher(selector: str):
 def _dig(obj: Any, path: list[str]) -> Any:
     for key in path:
         obj = obj.get(key) if isinstance(obj, dict) else None
-    return '' if obj is None else obj
+    return '' if obj is None else str(obj).lower() if isinstance(obj, bool) else obj
 
 
 def _merge_diff(old: dict, new: dict) -> dict:
@@ -186,7 +186,6 @@ class Emulator(kmock.KubernetesEmulator):
     _rv: int = 0
     _log: list[tuple[int, kmock.resource, str, dict, dict | None]] = attrs.field(factory=list)
     _changed: asyncio.Condition = attrs.field(factory=asyncio.Condition)
-    verbose: bool = False  # log every request
     stopping: bool = False  # set by stop_watches(): open watches end so the server can shut down
 
     def __attrs_post_init__(self) -> None:
@@ -321,6 +320,8 @@ class Emulator(kmock.KubernetesEmulator):
             return attrs.evolve(request, data=self._new_object(request, data))
         if request.action != enums.action.UPDATE:
             return request
+        if data is None and ctype != 'application/apply-patch+yaml':
+            raise _status_error(400, 'BadRequest', 'the request body must be JSON')
         if old is None:
             # FIX: server-side apply of a new object is a create in Kubernetes; kmock answers 404.
             if ctype == 'application/apply-patch+yaml':
@@ -364,7 +365,9 @@ class Emulator(kmock.KubernetesEmulator):
         meta = dict(obj.get('metadata') or {})
         if not meta.get('name') and meta.get('generateName'):
             meta['name'] = meta['generateName'] + secrets.token_hex(3)[:5]
-        if request.namespace and (info is None or info.namespaced is not False):
+        if info is not None and info.namespaced is False:
+            meta.pop('namespace', None)
+        elif request.namespace:
             meta['namespace'] = request.namespace
         meta.pop('resourceVersion', None)
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now())
@@ -477,6 +480,8 @@ class Emulator(kmock.KubernetesEmulator):
     # FIX: kmock's watch has no JSON content type (kubectl rejects it), replays everything as ADDED
     # (ignoring resourceVersion), ignores selectors and timeoutSeconds, and sends no bookmarks.
     def _serve_watch(self, request: rendering.Request) -> Any:
+        if request.resource not in self._get_resources():
+            raise kmock.KubernetesResourceNotFoundError()
         return rendering.Response(headers={'Content-Type': 'application/json'}, payload=self._watch(request))
 
     async def _watch(self, request: rendering.Request):
@@ -611,7 +616,7 @@ async def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    emulator = Emulator(verbose=args.verbose)
+    emulator = Emulator()
     emulator.resources.load_bundled()  # discovery data of a recent k3s, shipped with kmock
     async with emulator, kmock.Server(emulator, host=args.host, port=args.port) as server:
         await preload(emulator, server, objects)

@@ -22,10 +22,7 @@ impl Span {
 
     /// The same span moved `by` bytes to the right (used when a sentence sits inside a check file).
     pub const fn shifted(self, by: usize) -> Self {
-        Self {
-            start: self.start + by,
-            end: self.end + by,
-        }
+        Self { start: self.start + by, end: self.end + by }
     }
 
     /// Length in bytes.
@@ -73,10 +70,7 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles `source`; the error is the regex crate's explanation.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
-        Ok(Self {
-            source: source.to_owned(),
-            regex: regex::Regex::new(source)?,
-        })
+        Ok(Self { source: source.to_owned(), regex: regex::Regex::new(source)? })
     }
 
     /// The pattern as written.
@@ -195,10 +189,7 @@ impl ClusterAssertion {
         }
         match &mut self.check {
             ClusterCheck::Count(_) => {}
-            ClusterCheck::Property { property, expect }
-            | ClusterCheck::Find {
-                property, expect, ..
-            } => {
+            ClusterCheck::Property { property, expect } | ClusterCheck::Find { property, expect, .. } => {
                 property.span = f(property.span);
                 expect.map_spans(f);
             }

@@ -154,38 +154,20 @@ pub struct CheckFileErrors {
     pub errors: Vec<SyntaxError>,
 }
 
-const FILE_KEYWORDS: &[&str] = &[
-    "test",
-    "setup",
-    "teardown",
-    "namespace",
-    "all",
-    "context",
-    "tags",
-];
-const TEST_KEYWORDS: &[&str] = &[
-    "verify", "try", "run", "expect", "tags", "skip", "timeout", "retries", "setup", "teardown",
-];
+const FILE_KEYWORDS: &[&str] = &["test", "setup", "teardown", "namespace", "all", "context", "tags"];
+const TEST_KEYWORDS: &[&str] =
+    &["verify", "try", "run", "expect", "tags", "skip", "timeout", "retries", "setup", "teardown"];
 
 impl CheckFile {
     /// Parses a check file. `vars` resolves `${NAME}` (usually from the environment).
-    pub fn parse(
-        source: &str,
-        vars: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, CheckFileErrors> {
-        let mut parser = FileParser {
-            vars,
-            errors: Vec::new(),
-            lines: lines(source).peekable(),
-        };
+    pub fn parse(source: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, CheckFileErrors> {
+        let mut parser = FileParser { vars, errors: Vec::new(), lines: lines(source).peekable() };
         let file = parser.file();
         if parser.errors.is_empty() {
             Ok(file)
         } else {
             parser.errors.sort_by_key(|e| e.span.start);
-            Err(CheckFileErrors {
-                errors: parser.errors,
-            })
+            Err(CheckFileErrors { errors: parser.errors })
         }
     }
 }
@@ -220,13 +202,7 @@ struct FileParser<'a, I: Iterator<Item = Line<'a>>> {
 fn split_word(line: Line<'_>) -> (&str, Line<'_>) {
     let end = line.text.find([' ', '\t']).unwrap_or(line.text.len());
     let rest = line.text[end..].trim_start_matches([' ', '\t']);
-    (
-        &line.text[..end],
-        Line {
-            text: rest,
-            start: line.start + (line.text.len() - rest.len()),
-        },
-    )
+    (&line.text[..end], Line { text: rest, start: line.start + (line.text.len() - rest.len()) })
 }
 
 fn span_of(line: Line<'_>) -> Span {
@@ -240,19 +216,10 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
 
     fn unexpected(&mut self, line: Line<'_>, word: &str, keywords: &[&str], place: &str) {
         let span = Span::new(line.start, line.start + word.len());
-        let mut e = SyntaxError::new(
-            SyntaxErrorKind::Structure,
-            span,
-            format!("unexpected `{word}` {place}"),
-        )
-        .with_label(format!(
-            "expected one of {}",
-            keywords
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let mut e =
+            SyntaxError::new(SyntaxErrorKind::Structure, span, format!("unexpected `{word}` {place}")).with_label(
+                format!("expected one of {}", keywords.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+            );
         if let Some(k) = nearest(word, keywords.iter().copied()) {
             e = e.with_help(format!("did you mean `{k}`?"));
         }
@@ -268,9 +235,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
             match word.to_ascii_lowercase().as_str() {
                 "test" | "@test" => {
                     if let Some(test) = self.test(line, rest) {
-                        if let Some(other) =
-                            file.tests.iter().find(|t| t.name.value == test.name.value)
-                        {
+                        if let Some(other) = file.tests.iter().find(|t| t.name.value == test.name.value) {
                             let first = other.name.span;
                             self.error(
                                 SyntaxError::new(
@@ -278,7 +243,10 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                                     test.name.span,
                                     format!("a test named '{}' is already defined", test.name.value),
                                 )
-                                .with_help(format!("test names are unique in a file; the first one starts at byte {}", first.start)),
+                                .with_help(format!(
+                                    "test names are unique in a file; the first one starts at byte {}",
+                                    first.start
+                                )),
                             );
                         }
                         file.tests.push(test);
@@ -286,11 +254,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                 }
                 "setup" | "teardown" => {
                     let is_setup = word.eq_ignore_ascii_case("setup");
-                    let seen = if is_setup {
-                        &mut seen_setup
-                    } else {
-                        &mut seen_teardown
-                    };
+                    let seen = if is_setup { &mut seen_setup } else { &mut seen_teardown };
                     if std::mem::replace(seen, true) {
                         self.error(SyntaxError::new(
                             SyntaxErrorKind::Structure,
@@ -307,11 +271,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                 }
                 "namespace" | "all" | "context" => self.scope_statement(line, &mut file),
                 "tags" => file.tags.extend(self.tags(rest)),
-                "}" => self.error(SyntaxError::new(
-                    SyntaxErrorKind::Structure,
-                    span_of(line),
-                    "`}` closes no block",
-                )),
+                "}" => self.error(SyntaxError::new(SyntaxErrorKind::Structure, span_of(line), "`}` closes no block")),
                 _ => {
                     let (first, _) = split_word(line);
                     if TEST_KEYWORDS.contains(&first.to_ascii_lowercase().as_str()) {
@@ -324,12 +284,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                             .with_help("wrap the steps in `test 'name' {` … `}`"),
                         );
                     } else {
-                        self.unexpected(
-                            line,
-                            word_at(line.text),
-                            FILE_KEYWORDS,
-                            "at the top of the file",
-                        );
+                        self.unexpected(line, word_at(line.text), FILE_KEYWORDS, "at the top of the file");
                         // Skip the block it opens, so its `}` is not reported again.
                         if line.text.ends_with('{') {
                             self.skip_block();
@@ -415,16 +370,11 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
         };
         match text[1..].find(q) {
             Some(end) if end + 2 == text.len() && (end > 0 || may_be_empty) => {
-                let span = Span::new(
-                    line.start + expanded.original(1),
-                    line.start + expanded.original(end + 1),
-                );
+                let span = Span::new(line.start + expanded.original(1), line.start + expanded.original(end + 1));
                 Some(Spanned::new(text[1..=end].to_owned(), span))
             }
             _ => {
-                self.error(error(format!(
-                    "expected a quoted {what} and nothing after it"
-                )));
+                self.error(error(format!("expected a quoted {what} and nothing after it")));
                 None
             }
         }
@@ -437,21 +387,18 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
             let tag = part.trim();
             let start = rest.start + offset + (part.len() - part.trim_start().len());
             offset += part.len() + 1;
-            if tag.is_empty()
-                || !tag
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "-_./:".contains(c))
-            {
+            if tag.is_empty() || !tag.chars().all(|c| c.is_alphanumeric() || "-_./:".contains(c)) {
                 self.error(
-                    SyntaxError::new(SyntaxErrorKind::Unexpected, Span::new(start, start + tag.len().max(1)), "expected a tag")
-                        .with_help("tags are words of letters, digits, `-`, `_`, `.`, `/`, `:` separated by commas"),
+                    SyntaxError::new(
+                        SyntaxErrorKind::Unexpected,
+                        Span::new(start, start + tag.len().max(1)),
+                        "expected a tag",
+                    )
+                    .with_help("tags are words of letters, digits, `-`, `_`, `.`, `/`, `:` separated by commas"),
                 );
                 continue;
             }
-            tags.push(Spanned::new(
-                tag.to_owned(),
-                Span::new(start, start + tag.len()),
-            ));
+            tags.push(Spanned::new(tag.to_owned(), Span::new(start, start + tag.len())));
         }
         tags
     }
@@ -462,12 +409,8 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
             return true;
         }
         self.error(
-            SyntaxError::new(
-                SyntaxErrorKind::Structure,
-                span_of(header),
-                "expected `{` at the end of the line",
-            )
-            .with_label("this block has no `{`"),
+            SyntaxError::new(SyntaxErrorKind::Structure, span_of(header), "expected `{` at the end of the line")
+                .with_label("this block has no `{`"),
         );
         false
     }
@@ -493,12 +436,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
             if line.text == "}" {
                 break;
             }
-            self.step_line(
-                line,
-                &mut pending,
-                &mut steps,
-                &["verify", "try", "run", "expect"],
-            );
+            self.step_line(line, &mut pending, &mut steps, &["verify", "try", "run", "expect"]);
         }
         steps.extend(pending);
         steps
@@ -506,24 +444,14 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
 
     fn unclosed(&mut self, header: Line<'_>) {
         self.error(
-            SyntaxError::new(
-                SyntaxErrorKind::Structure,
-                span_of(header),
-                "block is never closed",
-            )
-            .with_label("opened here")
-            .with_help("add a line with `}` at the end of the block"),
+            SyntaxError::new(SyntaxErrorKind::Structure, span_of(header), "block is never closed")
+                .with_label("opened here")
+                .with_help("add a line with `}` at the end of the block"),
         );
     }
 
     /// One line inside a block: a step, or an `expect` that belongs to the previous `run`.
-    fn step_line(
-        &mut self,
-        line: Line<'_>,
-        pending: &mut Option<Step>,
-        steps: &mut Vec<Step>,
-        allowed: &[&str],
-    ) {
+    fn step_line(&mut self, line: Line<'_>, pending: &mut Option<Step>, steps: &mut Vec<Step>, allowed: &[&str]) {
         let (word, rest) = split_word(line);
         let lower = word.to_ascii_lowercase();
         if lower == "expect" {
@@ -542,9 +470,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                         Span::new(line.start, line.start + word.len()),
                         "`expect` must follow a `run` step",
                     )
-                    .with_help(
-                        "write `run <command>` first, then `expect status …` or `expect output …`",
-                    ),
+                    .with_help("write `run <command>` first, then `expect status …` or `expect output …`"),
                 ),
             }
             return;
@@ -559,11 +485,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
         };
         steps.extend(pending.take());
         if let Some(action) = action {
-            *pending = Some(Step {
-                action,
-                span: span_of(line),
-                text: line.text.to_owned(),
-            });
+            *pending = Some(Step { action, span: span_of(line), text: line.text.to_owned() });
         }
     }
 
@@ -590,8 +512,12 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                     }
                     _ => {
                         self.error(
-                            SyntaxError::new(SyntaxErrorKind::Form, sentence.span, "`try` needs a sentence that starts with `at most N times every Ds`")
-                                .with_help("write `verify …` to evaluate once, or `try at most 5 times every 5s to get …`"),
+                            SyntaxError::new(
+                                SyntaxErrorKind::Form,
+                                sentence.span,
+                                "`try` needs a sentence that starts with `at most N times every Ds`",
+                            )
+                            .with_help("write `verify …` to evaluate once, or `try at most 5 times every 5s to get …`"),
                         );
                         None
                     }
@@ -619,18 +545,10 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
     fn command(&mut self, rest: Line<'_>) -> Option<Command> {
         match split_command(rest.text, rest.start, self.vars) {
             Ok(argv) if argv.is_empty() => {
-                self.error(SyntaxError::new(
-                    SyntaxErrorKind::Command,
-                    span_of(rest),
-                    "expected a command after `run`",
-                ));
+                self.error(SyntaxError::new(SyntaxErrorKind::Command, span_of(rest), "expected a command after `run`"));
                 None
             }
-            Ok(argv) => Some(Command {
-                argv,
-                status: 0,
-                output: Vec::new(),
-            }),
+            Ok(argv) => Some(Command { argv, status: 0, output: Vec::new() }),
             Err(e) => {
                 self.error(e);
                 None
@@ -673,14 +591,8 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                         Ok(p) => OutputExpectation::Matches(p),
                         Err(e) => {
                             self.error(
-                                SyntaxError::new(
-                                    SyntaxErrorKind::Regex,
-                                    text.span,
-                                    "invalid regular expression",
-                                )
-                                .with_label(
-                                    e.to_string().lines().last().unwrap_or("").trim().to_owned(),
-                                ),
+                                SyntaxError::new(SyntaxErrorKind::Regex, text.span, "invalid regular expression")
+                                    .with_label(e.to_string().lines().last().unwrap_or("").trim().to_owned()),
                             );
                             return None;
                         }
@@ -698,11 +610,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                         return None;
                     }
                 };
-                command.output.push(OutputCheck {
-                    stream,
-                    expect,
-                    span: Span::new(rest.start, end),
-                });
+                command.output.push(OutputCheck { stream, expect, span: Span::new(rest.start, end) });
                 Some(end)
             }
             _ => {
@@ -727,20 +635,13 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
         let name = quote.and_then(|q| text[1..].find(q).map(|end| (q, end)));
         let Some((_, end)) = name.filter(|&(_, end)| end > 0) else {
             self.error(
-                SyntaxError::new(
-                    SyntaxErrorKind::Quote,
-                    span_of(rest),
-                    "expected a quoted, non-empty test name",
-                )
-                .with_help("write `test 'what this checks' {`"),
+                SyntaxError::new(SyntaxErrorKind::Quote, span_of(rest), "expected a quoted, non-empty test name")
+                    .with_help("write `test 'what this checks' {`"),
             );
             self.skip_block();
             return None;
         };
-        let name = Spanned::new(
-            text[1..=end].to_owned(),
-            Span::new(rest.start + 1, rest.start + 1 + end),
-        );
+        let name = Spanned::new(text[1..=end].to_owned(), Span::new(rest.start + 1, rest.start + 1 + end));
         let after = text[end + 2..].trim();
         if after != "{" {
             self.error(
@@ -787,8 +688,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                     let reason = if rest.text.is_empty() {
                         Some(Spanned::new(String::new(), span_of(line)))
                     } else {
-                        self.expand(rest)
-                            .and_then(|e| self.quoted_value(rest, &e, "reason"))
+                        self.expand(rest).and_then(|e| self.quoted_value(rest, &e, "reason"))
                     };
                     test.skip = reason;
                 }
@@ -832,10 +732,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
 
     fn duration(&mut self, rest: Line<'_>) -> Option<Duration> {
         let text = rest.text.to_ascii_lowercase();
-        let (digits, unit) = text.split_at(
-            text.find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(text.len()),
-        );
+        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
         let scale = match unit {
             "ms" => Some(Duration::from_millis(1)),
             "s" => Some(Duration::from_secs(1)),
@@ -859,24 +756,15 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
 
 /// Splits a command line into arguments like a shell would, but runs nothing: `'…'` is literal, `"…"`
 /// allows `\"` and `\\`, `${VAR}` expands outside single quotes, and shell operators are refused.
-fn split_command(
-    text: &str,
-    base: usize,
-    vars: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<String>, SyntaxError> {
+fn split_command(text: &str, base: usize, vars: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, SyntaxError> {
     let mut argv = Vec::new();
     let mut chars = text.char_indices().peekable();
     let mut current: Option<String> = None;
     let error = |at: usize, len: usize, message: &str| {
-        SyntaxError::new(
-            SyntaxErrorKind::Command,
-            Span::new(base + at, base + at + len),
-            message,
-        )
+        SyntaxError::new(SyntaxErrorKind::Command, Span::new(base + at, base + at + len), message)
     };
-    let expand_at = |at: usize, raw: &str| -> Result<String, SyntaxError> {
-        expand(raw, base + at, vars).map(|e| e.text)
-    };
+    let expand_at =
+        |at: usize, raw: &str| -> Result<String, SyntaxError> { expand(raw, base + at, vars).map(|e| e.text) };
     while let Some((i, c)) = chars.next() {
         match c {
             ' ' | '\t' => {
@@ -926,23 +814,20 @@ fn split_command(
                 current.get_or_insert_with(String::new).push_str(&expanded);
             }
             '|' | '&' | ';' | '<' | '>' | '`' => {
-                return Err(error(i, 1, &format!("`{c}` needs a shell, and `run` starts no shell"))
-                    .with_help("quote it to pass it as an argument, or write `run sh -c '…'` to ask for a shell explicitly"));
+                return Err(error(i, 1, &format!("`{c}` needs a shell, and `run` starts no shell")).with_help(
+                    "quote it to pass it as an argument, or write `run sh -c '…'` to ask for a shell explicitly",
+                ));
             }
             '$' if text[i..].starts_with("$(") => {
-                return Err(
-                    error(i, 2, "`$(…)` needs a shell, and `run` starts no shell")
-                        .with_help("write `run sh -c '…'` to ask for a shell explicitly"),
-                );
+                return Err(error(i, 2, "`$(…)` needs a shell, and `run` starts no shell")
+                    .with_help("write `run sh -c '…'` to ask for a shell explicitly"));
             }
             _ => {
                 let start = i;
                 let mut end = i + c.len_utf8();
                 while let Some(&(j, d)) = chars.peek() {
-                    if matches!(
-                        d,
-                        ' ' | '\t' | '\'' | '"' | '|' | '&' | ';' | '<' | '>' | '`'
-                    ) || text[j..].starts_with("$(")
+                    if matches!(d, ' ' | '\t' | '\'' | '"' | '|' | '&' | ';' | '<' | '>' | '`')
+                        || text[j..].starts_with("$(")
                     {
                         break;
                     }

@@ -27,9 +27,7 @@ impl Diagnostic for SentenceError {
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         match self {
-            Self::Empty => Some(Box::new(
-                "write an assertion such as `there are 2 pods named 'nginx'`",
-            )),
+            Self::Empty => Some(Box::new("write an assertion such as `there are 2 pods named 'nginx'`")),
             Self::Syntax(e) => e.help(),
         }
     }
@@ -114,13 +112,7 @@ impl SyntaxError {
     /// An error of `kind` at `span`.
     pub fn new(kind: SyntaxErrorKind, span: Span, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self {
-            kind,
-            label: message.clone(),
-            message,
-            span,
-            help: None,
-        }
+        Self { kind, label: message.clone(), message, span, help: None }
     }
 
     /// The same error with a help text.
@@ -148,16 +140,11 @@ impl Diagnostic for SyntaxError {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some(self.label.clone()),
-            self.span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(self.label.clone()), self.span))))
     }
 }
 
@@ -183,22 +170,13 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// The word of `rest` up to the next blank or quote, for "found `…`" and suggestions.
 pub(crate) fn word_at(rest: &str) -> &str {
-    let end = rest
-        .find([' ', '\t', '\n', '\'', '"'])
-        .unwrap_or(rest.len());
-    let end = if end == 0 {
-        rest.chars().next().map_or(0, char::len_utf8)
-    } else {
-        end
-    };
+    let end = rest.find([' ', '\t', '\n', '\'', '"']).unwrap_or(rest.len());
+    let end = if end == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { end };
     &rest[..end]
 }
 
 /// The candidate nearest to `word`, if near enough to be a typo.
-pub(crate) fn nearest<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
+pub(crate) fn nearest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let word = word.to_ascii_lowercase();
     if word.is_empty() {
         return None;
@@ -206,12 +184,7 @@ pub(crate) fn nearest<'c>(
     candidates
         .into_iter()
         .filter(|c| !c.eq_ignore_ascii_case(&word))
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&word, &c.to_ascii_lowercase()),
-                c,
-            )
-        })
+        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_ascii_lowercase()), c))
         .filter(|&(d, c)| d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)

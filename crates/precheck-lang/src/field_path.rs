@@ -103,11 +103,7 @@ impl FieldPath {
         if inner.trim().is_empty() {
             return Err(err(base, "expected a path such as `.status.phase`"));
         }
-        let mut reader = Reader {
-            text: inner,
-            pos: 0,
-            base,
-        };
+        let mut reader = Reader { text: inner, pos: 0, base };
         let steps = reader.steps(true)?;
         if reader.pos < inner.len() {
             return Err(reader.error("expected `.field`, `[index]` or the end of the path"));
@@ -117,10 +113,7 @@ impl FieldPath {
 }
 
 fn err(offset: usize, message: &str) -> FieldPathError {
-    FieldPathError {
-        offset,
-        message: message.to_owned(),
-    }
+    FieldPathError { offset, message: message.to_owned() }
 }
 
 struct Reader<'a> {
@@ -156,19 +149,12 @@ impl Reader<'_> {
     /// Reads steps until something that cannot start a step. `top` allows a first field without a dot.
     fn steps(&mut self, top: bool) -> Result<Vec<Step>, FieldPathError> {
         let mut steps = Vec::new();
-        if top
-            && self
-                .rest()
-                .starts_with(|c: char| c.is_alphanumeric() || c == '_')
-        {
+        if top && self.rest().starts_with(|c: char| c.is_alphanumeric() || c == '_') {
             steps.push(Step::Field(self.field_name()?));
         }
         loop {
             if self.eat("..") {
-                return Err(err(
-                    self.base + self.pos - 2,
-                    "recursive descent `..` is not supported",
-                ));
+                return Err(err(self.base + self.pos - 2, "recursive descent `..` is not supported"));
             } else if self.eat(".") {
                 if self.eat("*") {
                     steps.push(Step::Wildcard);
@@ -184,10 +170,7 @@ impl Reader<'_> {
     }
 
     fn field_name(&mut self) -> Result<String, FieldPathError> {
-        let len = self
-            .rest()
-            .find(['.', '[', ']', ' ', '=', '!', ')', '{', '}'])
-            .unwrap_or(self.rest().len());
+        let len = self.rest().find(['.', '[', ']', ' ', '=', '!', ')', '{', '}']).unwrap_or(self.rest().len());
         if len == 0 {
             return Err(self.error("expected a field name"));
         }
@@ -218,9 +201,7 @@ impl Reader<'_> {
                 match start {
                     Some(index) => Step::Index(index),
                     None => {
-                        return Err(
-                            self.error("expected an index, `*`, a slice or a filter `?(…)`")
-                        );
+                        return Err(self.error("expected an index, `*`, a slice or a filter `?(…)`"));
                     }
                 }
             }
@@ -234,16 +215,11 @@ impl Reader<'_> {
 
     fn integer_opt(&mut self) -> Result<Option<i64>, FieldPathError> {
         let rest = self.rest();
-        let len = rest
-            .char_indices()
-            .take_while(|&(i, c)| c.is_ascii_digit() || (i == 0 && c == '-'))
-            .count();
+        let len = rest.char_indices().take_while(|&(i, c)| c.is_ascii_digit() || (i == 0 && c == '-')).count();
         if len == 0 {
             return Ok(None);
         }
-        let value = rest[..len]
-            .parse::<i64>()
-            .map_err(|_| self.error("expected a whole number"))?;
+        let value = rest[..len].parse::<i64>().map_err(|_| self.error("expected a whole number"))?;
         self.pos += len;
         Ok(Some(value))
     }
@@ -297,10 +273,8 @@ impl Reader<'_> {
         if self.eat("false") {
             return Ok(Literal::Bool(false));
         }
-        let len = self
-            .rest()
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-            .unwrap_or(self.rest().len());
+        let len =
+            self.rest().find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).unwrap_or(self.rest().len());
         if len == 0 || self.rest()[..len].parse::<f64>().is_err() {
             return Err(self.error("expected a quoted string, a number, `true` or `false`"));
         }
@@ -365,22 +339,10 @@ mod tests {
 
     #[test]
     fn aliases_resolve_like_detik() {
-        assert_eq!(
-            FieldPath::parse("status").unwrap().to_string(),
-            ".status.phase"
-        );
-        assert_eq!(
-            FieldPath::parse("Status").unwrap().to_string(),
-            ".status.phase"
-        );
-        assert_eq!(
-            FieldPath::parse("port").unwrap().to_string(),
-            ".spec.ports[*].port"
-        );
-        assert_eq!(
-            FieldPath::parse("targetPort").unwrap().to_string(),
-            ".spec.ports[*].targetPort"
-        );
+        assert_eq!(FieldPath::parse("status").unwrap().to_string(), ".status.phase");
+        assert_eq!(FieldPath::parse("Status").unwrap().to_string(), ".status.phase");
+        assert_eq!(FieldPath::parse("port").unwrap().to_string(), ".spec.ports[*].port");
+        assert_eq!(FieldPath::parse("targetPort").unwrap().to_string(), ".spec.ports[*].targetPort");
     }
 
     #[test]

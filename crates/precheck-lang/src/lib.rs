@@ -28,12 +28,10 @@ mod sentence;
 mod vars;
 
 pub use ast::{
-    Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern,
-    Property, Retry, Scope, Sentence, Span, Spanned, Target,
+    Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern, Property, Retry, Scope,
+    Sentence, Span, Spanned, Target,
 };
-pub use check_file::{
-    Action, CheckFile, CheckFileErrors, Command, OutputCheck, OutputExpectation, Step, Stream, Test,
-};
+pub use check_file::{Action, CheckFile, CheckFileErrors, Command, OutputCheck, OutputExpectation, Step, Stream, Test};
 pub use error::{SentenceError, SyntaxError, SyntaxErrorKind, line_col};
 pub use field_path::{Comparison, FieldPath, FieldPathError, Filter, Literal, Step as PathStep};
 pub use sentence::parse_sentence;

@@ -11,8 +11,8 @@ use nom::error::{ErrorKind, ParseError};
 use nom::{IResult, Parser};
 
 use crate::ast::{
-    Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern,
-    Property, Retry, Scope, Sentence, Span, Spanned, Target,
+    Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern, Property, Retry, Scope,
+    Sentence, Span, Spanned, Target,
 };
 use crate::error::{SentenceError, SyntaxError, SyntaxErrorKind, nearest, word_at};
 use crate::field_path::FieldPath;
@@ -42,14 +42,9 @@ pub fn parse_sentence(text: &str) -> Result<Sentence, SentenceError> {
             s.span = Span::new(0, trimmed.len());
             Ok(s)
         }
-        Ok((rest, s)) => Err(ctx.error(GErr::expected(
-            rest.trim_start_matches(is_blank),
-            followers(&s),
-        ))),
+        Ok((rest, s)) => Err(ctx.error(GErr::expected(rest.trim_start_matches(is_blank), followers(&s)))),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(ctx.error(e)),
-        Err(nom::Err::Incomplete(_)) => {
-            Err(ctx.error(GErr::expected(trimmed, vec![Expected::End])))
-        }
+        Err(nom::Err::Incomplete(_)) => Err(ctx.error(GErr::expected(trimmed, vec![Expected::End]))),
     };
     match result {
         Ok(mut s) => {
@@ -128,29 +123,14 @@ struct Custom {
 
 impl<'a> GErr<'a> {
     fn expected(rest: &'a str, expected: Vec<Expected>) -> Self {
-        Self {
-            rest,
-            expected,
-            custom: None,
-        }
+        Self { rest, expected, custom: None }
     }
 
-    fn custom(
-        rest: &'a str,
-        len: usize,
-        kind: SyntaxErrorKind,
-        message: impl Into<String>,
-    ) -> Self {
+    fn custom(rest: &'a str, len: usize, kind: SyntaxErrorKind, message: impl Into<String>) -> Self {
         Self {
             rest,
             expected: Vec::new(),
-            custom: Some(Box::new(Custom {
-                kind,
-                len,
-                message: message.into(),
-                label: None,
-                help: None,
-            })),
+            custom: Some(Box::new(Custom { kind, len, message: message.into(), label: None, help: None })),
         }
     }
 
@@ -196,11 +176,7 @@ impl<'a> ParseError<&'a str> for GErr<'a> {
                         expected.push(e);
                     }
                 }
-                Self {
-                    rest: self.rest,
-                    expected,
-                    custom: None,
-                }
+                Self { rest: self.rest, expected, custom: None }
             }
         }
     }
@@ -240,11 +216,7 @@ impl<'a> Ctx<'a> {
             [one] => one.clone(),
             [init @ .., last] => format!("{} or {}", init.join(", "), last),
         };
-        let found_text = if found.is_empty() {
-            "the end of the sentence".to_owned()
-        } else {
-            format!("`{found}`")
-        };
+        let found_text = if found.is_empty() { "the end of the sentence".to_owned() } else { format!("`{found}`") };
         let keywords = e.expected.iter().filter_map(|x| match x {
             Expected::Keyword(k) => Some(k.split(' ').next().unwrap_or(k)),
             _ => None,
@@ -259,9 +231,7 @@ impl<'a> Ctx<'a> {
         if let Some(help) = help {
             error = error.with_help(help);
         } else if e.expected.contains(&Expected::ResourceType) && !found.is_empty() {
-            error = error.with_help(
-                "a resource type starts with a letter and has letters, digits, `-` or `.`",
-            );
+            error = error.with_help("a resource type starts with a letter and has letters, digits, `-` or `.`");
         }
         error
     }
@@ -285,9 +255,7 @@ fn ws(i: &str) -> PResult<'_, ()> {
 fn kw<'a>(word: &'static str) -> impl Fn(&'a str) -> PResult<'a, &'a str> {
     move |i: &'a str| {
         let fail = || nom::Err::Error(GErr::expected(i, vec![Expected::Keyword(word)]));
-        let (rest, matched) = tag_no_case::<_, _, GErr<'a>>(word)
-            .parse(i)
-            .map_err(|_| fail())?;
+        let (rest, matched) = tag_no_case::<_, _, GErr<'a>>(word).parse(i).map_err(|_| fail())?;
         if rest.starts_with(|c: char| c.is_alphanumeric()) {
             return Err(fail());
         }
@@ -305,46 +273,29 @@ fn kw_ws<'a>(word: &'static str) -> impl Fn(&'a str) -> PResult<'a, ()> {
 }
 
 fn number(i: &str) -> PResult<'_, u64> {
-    let (rest, digits) =
-        take_while1(|c: char| c.is_ascii_digit())
-            .parse(i)
-            .map_err(|_: nom::Err<GErr<'_>>| {
-                nom::Err::Error(GErr::expected(i, vec![Expected::Number]))
-            })?;
+    let (rest, digits) = take_while1(|c: char| c.is_ascii_digit())
+        .parse(i)
+        .map_err(|_: nom::Err<GErr<'_>>| nom::Err::Error(GErr::expected(i, vec![Expected::Number])))?;
     if rest.starts_with(|c: char| c.is_alphanumeric()) {
         return Err(nom::Err::Error(GErr::expected(i, vec![Expected::Number])));
     }
-    let value = digits.parse::<u64>().map_err(|_| {
-        nom::Err::Failure(GErr::custom(
-            i,
-            digits.len(),
-            SyntaxErrorKind::Number,
-            "number too large",
-        ))
-    })?;
+    let value = digits
+        .parse::<u64>()
+        .map_err(|_| nom::Err::Failure(GErr::custom(i, digits.len(), SyntaxErrorKind::Number, "number too large")))?;
     Ok((rest, value))
 }
 
 /// `30s`: whole seconds, `s` in any case.
 fn seconds(i: &str) -> PResult<'_, Duration> {
     let fail = || nom::Err::Error(GErr::expected(i, vec![Expected::Duration]));
-    let (rest, digits) = take_while1(|c: char| c.is_ascii_digit())
-        .parse(i)
-        .map_err(|_: nom::Err<GErr<'_>>| fail())?;
-    let (rest, _) = tag_no_case::<_, _, GErr<'_>>("s")
-        .parse(rest)
-        .map_err(|_| fail())?;
+    let (rest, digits) = take_while1(|c: char| c.is_ascii_digit()).parse(i).map_err(|_: nom::Err<GErr<'_>>| fail())?;
+    let (rest, _) = tag_no_case::<_, _, GErr<'_>>("s").parse(rest).map_err(|_| fail())?;
     if rest.starts_with(|c: char| c.is_alphanumeric()) {
         return Err(fail());
     }
-    let secs = digits.parse::<u64>().map_err(|_| {
-        nom::Err::Failure(GErr::custom(
-            i,
-            digits.len(),
-            SyntaxErrorKind::Number,
-            "duration too large",
-        ))
-    })?;
+    let secs = digits
+        .parse::<u64>()
+        .map_err(|_| nom::Err::Failure(GErr::custom(i, digits.len(), SyntaxErrorKind::Number, "duration too large")))?;
     Ok((rest, Duration::from_secs(secs)))
 }
 
@@ -369,8 +320,7 @@ fn quoted<'a>(what: &'static str) -> impl Fn(&'a str) -> PResult<'a, (&'a str, &
         }
         if content.is_empty() {
             return Err(nom::Err::Failure(
-                GErr::custom(i, 2, SyntaxErrorKind::Quote, format!("empty {what}"))
-                    .label("nothing between the quotes"),
+                GErr::custom(i, 2, SyntaxErrorKind::Quote, format!("empty {what}")).label("nothing between the quotes"),
             ));
         }
         Ok((&after[1..], (content, inner)))
@@ -382,22 +332,21 @@ fn pattern<'a>(ctx: &Ctx<'a>, what: &'static str, i: &'a str) -> PResult<'a, Spa
     match Pattern::new(content) {
         Ok(p) => Ok((rest, Spanned::new(p, ctx.span(at, &at[content.len()..])))),
         Err(e) => Err(nom::Err::Failure(
-            GErr::custom(at, content.len(), SyntaxErrorKind::Regex, format!("invalid regular expression in the {what}"))
-                .label(first_line(&e.to_string()))
-                .help("patterns are regular expressions searched in the value; escape special characters with `\\`"),
+            GErr::custom(
+                at,
+                content.len(),
+                SyntaxErrorKind::Regex,
+                format!("invalid regular expression in the {what}"),
+            )
+            .label(first_line(&e.to_string()))
+            .help("patterns are regular expressions searched in the value; escape special characters with `\\`"),
         )),
     }
 }
 
 /// The last line of the regex crate's message says what is wrong.
 fn first_line(message: &str) -> String {
-    message
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(message)
-        .trim()
-        .to_owned()
+    message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(message).trim().to_owned()
 }
 
 fn resource_type<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Spanned<String>> {
@@ -406,41 +355,32 @@ fn resource_type<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Spanned<String>> 
         return Err(fail());
     }
     let (rest, word) =
-        take_while::<_, _, GErr<'a>>(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            .parse(i)?;
+        take_while::<_, _, GErr<'a>>(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-').parse(i)?;
     if word.len() < 2 || rest.starts_with(|c: char| !is_blank(c)) && !rest.is_empty() {
         return Err(fail());
     }
-    if ["named", "with", "in"]
-        .iter()
-        .any(|k| word.eq_ignore_ascii_case(k))
-    {
+    if ["named", "with", "in"].iter().any(|k| word.eq_ignore_ascii_case(k)) {
         return Err(fail());
     }
-    Ok((
-        rest,
-        Spanned::new(word.to_ascii_lowercase(), ctx.span(i, rest)),
-    ))
+    Ok((rest, Spanned::new(word.to_ascii_lowercase(), ctx.span(i, rest))))
 }
 
 fn property<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Property> {
     let (rest, (content, at)) = quoted("property")(i)?;
     match FieldPath::parse(content) {
-        Ok(path) => Ok((
-            rest,
-            Property {
-                text: content.to_owned(),
-                path,
-                span: ctx.span(at, &at[content.len()..]),
-            },
-        )),
+        Ok(path) => Ok((rest, Property { text: content.to_owned(), path, span: ctx.span(at, &at[content.len()..]) })),
         Err(e) => {
             let offset = e.offset.min(content.len());
             let len = word_at(&content[offset..]).len();
             Err(nom::Err::Failure(
-                GErr::custom(&at[offset..], len, SyntaxErrorKind::Property, format!("invalid property path: {}", e.message))
-                    .label(e.message.clone())
-                    .help("a property is `status`, `port`, `targetPort` or a custom-columns path such as `.spec.replicas`"),
+                GErr::custom(
+                    &at[offset..],
+                    len,
+                    SyntaxErrorKind::Property,
+                    format!("invalid property path: {}", e.message),
+                )
+                .label(e.message.clone())
+                .help("a property is `status`, `port`, `targetPort` or a custom-columns path such as `.spec.replicas`"),
             ))
         }
     }
@@ -449,24 +389,12 @@ fn property<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Property> {
 fn numeric<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Spanned<Number>> {
     let (rest, (content, at)) = quoted("number")(i)?;
     match content.trim().parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok((
-            rest,
-            Spanned::new(
-                Number {
-                    text: content.to_owned(),
-                    value,
-                },
-                ctx.span(at, &at[content.len()..]),
-            ),
-        )),
+        Ok(value) if value.is_finite() => {
+            Ok((rest, Spanned::new(Number { text: content.to_owned(), value }, ctx.span(at, &at[content.len()..]))))
+        }
         _ => Err(nom::Err::Failure(
-            GErr::custom(
-                at,
-                content.len(),
-                SyntaxErrorKind::Number,
-                "expected a number between the quotes",
-            )
-            .label("not a number"),
+            GErr::custom(at, content.len(), SyntaxErrorKind::Number, "expected a number between the quotes")
+                .label("not a number"),
         )),
     }
 }
@@ -482,11 +410,7 @@ fn sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
 }
 
 fn plain(assertion: ClusterAssertion) -> Sentence {
-    Sentence {
-        retry: None,
-        assertion: Assertion::Cluster(assertion),
-        span: Span::default(),
-    }
+    Sentence { retry: None, assertion: Assertion::Cluster(assertion), span: Span::default() }
 }
 
 /// `there (is|are) [less than|more than] N <target>`
@@ -496,33 +420,17 @@ fn count_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     let (i, verb) = nom::branch::alt((kw("is"), kw("are"))).parse(i)?;
     let (i, _) = ws(i)?;
     let (i, cmp) = nom::combinator::opt(nom::branch::alt((
-        |i| {
-            kw_ws("less")(i)
-                .and_then(|(i, _)| kw_ws("than")(i))
-                .map(|(i, _)| (i, 'l'))
-        },
-        |i| {
-            kw_ws("more")(i)
-                .and_then(|(i, _)| kw_ws("than")(i))
-                .map(|(i, _)| (i, 'm'))
-        },
+        |i| kw_ws("less")(i).and_then(|(i, _)| kw_ws("than")(i)).map(|(i, _)| (i, 'l')),
+        |i| kw_ws("more")(i).and_then(|(i, _)| kw_ws("than")(i)).map(|(i, _)| (i, 'm')),
     )))
     .parse(i)?;
     let number_at = i;
     let (i, n) = number(i)?;
     if verb.eq_ignore_ascii_case("is") && n > 1 {
         return Err(nom::Err::Failure(
-            GErr::custom(
-                is_at,
-                ctx.offset(i) - ctx.offset(is_at),
-                SyntaxErrorKind::Form,
-                "`there is` takes 0 or 1",
-            )
-            .label(format!("`there is` with {n}"))
-            .help(format!(
-                "write `there are {}`",
-                &number_at[..ctx.offset(i) - ctx.offset(number_at)]
-            )),
+            GErr::custom(is_at, ctx.offset(i) - ctx.offset(is_at), SyntaxErrorKind::Form, "`there is` takes 0 or 1")
+                .label(format!("`there is` with {n}"))
+                .help(format!("write `there are {}`", &number_at[..ctx.offset(i) - ctx.offset(number_at)])),
         ));
     }
     let comparison = match cmp {
@@ -532,13 +440,7 @@ fn count_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     };
     let (i, _) = ws(i)?;
     let (i, target) = target(ctx, i)?;
-    Ok((
-        i,
-        plain(ClusterAssertion {
-            target,
-            check: ClusterCheck::Count(comparison),
-        }),
-    ))
+    Ok((i, plain(ClusterAssertion { target, check: ClusterCheck::Count(comparison) })))
 }
 
 /// `'<property>' <expectation> for <target>`
@@ -549,22 +451,11 @@ fn property_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     let (i, _) = ws(i)?;
     let (i, _) = kw_ws("for")(i)?;
     let (i, target) = target(ctx, i)?;
-    Ok((
-        i,
-        plain(ClusterAssertion {
-            target,
-            check: ClusterCheck::Property { property, expect },
-        }),
-    ))
+    Ok((i, plain(ClusterAssertion { target, check: ClusterCheck::Property { property, expect } })))
 }
 
 /// `is more than 'n'`, `is less than 'n'`, `is 'v'`, `matches 'r'` (or `being`/`matching` in `find`).
-fn expectation<'a>(
-    ctx: &Ctx<'a>,
-    i: &'a str,
-    is: &'static str,
-    matches: &'static str,
-) -> PResult<'a, Expectation> {
+fn expectation<'a>(ctx: &Ctx<'a>, i: &'a str, is: &'static str, matches: &'static str) -> PResult<'a, Expectation> {
     let comparison = |i: &'a str| {
         let (i, _) = kw_ws(is)(i)?;
         let (i, more) = nom::branch::alt((
@@ -574,25 +465,12 @@ fn expectation<'a>(
         .parse(i)?;
         let (i, _) = kw_ws("than")(i)?;
         let (i, n) = numeric(ctx, i)?;
-        Ok((
-            i,
-            if more {
-                Expectation::MoreThan(n)
-            } else {
-                Expectation::LessThan(n)
-            },
-        ))
+        Ok((i, if more { Expectation::MoreThan(n) } else { Expectation::LessThan(n) }))
     };
     let equal = |i: &'a str| {
         let (i, _) = kw_ws(is)(i)?;
         let (rest, (content, at)) = quoted("value")(i)?;
-        Ok((
-            rest,
-            Expectation::Is(Spanned::new(
-                content.to_owned(),
-                ctx.span(at, &at[content.len()..]),
-            )),
-        ))
+        Ok((rest, Expectation::Is(Spanned::new(content.to_owned(), ctx.span(at, &at[content.len()..])))))
     };
     let regex = |i: &'a str| {
         let (i, _) = kw_ws(matches)(i)?;
@@ -616,10 +494,7 @@ fn target<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Target> {
         let (i, _) = kw_ws("with")(i)?;
         let (i, _) = kw_ws("labels")(i)?;
         let (rest, (content, at)) = nom::combinator::cut(quoted("label selector")).parse(i)?;
-        Ok((
-            rest,
-            Spanned::new(content.to_owned(), ctx.span(at, &at[content.len()..])),
-        ))
+        Ok((rest, Spanned::new(content.to_owned(), ctx.span(at, &at[content.len()..]))))
     })
     .parse(i)?;
     if name.is_none() && labels.is_none() {
@@ -636,13 +511,7 @@ fn target<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Target> {
             |i| {
                 let (i, _) = kw_ws("namespace")(i)?;
                 let (rest, (content, at)) = quoted("namespace")(i)?;
-                Ok((
-                    rest,
-                    Scope::Namespace(Spanned::new(
-                        content.to_owned(),
-                        ctx.span(at, &at[content.len()..]),
-                    )),
-                ))
+                Ok((rest, Scope::Namespace(Spanned::new(content.to_owned(), ctx.span(at, &at[content.len()..])))))
             },
             |i| {
                 let (i, _) = kw_ws("all")(i)?;
@@ -653,15 +522,7 @@ fn target<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Target> {
         .parse(i)
     })
     .parse(i)?;
-    Ok((
-        i,
-        Target {
-            resource,
-            name,
-            labels,
-            scope,
-        },
-    ))
+    Ok((i, Target { resource, name, labels, scope }))
 }
 
 /// `at most N times every Ds to (get … and verify that … | find N … with … being|matching …)`
@@ -689,11 +550,7 @@ fn try_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     let (i, _) = kw_ws("times")(i)?;
     let (i, _) = kw_ws("every")(i)?;
     let (i, interval) = seconds(i)?;
-    let retry = Retry {
-        attempts,
-        interval,
-        span: ctx.span(start, i),
-    };
+    let retry = Retry { attempts, interval, span: ctx.span(start, i) };
     let (i, _) = ws(i)?;
     let (i, _) = kw_ws("to")(i)?;
     let get = |i: &'a str| {
@@ -706,13 +563,7 @@ fn try_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
         let (i, property) = property(ctx, i)?;
         let (i, _) = ws(i)?;
         let (i, expect) = expectation(ctx, i, "is", "matches")?;
-        Ok((
-            i,
-            ClusterAssertion {
-                target,
-                check: ClusterCheck::Property { property, expect },
-            },
-        ))
+        Ok((i, ClusterAssertion { target, check: ClusterCheck::Property { property, expect } }))
     };
     let find = |i: &'a str| {
         let (i, _) = kw_ws("find")(i)?;
@@ -724,27 +575,10 @@ fn try_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
         let (i, property) = property(ctx, i)?;
         let (i, _) = ws(i)?;
         let (i, expect) = expectation(ctx, i, "being", "matching")?;
-        Ok((
-            i,
-            ClusterAssertion {
-                target,
-                check: ClusterCheck::Find {
-                    count,
-                    property,
-                    expect,
-                },
-            },
-        ))
+        Ok((i, ClusterAssertion { target, check: ClusterCheck::Find { count, property, expect } }))
     };
     let (i, assertion) = nom::branch::alt((get, find)).parse(i)?;
-    Ok((
-        i,
-        Sentence {
-            retry: Some(retry),
-            assertion: Assertion::Cluster(assertion),
-            span: Span::default(),
-        },
-    ))
+    Ok((i, Sentence { retry: Some(retry), assertion: Assertion::Cluster(assertion), span: Span::default() }))
 }
 
 fn add_expected(e: nom::Err<GErr<'_>>, more: Vec<Expected>) -> nom::Err<GErr<'_>> {

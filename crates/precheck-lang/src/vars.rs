@@ -31,11 +31,7 @@ impl Expanded {
     /// Maps a span of the expanded text to the original text.
     pub fn original_span(&self, span: Span) -> Span {
         let start = self.original(span.start);
-        let end = if span.is_empty() {
-            start
-        } else {
-            self.original(span.end - 1) + 1
-        };
+        let end = if span.is_empty() { start } else { self.original(span.end - 1) + 1 };
         // A span that ends inside a substitution covers all of `${VAR}`.
         let end = self
             .substitutions
@@ -76,14 +72,8 @@ pub(crate) fn expand(
             let name = &body[..close];
             let span = Span::new(base + here, base + here + close + 3);
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(SyntaxError::new(
-                    SyntaxErrorKind::Variable,
-                    span,
-                    "invalid variable name",
-                )
-                .with_help(
-                    "a variable name has letters, digits and `_`; write `$${` for a literal `${`",
-                ));
+                return Err(SyntaxError::new(SyntaxErrorKind::Variable, span, "invalid variable name")
+                    .with_help("a variable name has letters, digits and `_`; write `$${` for a literal `${`"));
             }
             let Some(value) = lookup(name) else {
                 return Err(SyntaxError::new(
@@ -92,9 +82,7 @@ pub(crate) fn expand(
                     format!("environment variable `{name}` is not set"),
                 )
                 .with_label("not set")
-                .with_help(format!(
-                    "export {name}=… before running, or remove the reference"
-                )));
+                .with_help(format!("export {name}=… before running, or remove the reference")));
             };
             let start = out.len();
             out.push_str(&value);
@@ -106,10 +94,7 @@ pub(crate) fn expand(
         }
     }
     out.push_str(rest);
-    Ok(Expanded {
-        text: out,
-        substitutions,
-    })
+    Ok(Expanded { text: out, substitutions })
 }
 
 #[cfg(test)]
@@ -143,15 +128,9 @@ mod tests {
     #[test]
     fn unset_and_malformed_variables_are_errors_with_spans() {
         let e = expand("x ${MISSING} y", 10, &env).unwrap_err();
-        assert_eq!(
-            (e.span, e.kind),
-            (Span::new(12, 22), SyntaxErrorKind::Variable)
-        );
+        assert_eq!((e.span, e.kind), (Span::new(12, 22), SyntaxErrorKind::Variable));
         assert!(e.message.contains("MISSING"));
         assert_eq!(expand("${NS", 0, &env).unwrap_err().span, Span::new(0, 2));
-        assert_eq!(
-            expand("${a b}", 0, &env).unwrap_err().message,
-            "invalid variable name"
-        );
+        assert_eq!(expand("${a b}", 0, &env).unwrap_err().message, "invalid variable name");
     }
 }

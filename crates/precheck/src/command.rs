@@ -32,10 +32,7 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
     let output = match child.wait_with_output().await {
         Ok(output) => output,
         Err(e) => {
-            return (
-                Status::Errored,
-                format!("`{program}` could not be waited for: {e}"),
-            );
+            return (Status::Errored, format!("`{program}` could not be waited for: {e}"));
         }
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -44,14 +41,8 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
     let code = output.status.code();
     let mut problems = Vec::new();
     if code != Some(command.status) {
-        let got = code.map_or_else(
-            || "killed by a signal".to_owned(),
-            |c| format!("exit status {c}"),
-        );
-        problems.push(format!(
-            "expected exit status {}, got {got}",
-            command.status
-        ));
+        let got = code.map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit status {c}"));
+        problems.push(format!("expected exit status {}, got {got}", command.status));
     }
     for check in &command.output {
         let (name, text) = match check.stream {
@@ -60,14 +51,9 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
             Stream::Stderr => ("stderr", &*stderr),
         };
         let (ok, wanted) = match &check.expect {
-            OutputExpectation::Contains(s) => {
-                (text.contains(s.as_str()), format!("to contain '{s}'"))
-            }
+            OutputExpectation::Contains(s) => (text.contains(s.as_str()), format!("to contain '{s}'")),
             OutputExpectation::Matches(p) => (p.is_match(text), format!("to match '{p}'")),
-            OutputExpectation::Is(s) => (
-                text.strip_suffix('\n').unwrap_or(text) == s,
-                format!("to be '{s}'"),
-            ),
+            OutputExpectation::Is(s) => (text.strip_suffix('\n').unwrap_or(text) == s, format!("to be '{s}'")),
         };
         if !ok {
             problems.push(format!("expected {name} {wanted}"));
@@ -78,20 +64,10 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
         detail.push_str(p);
         detail.push('\n');
     }
-    detail.push_str(&format!(
-        "exit status: {}\n",
-        code.map_or("signal".into(), |c| c.to_string())
-    ));
+    detail.push_str(&format!("exit status: {}\n", code.map_or("signal".into(), |c| c.to_string())));
     append_bounded(&mut detail, "stdout", &stdout);
     append_bounded(&mut detail, "stderr", &stderr);
-    (
-        if problems.is_empty() {
-            Status::Passed
-        } else {
-            Status::Failed
-        },
-        detail,
-    )
+    (if problems.is_empty() { Status::Passed } else { Status::Failed }, detail)
 }
 
 fn append_bounded(detail: &mut String, name: &str, text: &str) {
@@ -123,12 +99,7 @@ mod tests {
     fn command(line: &str) -> Command {
         let file = CheckFile::parse(&format!("test 't' {{\n{line}\n}}\n"), &|_| None).unwrap();
         match &file.tests[0].steps[..] {
-            [
-                Step {
-                    action: precheck_lang::Action::Run(c),
-                    ..
-                },
-            ] => c.clone(),
+            [Step { action: precheck_lang::Action::Run(c), .. }] => c.clone(),
             other => panic!("{other:?}"),
         }
     }
@@ -142,19 +113,19 @@ mod tests {
         assert_eq!(s, Status::Passed, "{d}");
         let (s, d) = run_command(&command("run false"), dir, &[]).await;
         assert_eq!(s, Status::Failed);
-        assert!(
-            d.starts_with("expected exit status 0, got exit status 1"),
-            "{d}"
-        );
-        let (s, d) = run_command(&command("run echo hello\nexpect output matches '^bye'"), dir, &[])
-        .await;
+        assert!(d.starts_with("expected exit status 0, got exit status 1"), "{d}");
+        let (s, d) = run_command(&command("run echo hello\nexpect output matches '^bye'"), dir, &[]).await;
         assert_eq!(s, Status::Failed);
         assert!(d.contains("expected output to match '^bye'"), "{d}");
     }
 
     #[tokio::test]
     async fn arguments_reach_the_program_literally() {
-        let (s, d) = run_command(&command("run printf '%s|' '$(id)' '`id`' 'a;b'\nexpect output is '$(id)|`id`|a;b|'"), Path::new("."), &[])
+        let (s, d) = run_command(
+            &command("run printf '%s|' '$(id)' '`id`' 'a;b'\nexpect output is '$(id)|`id`|a;b|'"),
+            Path::new("."),
+            &[],
+        )
         .await;
         assert_eq!(s, Status::Passed, "{d}");
     }

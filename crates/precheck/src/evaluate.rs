@@ -105,63 +105,32 @@ pub fn evaluate(assertion: &ClusterAssertion, objects: &[Value]) -> Verdict {
     match &assertion.check {
         ClusterCheck::Count(cmp) => {
             let n = found.len() as u64;
-            let observed = found
-                .iter()
-                .map(|o| observed(o, None, true, None))
-                .collect();
+            let observed = found.iter().map(|o| observed(o, None, true, None)).collect();
             let passed = cmp.holds(n);
-            let summary = if passed {
-                format!("found {n} {target}")
-            } else {
-                format!("found {n} {target}, expected {cmp}")
-            };
-            Verdict {
-                passed,
-                summary,
-                observed,
-            }
+            let summary =
+                if passed { format!("found {n} {target}") } else { format!("found {n} {target}, expected {cmp}") };
+            Verdict { passed, summary, observed }
         }
         ClusterCheck::Property { property, expect } => {
             if found.is_empty() {
                 return Verdict {
                     passed: false,
-                    summary: format!(
-                        "no {target} found, so '{}' cannot be {expect}",
-                        property.text
-                    ),
+                    summary: format!("no {target} found to check '{}' {}", property.text, wanted(expect)),
                     observed: Vec::new(),
                 };
             }
-            let observed: Vec<Observed> = found
-                .iter()
-                .map(|o| check_object(o, property, expect))
-                .collect();
+            let observed: Vec<Observed> = found.iter().map(|o| check_object(o, property, expect)).collect();
             let bad = observed.iter().filter(|o| !o.ok).count();
             let passed = bad == 0;
             let summary = if passed {
                 format!("{} {target}: '{}' {}", found.len(), property.text, wanted(expect))
             } else {
-                format!(
-                    "{bad} of {} {target} do not have '{}' = {expect}",
-                    found.len(),
-                    property.text
-                )
+                format!("{bad} of {} {target} do not have '{}' {}", found.len(), property.text, wanted(expect))
             };
-            Verdict {
-                passed,
-                summary,
-                observed,
-            }
+            Verdict { passed, summary, observed }
         }
-        ClusterCheck::Find {
-            count,
-            property,
-            expect,
-        } => {
-            let observed: Vec<Observed> = found
-                .iter()
-                .map(|o| check_object(o, property, expect))
-                .collect();
+        ClusterCheck::Find { count, property, expect } => {
+            let observed: Vec<Observed> = found.iter().map(|o| check_object(o, property, expect)).collect();
             let good = observed.iter().filter(|o| o.ok).count() as u64;
             let passed = good == *count;
             let summary = format!(
@@ -169,17 +138,9 @@ pub fn evaluate(assertion: &ClusterAssertion, objects: &[Value]) -> Verdict {
                 found.len(),
                 property.text,
                 wanted(expect),
-                if passed {
-                    String::new()
-                } else {
-                    format!(", expected {count}")
-                }
+                if passed { String::new() } else { format!(", expected {count}") }
             );
-            Verdict {
-                passed,
-                summary,
-                observed,
-            }
+            Verdict { passed, summary, observed }
         }
     }
 }

@@ -19,11 +19,7 @@ pub fn render(object: &Value, path: &FieldPath) -> String {
     if values.is_empty() {
         return NONE.to_owned();
     }
-    values
-        .iter()
-        .map(|v| scalar_text(v))
-        .collect::<Vec<_>>()
-        .join(",")
+    values.iter().map(|v| scalar_text(v)).collect::<Vec<_>>().join(",")
 }
 
 /// What kubectl prints for an absent field.
@@ -128,46 +124,16 @@ mod tests {
     fn renders_like_custom_columns() {
         let pod = pod();
         assert_eq!(render(&pod, &path("status")), "Running");
-        assert_eq!(
-            render(&pod, &path(".spec.containers[0].image")),
-            "nginx:1.27"
-        );
-        assert_eq!(
-            render(&pod, &path(".spec.containers[*].name")),
-            "nginx,sidecar"
-        );
+        assert_eq!(render(&pod, &path(".spec.containers[0].image")), "nginx:1.27");
+        assert_eq!(render(&pod, &path(".spec.containers[*].name")), "nginx,sidecar");
         assert_eq!(render(&pod, &path(".spec.containers[-1].name")), "sidecar");
         assert_eq!(render(&pod, &path(".spec.containers[0:1].name")), "nginx");
-        assert_eq!(
-            render(
-                &pod,
-                &path(".status.containerStatuses[?(@.name==\"nginx\")].ready")
-            ),
-            "true"
-        );
-        assert_eq!(
-            render(
-                &pod,
-                &path(".status.containerStatuses[?(@.restartCount==3)].name")
-            ),
-            "sidecar"
-        );
-        assert_eq!(
-            render(
-                &pod,
-                &path(".status.containerStatuses[?(@.name!=\"nginx\")].name")
-            ),
-            "sidecar"
-        );
-        assert_eq!(
-            render(&pod, &path(".metadata.labels['app.kubernetes.io/name']")),
-            "nginx"
-        );
+        assert_eq!(render(&pod, &path(".status.containerStatuses[?(@.name==\"nginx\")].ready")), "true");
+        assert_eq!(render(&pod, &path(".status.containerStatuses[?(@.restartCount==3)].name")), "sidecar");
+        assert_eq!(render(&pod, &path(".status.containerStatuses[?(@.name!=\"nginx\")].name")), "sidecar");
+        assert_eq!(render(&pod, &path(".metadata.labels['app.kubernetes.io/name']")), "nginx");
         assert_eq!(render(&pod, &path(".spec.nodeName")), "<none>");
         assert_eq!(render(&pod, &path(".spec.containers[7].name")), "<none>");
-        assert_eq!(
-            render(&pod, &path(".metadata.labels")),
-            r#"{"app.kubernetes.io/name":"nginx"}"#
-        );
+        assert_eq!(render(&pod, &path(".metadata.labels")), r#"{"app.kubernetes.io/name":"nginx"}"#);
     }
 }

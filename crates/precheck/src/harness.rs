@@ -100,10 +100,7 @@ impl LoadError {
             Self::Io { .. } => Vec::new(),
             Self::Syntax { path, text, errors } => errors
                 .iter()
-                .map(|e| LocatedError {
-                    error: e.clone(),
-                    source_code: NamedSource::new(path, text.clone()),
-                })
+                .map(|e| LocatedError { error: e.clone(), source_code: NamedSource::new(path, text.clone()) })
                 .collect(),
         }
     }
@@ -127,10 +124,8 @@ impl LoadError {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|e| LoadError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| LoadError::Io { path: path.display().to_string(), message: e.to_string() })?;
         if meta.is_dir() {
             walk(path, &mut found)?;
         } else {
@@ -141,15 +136,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |e: std::io::Error| LoadError::Io {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
+    let io = |e: std::io::Error| LoadError::Io { path: dir.display().to_string(), message: e.to_string() };
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
@@ -164,10 +153,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
 impl Suite {
     /// Discovers and parses every check file below `paths`, expanding `${VAR}` with `vars`. Every file is
     /// read, and every error of every file is returned.
-    pub fn load(
-        paths: &[PathBuf],
-        vars: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, Vec<LoadError>> {
+    pub fn load(paths: &[PathBuf], vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, Vec<LoadError>> {
         let files = discover(paths).map_err(|e| vec![e])?;
         let mut suite = Suite::default();
         let mut errors = Vec::new();
@@ -176,32 +162,16 @@ impl Suite {
             let source = match std::fs::read_to_string(&path) {
                 Ok(s) => s,
                 Err(e) => {
-                    errors.push(LoadError::Io {
-                        path: display,
-                        message: e.to_string(),
-                    });
+                    errors.push(LoadError::Io { path: display, message: e.to_string() });
                     continue;
                 }
             };
             match CheckFile::parse(&source, vars) {
-                Ok(check) => suite.files.push(Arc::new(SuiteFile {
-                    path,
-                    display,
-                    source,
-                    check,
-                })),
-                Err(e) => errors.push(LoadError::Syntax {
-                    path: display,
-                    text: source,
-                    errors: e.errors,
-                }),
+                Ok(check) => suite.files.push(Arc::new(SuiteFile { path, display, source, check })),
+                Err(e) => errors.push(LoadError::Syntax { path: display, text: source, errors: e.errors }),
             }
         }
-        if errors.is_empty() {
-            Ok(suite)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(suite) } else { Err(errors) }
     }
 
     /// Number of tests in all files.
@@ -244,43 +214,24 @@ struct Shared {
     runtime: tokio::runtime::Handle,
 }
 
-fn test_result(
-    file: &SuiteFile,
-    index: usize,
-    attempts: Vec<Attempt>,
-    skipped: Option<String>,
-) -> TestResult {
+fn test_result(file: &SuiteFile, index: usize, attempts: Vec<Attempt>, skipped: Option<String>) -> TestResult {
     let test = &file.check.tests[index];
     TestResult {
         file: file.display.clone(),
         name: test.name.value.clone(),
-        tags: file
-            .check
-            .tags
-            .iter()
-            .chain(&test.tags)
-            .map(|t| t.value.clone())
-            .collect(),
+        tags: file.check.tags.iter().chain(&test.tags).map(|t| t.value.clone()).collect(),
         attempts,
         skipped,
     }
 }
 
 impl Shared {
-    fn step_context<'a>(
-        &'a self,
-        file: &'a SuiteFile,
-        namespaces: Option<&'a Namespaces>,
-    ) -> StepContext<'a> {
+    fn step_context<'a>(&'a self, file: &'a SuiteFile, namespaces: Option<&'a Namespaces>) -> StepContext<'a> {
         StepContext {
             clusters: &self.clusters,
             context: file.check.context.as_ref().map(|c| c.value.as_str()),
             namespaces,
-            dir: file
-                .path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
+            dir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
             source: &file.source,
         }
     }
@@ -288,12 +239,7 @@ impl Shared {
     async fn run_test(&self, file: &SuiteFile, file_index: usize, test_index: usize) -> TestResult {
         let test = &file.check.tests[test_index];
         let error = |message: String| {
-            let attempt = Attempt {
-                status: Status::Errored,
-                message,
-                steps: Vec::new(),
-                duration: Duration::ZERO,
-            };
+            let attempt = Attempt { status: Status::Errored, message, steps: Vec::new(), duration: Duration::ZERO };
             test_result(file, test_index, vec![attempt], None)
         };
         let namespaces = file_namespaces(file.check.scope.as_ref());
@@ -350,12 +296,7 @@ impl Shared {
                     .last()
                     .map(|s| format!("line {}: {}", s.line, s.detail.lines().next().unwrap_or("")))
                     .unwrap_or_default();
-                let attempt = Attempt {
-                    status: Status::Errored,
-                    message,
-                    steps,
-                    duration: started.elapsed(),
-                };
+                let attempt = Attempt { status: Status::Errored, message, steps, duration: started.elapsed() };
                 failures.push((
                     i,
                     TestResult {
@@ -390,11 +331,7 @@ pub fn run(
     let started = Instant::now();
     let shared = Arc::new(Shared {
         clusters,
-        setups: suite
-            .files
-            .iter()
-            .map(|_| tokio::sync::OnceCell::new())
-            .collect(),
+        setups: suite.files.iter().map(|_| tokio::sync::OnceCell::new()).collect(),
         options,
         results: Mutex::new(Vec::new()),
         stop: AtomicBool::new(false),
@@ -418,51 +355,28 @@ pub fn run(
                 if shared.stop.load(Ordering::SeqCst) {
                     let reason = "not run: --fail-fast after an earlier failure".to_owned();
                     let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
-                    shared
-                        .results
-                        .lock()
-                        .expect("results lock")
-                        .push((fi, ti, result));
+                    shared.results.lock().expect("results lock").push((fi, ti, result));
                     return Ok(Completion::ignored_with(reason));
                 }
                 let result = shared.runtime.block_on(shared.run_test(&file, fi, ti));
                 let status = result.status();
-                let message = result
-                    .attempts
-                    .last()
-                    .map(|a| a.message.clone())
-                    .unwrap_or_default();
+                let message = result.attempts.last().map(|a| a.message.clone()).unwrap_or_default();
                 let attempts = result.attempts.len();
-                shared
-                    .results
-                    .lock()
-                    .expect("results lock")
-                    .push((fi, ti, result));
+                shared.results.lock().expect("results lock").push((fi, ti, result));
                 match status {
                     Status::Passed => Ok(Completion::Completed),
                     status => {
                         if shared.options.fail_fast {
                             shared.stop.store(true, Ordering::SeqCst);
                         }
-                        let tries = if attempts > 1 {
-                            format!(" after {attempts} attempts")
-                        } else {
-                            String::new()
-                        };
-                        Err(Failed::from(format!(
-                            "{}{tries}: {message}",
-                            status.as_str()
-                        )))
+                        let tries = if attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
+                        Err(Failed::from(format!("{}{tries}: {message}", status.as_str())))
                     }
                 }
             })
             .with_ignored_flag(test.skip.is_some());
             if !args.is_filtered_out(&trial) && args.is_ignored(&trial) {
-                let reason = test
-                    .skip
-                    .as_ref()
-                    .map(|s| s.value.clone())
-                    .unwrap_or_default();
+                let reason = test.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();
                 not_run.push((fi, ti, test_result(file, ti, Vec::new(), Some(reason))));
             }
             trials.push(trial);
@@ -478,13 +392,7 @@ pub fn run(
     results.sort_by_key(|(f, t, _)| (*f, *t));
     let mut tests: Vec<TestResult> = results.into_iter().map(|(_, _, r)| r).collect();
     tests.extend(teardown_failures.into_iter().map(|(_, r)| r));
-    (
-        conclusion,
-        RunReport {
-            tests,
-            duration: started.elapsed(),
-        },
-    )
+    (conclusion, RunReport { tests, duration: started.elapsed() })
 }
 
 /// `cargo test` entry point: runs the check files below `paths` against the cluster of the current

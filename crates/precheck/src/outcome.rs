@@ -65,12 +65,7 @@ impl Attempt {
     pub fn trace(&self) -> String {
         let mut out = String::new();
         for step in &self.steps {
-            out.push_str(&format!(
-                "[{}] line {}: {}\n",
-                step.status.as_str(),
-                step.line,
-                step.text
-            ));
+            out.push_str(&format!("[{}] line {}: {}\n", step.status.as_str(), step.line, step.text));
             for line in step.detail.lines() {
                 out.push_str("    ");
                 out.push_str(line);
@@ -130,12 +125,7 @@ pub struct RunReport {
 impl RunReport {
     /// The worst status of the run (`Passed` for an empty run).
     pub fn status(&self) -> Status {
-        self.tests
-            .iter()
-            .map(TestResult::status)
-            .filter(|s| *s != Status::Skipped)
-            .max()
-            .unwrap_or(Status::Passed)
+        self.tests.iter().map(TestResult::status).filter(|s| *s != Status::Skipped).max().unwrap_or(Status::Passed)
     }
 
     /// How many tests ended with `status`.

@@ -34,11 +34,7 @@ pub fn file_namespaces(scope: Option<&Scope>) -> Option<Namespaces> {
 }
 
 /// Runs steps in order, stopping at the first that does not pass.
-pub async fn run_steps(
-    ctx: StepContext<'_>,
-    steps: &[Step],
-    results: &mut Vec<StepResult>,
-) -> Status {
+pub async fn run_steps(ctx: StepContext<'_>, steps: &[Step], results: &mut Vec<StepResult>) -> Status {
     for step in steps {
         let started = Instant::now();
         let (status, detail) = run_step(ctx, step).await;
@@ -103,12 +99,7 @@ pub async fn run_attempt(ctx: StepContext<'_>, test: &Test) -> Attempt {
         message = format!("teardown: {}", first_problem(&teardown));
     }
     steps.extend(teardown);
-    Attempt {
-        status,
-        message,
-        steps,
-        duration: started.elapsed(),
-    }
+    Attempt { status, message, steps, duration: started.elapsed() }
 }
 
 fn first_problem(steps: &[StepResult]) -> String {
@@ -117,12 +108,7 @@ fn first_problem(steps: &[StepResult]) -> String {
         .find(|s| s.status != Status::Passed)
         .map(|s| {
             let first = s.detail.lines().next().unwrap_or_default();
-            format!(
-                "line {}: {}\n{}",
-                s.line,
-                s.text.lines().next().unwrap_or_default(),
-                first
-            )
+            format!("line {}: {}\n{}", s.line, s.text.lines().next().unwrap_or_default(), first)
         })
         .unwrap_or_default()
 }
@@ -136,11 +122,7 @@ pub fn human(d: Duration) -> String {
         format!("{:.1}s", d.as_secs_f64()).replace(".0s", "s")
     } else {
         let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
-        if s == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{s}s")
-        }
+        if s == 0 { format!("{m}m") } else { format!("{m}m{s}s") }
     }
 }
 
@@ -150,20 +132,16 @@ mod tests {
     use crate::cluster::{Cluster, ClusterSource, Snapshot};
     use precheck_lang::CheckFile;
 
-    const SNAPSHOT: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default}\nstatus: {phase: Running}\n";
+    const SNAPSHOT: &str =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: default}\nstatus: {phase: Running}\n";
 
     async fn attempt(body: &str) -> Attempt {
         let source = format!("test 't' {{\n{body}\n}}\n");
         let file = CheckFile::parse(&source, &|_| None).unwrap();
         let cluster = Cluster::from_snapshot(Snapshot::from_yaml(SNAPSHOT).unwrap());
         let clusters = Clusters::new(ClusterSource::Fixed(std::sync::Arc::new(cluster)), None);
-        let ctx = StepContext {
-            clusters: &clusters,
-            context: None,
-            namespaces: None,
-            dir: Path::new("."),
-            source: &source,
-        };
+        let ctx =
+            StepContext { clusters: &clusters, context: None, namespaces: None, dir: Path::new("."), source: &source };
         run_attempt(ctx, &file.tests[0]).await
     }
 
@@ -175,18 +153,9 @@ mod tests {
         .await;
         assert_eq!(a.status, Status::Failed);
         let statuses: Vec<_> = a.steps.iter().map(|s| (s.line, s.status)).collect();
-        assert_eq!(
-            statuses,
-            [
-                (2, Status::Passed),
-                (3, Status::Failed),
-                (6, Status::Passed)
-            ]
-        );
+        assert_eq!(statuses, [(2, Status::Passed), (3, Status::Failed), (6, Status::Passed)]);
         assert!(
-            a.message.starts_with(
-                "line 3: verify there are 2 pods named 'web'\nfound 1 pods named 'web', expected 2"
-            ),
+            a.message.starts_with("line 3: verify there are 2 pods named 'web'\nfound 1 pods named 'web', expected 2"),
             "{}",
             a.message
         );
@@ -210,10 +179,7 @@ mod tests {
     #[tokio::test]
     async fn timeouts_fail_the_attempt() {
         let a = attempt("timeout 200ms\nrun sleep 5").await;
-        assert_eq!(
-            (a.status, a.message.as_str()),
-            (Status::Failed, "timed out after 200ms")
-        );
+        assert_eq!((a.status, a.message.as_str()), (Status::Failed, "timed out after 200ms"));
     }
 
     #[test]

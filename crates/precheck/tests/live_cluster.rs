@@ -6,12 +6,7 @@ mod emulator;
 use precheck::cluster::{Cluster, ConnectOptions, Namespaces};
 
 async fn connect(cluster: &emulator::TestCluster) -> Cluster {
-    Cluster::connect(&ConnectOptions {
-        kubeconfig: Some(cluster.kubeconfig.clone()),
-        context: None,
-    })
-    .await
-    .unwrap()
+    Cluster::connect(&ConnectOptions { kubeconfig: Some(cluster.kubeconfig.clone()), context: None }).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,24 +14,12 @@ async fn verify_through_the_library() {
     let emulated = emulator::TestCluster::with_fixtures();
     let cluster = connect(&emulated).await;
     assert_eq!(cluster.namespaces(), &Namespaces::One("default".into()));
-    let verdict = cluster
-        .verify("there are 2 pods named '^nginx-'")
-        .await
-        .unwrap();
+    let verdict = cluster.verify("there are 2 pods named '^nginx-'").await.unwrap();
     assert!(verdict.passed, "{verdict}");
-    let verdict = cluster
-        .verify("'.spec.size' is '3' for wd named 'blue'")
-        .await
-        .unwrap();
+    let verdict = cluster.verify("'.spec.size' is '3' for wd named 'blue'").await.unwrap();
     assert!(verdict.passed, "{verdict}");
     let cluster = cluster.with_namespaces(Namespaces::All);
-    assert!(
-        cluster
-            .verify("there are 4 pods named '.'")
-            .await
-            .unwrap()
-            .passed
-    );
+    assert!(cluster.verify("there are 4 pods named '.'").await.unwrap().passed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,13 +27,7 @@ async fn concurrent_identical_lists_share_one_request() {
     let emulated = emulator::TestCluster::with_fixtures();
     let cluster = connect(&emulated).await;
     // Discovery first, so only lists are counted below.
-    assert!(
-        cluster
-            .verify("there are 2 pods named '^nginx-'")
-            .await
-            .unwrap()
-            .passed
-    );
+    assert!(cluster.verify("there are 2 pods named '^nginx-'").await.unwrap().passed);
     let before = cluster.requests();
     let checks = (0..20).map(|_| cluster.verify("there are 2 pods named '^nginx-'"));
     for verdict in futures::future::join_all(checks).await {
@@ -59,16 +36,11 @@ async fn concurrent_identical_lists_share_one_request() {
     // Exactly one when the server is slower than 20 polls; a fast local server may answer before the
     // last caller joins, and a caller after an answer starts afresh (the coalescer's unit test pins the rule).
     let made = cluster.requests() - before;
-    assert!(
-        made < 20,
-        "20 identical concurrent LISTs made {made} requests"
-    );
+    assert!(made < 20, "20 identical concurrent LISTs made {made} requests");
     // Different queries are not merged.
     let before = cluster.requests();
-    let (a, b) = tokio::join!(
-        cluster.verify("there are 2 pods named 'nginx'"),
-        cluster.verify("there is 1 svc named 'nginx'")
-    );
+    let (a, b) =
+        tokio::join!(cluster.verify("there are 2 pods named 'nginx'"), cluster.verify("there is 1 svc named 'nginx'"));
     assert!(a.unwrap().passed && b.unwrap().passed);
     assert_eq!(cluster.requests() - before, 2);
 }

@@ -13,9 +13,7 @@ fn parse(text: &str) -> CheckFile {
 }
 
 fn errors(text: &str) -> Vec<SyntaxError> {
-    CheckFile::parse(text, &env)
-        .expect_err("should fail")
-        .errors
+    CheckFile::parse(text, &env).expect_err("should fail").errors
 }
 
 const FULL: &str = "\
@@ -63,66 +61,32 @@ fn parses_every_statement() {
     assert_eq!(file.context.as_ref().unwrap().value, "prod");
     assert_eq!(file.tags[0].value, "cluster");
     assert_eq!(file.setup.len(), 1);
-    let Action::Run(cmd) = &file.setup[0].action else {
-        panic!()
-    };
-    assert_eq!(
-        cmd.argv,
-        ["kubectl", "apply", "-f", "/srv/fixtures/nginx.yaml"]
-    );
+    let Action::Run(cmd) = &file.setup[0].action else { panic!() };
+    assert_eq!(cmd.argv, ["kubectl", "apply", "-f", "/srv/fixtures/nginx.yaml"]);
     assert_eq!(file.teardown.len(), 1);
     assert_eq!(file.tests.len(), 2);
 
     let t = &file.tests[0];
     assert_eq!(t.name.value, "nginx is up");
     assert_eq!(&FULL[t.name.span.start..t.name.span.end], "nginx is up");
-    assert_eq!(
-        t.tags.iter().map(|t| t.value.as_str()).collect::<Vec<_>>(),
-        ["smoke", "addons"]
-    );
+    assert_eq!(t.tags.iter().map(|t| t.value.as_str()).collect::<Vec<_>>(), ["smoke", "addons"]);
     assert_eq!(t.timeout, Some(Duration::from_secs(90)));
     assert_eq!(t.retries, Some(2));
     assert_eq!(t.setup.len(), 1);
     assert_eq!(t.teardown.len(), 1);
     assert_eq!(t.steps.len(), 3);
-    let Action::Verify(s) = &t.steps[0].action else {
-        panic!()
-    };
-    assert_eq!(
-        s.cluster()
-            .unwrap()
-            .target
-            .name
-            .as_ref()
-            .unwrap()
-            .value
-            .as_str(),
-        "nginx"
-    );
+    let Action::Verify(s) = &t.steps[0].action else { panic!() };
+    assert_eq!(s.cluster().unwrap().target.name.as_ref().unwrap().value.as_str(), "nginx");
     // The span of an expanded value points at `${APP}` in the file.
     let span = s.cluster().unwrap().target.name.as_ref().unwrap().span;
     assert_eq!(&FULL[span.start..span.end], "${APP}");
     assert!(matches!(&t.steps[1].action, Action::Try(s) if s.retry.unwrap().attempts == 5));
-    let Action::Run(cmd) = &t.steps[2].action else {
-        panic!()
-    };
-    assert_eq!(
-        cmd.argv,
-        [
-            "kubectl",
-            "get",
-            "pods",
-            "-o",
-            "jsonpath={.items[*].metadata.name}"
-        ]
-    );
+    let Action::Run(cmd) = &t.steps[2].action else { panic!() };
+    assert_eq!(cmd.argv, ["kubectl", "get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
     assert_eq!(cmd.status, 0);
     assert_eq!(cmd.output.len(), 2);
     assert_eq!(cmd.output[0].stream, Stream::Output);
-    assert_eq!(
-        cmd.output[0].expect,
-        OutputExpectation::Contains("nginx".into())
-    );
+    assert_eq!(cmd.output[0].expect, OutputExpectation::Contains("nginx".into()));
     assert!(t.steps[2].text.contains("expect stderr"));
 
     let skipped = &file.tests[1];
@@ -188,11 +152,7 @@ fn structure_errors() {
     assert_eq!(e[0].span.start, 0);
 
     let e = errors("verify there are 2 pods named 'x'\n");
-    assert!(
-        e[0].message.contains("belongs inside a `test"),
-        "{}",
-        e[0].message
-    );
+    assert!(e[0].message.contains("belongs inside a `test"), "{}", e[0].message);
 
     let e = errors("test 'a' {\n}\ntest 'a' {\n}\n");
     assert!(e[0].message.contains("already defined"));
@@ -226,16 +186,7 @@ fn command_splitting() {
     assert_eq!(split("printf \"a\\\"b\"").unwrap(), ["printf", "a\"b"]);
     assert_eq!(split("echo 'a|b' \"x;y\"").unwrap(), ["echo", "a|b", "x;y"]);
     assert_eq!(split("echo ''").unwrap(), ["echo", ""]);
-    for bad in [
-        "a | b",
-        "a > f",
-        "a; b",
-        "a && b",
-        "echo $(id)",
-        "echo `id`",
-        "echo 'x",
-        "echo \"x",
-    ] {
+    for bad in ["a | b", "a > f", "a; b", "a && b", "echo $(id)", "echo `id`", "echo 'x", "echo \"x"] {
         let e = split(bad).unwrap_err();
         assert_eq!(e.kind, SyntaxErrorKind::Command, "{bad}");
     }

@@ -19,20 +19,11 @@ fn cluster(s: &Sentence) -> &ClusterAssertion {
 #[test]
 fn counting_forms() {
     let cases = [
-        (
-            "there are 2 pods named 'nginx'",
-            CountComparison::Exactly(2),
-        ),
+        ("there are 2 pods named 'nginx'", CountComparison::Exactly(2)),
         ("there is 0 pod named 'nginx'", CountComparison::Exactly(0)),
         ("there is 1 pod named 'nginx'", CountComparison::Exactly(1)),
-        (
-            "there are less than 3 pods named 'nginx'",
-            CountComparison::LessThan(3),
-        ),
-        (
-            "there are more than 1 svc named 'nginx'",
-            CountComparison::MoreThan(1),
-        ),
+        ("there are less than 3 pods named 'nginx'", CountComparison::LessThan(3)),
+        ("there are more than 1 svc named 'nginx'", CountComparison::MoreThan(1)),
     ];
     for (text, expected) in cases {
         let s = ok(text);
@@ -49,31 +40,19 @@ fn keywords_and_types_ignore_case_and_extra_blanks() {
     assert_eq!(c.target.name.as_ref().unwrap().value.as_str(), "Nginx");
     assert_eq!(s.span, Span::new(2, 36));
     assert_eq!(c.target.resource.span, Span::new(16, 20));
-    let s =
-        ok("At Most 5 TIMES every 30S to GET pods named 'x' AND verify THAT 'status' IS 'running'");
+    let s = ok("At Most 5 TIMES every 30S to GET pods named 'x' AND verify THAT 'status' IS 'running'");
     assert_eq!(s.retry.unwrap().interval, Duration::from_secs(30));
 }
 
 #[test]
 fn resource_types() {
-    for t in [
-        "po",
-        "pods",
-        "svc",
-        "deployment",
-        "settings.management.cattle.io",
-        "certificates.cert-manager.io",
-    ] {
+    for t in ["po", "pods", "svc", "deployment", "settings.management.cattle.io", "certificates.cert-manager.io"] {
         let s = ok(&format!("there are 2 {t} named 'x'"));
         assert_eq!(cluster(&s).target.resource.value, t);
     }
     let e = syntax("there are 2 p named 'x'");
     assert_eq!(e.span, Span::new(12, 13));
-    assert!(
-        e.message.starts_with("expected a resource type"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("expected a resource type"), "{}", e.message);
     let e = syntax("there are 2 9pods named 'x'");
     assert_eq!(e.span.start, 12);
 }
@@ -81,38 +60,25 @@ fn resource_types() {
 #[test]
 fn property_forms() {
     let s = ok("'status' is 'running' for pods named 'nginx'");
-    let ClusterCheck::Property { property, expect } = &cluster(&s).check else {
-        panic!()
-    };
+    let ClusterCheck::Property { property, expect } = &cluster(&s).check else { panic!() };
     assert_eq!(property.path.to_string(), ".status.phase");
     assert_eq!(property.span, Span::new(1, 7));
-    assert!(
-        matches!(expect, Expectation::Is(v) if v.value == "running" && v.span == Span::new(13, 20))
-    );
+    assert!(matches!(expect, Expectation::Is(v) if v.value == "running" && v.span == Span::new(13, 20)));
 
     let s = ok("'.spec.ports[*].targetPort' matches '^80[0-9]+$' for svc named 'nginx'");
-    let ClusterCheck::Property { expect, .. } = &cluster(&s).check else {
-        panic!()
-    };
+    let ClusterCheck::Property { expect, .. } = &cluster(&s).check else { panic!() };
     assert!(matches!(expect, Expectation::Matches(p) if p.value.is_match("8080")));
 
     let s = ok("'.spec.replicas' is more than '1' for deployments named 'nginx'");
-    let ClusterCheck::Property { expect, .. } = &cluster(&s).check else {
-        panic!()
-    };
+    let ClusterCheck::Property { expect, .. } = &cluster(&s).check else { panic!() };
     assert!(matches!(expect, Expectation::MoreThan(n) if n.value.value == 1.0));
 }
 
 #[test]
 fn try_forms() {
-    let s = ok(
-        "at most 5 times every 30s to get pods named 'nginx' and verify that 'status' is 'running'",
-    );
+    let s = ok("at most 5 times every 30s to get pods named 'nginx' and verify that 'status' is 'running'");
     let retry = s.retry.unwrap();
-    assert_eq!(
-        (retry.attempts, retry.interval),
-        (5, Duration::from_secs(30))
-    );
+    assert_eq!((retry.attempts, retry.interval), (5, Duration::from_secs(30)));
     assert_eq!(retry.budget(), Duration::from_secs(150));
     assert_eq!(retry.span, Span::new(0, 25));
     for (text, is_more) in [
@@ -126,49 +92,21 @@ fn try_forms() {
         ),
     ] {
         let s = ok(text);
-        let ClusterCheck::Property { expect, .. } = &cluster(&s).check else {
-            panic!()
-        };
+        let ClusterCheck::Property { expect, .. } = &cluster(&s).check else { panic!() };
         assert_eq!(matches!(expect, Expectation::MoreThan(_)), is_more);
     }
-    let s = ok(
-        "at most 5 times every 5s to get pods named 'x' and verify that 'status' matches '^Run'",
-    );
-    assert!(matches!(
-        &cluster(&s).check,
-        ClusterCheck::Property {
-            expect: Expectation::Matches(_),
-            ..
-        }
-    ));
-    let s =
-        ok("at most 5 times every 5s to find 2 pods named 'nginx' with 'status' being 'running'");
-    assert!(matches!(
-        &cluster(&s).check,
-        ClusterCheck::Find {
-            count: 2,
-            expect: Expectation::Is(_),
-            ..
-        }
-    ));
-    let s =
-        ok("at most 5 times every 5s to find 0 pods named 'nginx' with 'status' matching 'Err'");
-    assert!(matches!(
-        &cluster(&s).check,
-        ClusterCheck::Find {
-            count: 0,
-            expect: Expectation::Matches(_),
-            ..
-        }
-    ));
+    let s = ok("at most 5 times every 5s to get pods named 'x' and verify that 'status' matches '^Run'");
+    assert!(matches!(&cluster(&s).check, ClusterCheck::Property { expect: Expectation::Matches(_), .. }));
+    let s = ok("at most 5 times every 5s to find 2 pods named 'nginx' with 'status' being 'running'");
+    assert!(matches!(&cluster(&s).check, ClusterCheck::Find { count: 2, expect: Expectation::Is(_), .. }));
+    let s = ok("at most 5 times every 5s to find 0 pods named 'nginx' with 'status' matching 'Err'");
+    assert!(matches!(&cluster(&s).check, ClusterCheck::Find { count: 0, expect: Expectation::Matches(_), .. }));
 }
 
 #[test]
 fn scope_and_labels_extensions() {
     let s = ok("there are 2 pods named 'nginx' in namespace 'team-a'");
-    assert!(
-        matches!(&cluster(&s).target.scope, Some(Scope::Namespace(ns)) if ns.value == "team-a")
-    );
+    assert!(matches!(&cluster(&s).target.scope, Some(Scope::Namespace(ns)) if ns.value == "team-a"));
     let s = ok("there are 2 pods named 'nginx' in all namespaces");
     assert_eq!(cluster(&s).target.scope, Some(Scope::AllNamespaces));
     let s = ok("there are 3 pods with labels 'app=nginx,tier!=db' in all namespaces");
@@ -177,13 +115,9 @@ fn scope_and_labels_extensions() {
     assert_eq!(t.labels.as_ref().unwrap().value, "app=nginx,tier!=db");
     let s = ok("'status' is 'running' for pods named 'x' with labels 'app=x' in namespace 'b'");
     assert!(cluster(&s).target.labels.is_some());
-    let s = ok(
-        "at most 3 times every 1s to find 1 pods named 'x' with labels 'a=b' with 'status' being 'running'",
-    );
+    let s = ok("at most 3 times every 1s to find 1 pods named 'x' with labels 'a=b' with 'status' being 'running'");
     assert!(cluster(&s).target.labels.is_some());
-    let s = ok(
-        "at most 3 times every 1s to get pods named 'x' in namespace 'y' and verify that 'status' is 'running'",
-    );
+    let s = ok("at most 3 times every 1s to get pods named 'x' in namespace 'y' and verify that 'status' is 'running'");
     assert!(cluster(&s).target.scope.is_some());
 }
 
@@ -221,21 +155,14 @@ fn typos_get_the_expected_words_and_a_suggestion() {
 
     let e = syntax("at most 5 times every 5 to get pods named 'x' and verify that 'status' is 'a'");
     assert_eq!(e.span, Span::new(22, 23));
-    assert!(
-        e.message.starts_with("expected a duration"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("expected a duration"), "{}", e.message);
 }
 
 #[test]
 fn trailing_text_lists_what_could_follow() {
     let e = syntax("there are 2 pods named 'x' please");
     assert_eq!(e.span, Span::new(27, 33));
-    assert_eq!(
-        e.message,
-        "expected `with labels`, `in` or the end of the sentence, found `please`"
-    );
+    assert_eq!(e.message, "expected `with labels`, `in` or the end of the sentence, found `please`");
     let e = syntax("there are 2 pods named 'x' in namespce 'y'");
     assert_eq!(e.span, Span::new(30, 38));
     assert_eq!(e.help.as_deref(), Some("did you mean `namespace`?"));
@@ -244,40 +171,23 @@ fn trailing_text_lists_what_could_follow() {
 #[test]
 fn quoting_errors() {
     let e = syntax("there are 2 pods named ''");
-    assert_eq!(
-        (e.kind, e.span),
-        (SyntaxErrorKind::Quote, Span::new(23, 25))
-    );
+    assert_eq!((e.kind, e.span), (SyntaxErrorKind::Quote, Span::new(23, 25)));
     let e = syntax("there are 2 pods named 'nginx");
-    assert_eq!(
-        (e.kind, e.span),
-        (SyntaxErrorKind::Quote, Span::new(23, 24))
-    );
+    assert_eq!((e.kind, e.span), (SyntaxErrorKind::Quote, Span::new(23, 24)));
     let e = syntax("there are 2 pods named nginx");
-    assert!(
-        e.message.starts_with("expected a quoted name pattern"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("expected a quoted name pattern"), "{}", e.message);
 }
 
 #[test]
 fn regex_property_and_number_errors_point_inside_quotes() {
     let e = syntax("there are 2 pods named 'ng(inx'");
-    assert_eq!(
-        (e.kind, e.span),
-        (SyntaxErrorKind::Regex, Span::new(24, 30))
-    );
+    assert_eq!((e.kind, e.span), (SyntaxErrorKind::Regex, Span::new(24, 30)));
     let e = syntax("'.spec.containers[0' is 'x' for pods named 'a'");
     assert_eq!(e.kind, SyntaxErrorKind::Property);
     assert_eq!(e.span.start, 19);
     let e = syntax("'.spec.replicas' is more than 'two' for deploy named 'a'");
-    assert_eq!(
-        (e.kind, e.span),
-        (SyntaxErrorKind::Number, Span::new(31, 34))
-    );
-    let e =
-        syntax("at most 0 times every 5s to get pods named 'x' and verify that 'status' is 'a'");
+    assert_eq!((e.kind, e.span), (SyntaxErrorKind::Number, Span::new(31, 34)));
+    let e = syntax("at most 0 times every 5s to get pods named 'x' and verify that 'status' is 'a'");
     assert_eq!((e.kind, e.span), (SyntaxErrorKind::Number, Span::new(8, 9)));
     let e = syntax("there are 99999999999999999999999 pods named 'a'");
     assert_eq!(e.kind, SyntaxErrorKind::Number);

@@ -21,10 +21,7 @@ pub(crate) struct Coalescer<K, V: Clone> {
 
 impl<K: Hash + Eq + Clone, V: Clone> Coalescer<K, V> {
     pub(crate) fn new() -> Self {
-        Self {
-            inflight: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(0),
-        }
+        Self { inflight: Mutex::new(HashMap::new()), next_id: AtomicU64::new(0) }
     }
 
     /// The result for `key`: from the run already in flight, or from `start()`.
@@ -43,10 +40,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Coalescer<K, V> {
         };
         let value = future.await;
         let mut inflight = self.inflight.lock().expect("coalescer lock");
-        if inflight
-            .get(&key)
-            .is_some_and(|(current, _)| *current == id)
-        {
+        if inflight.get(&key).is_some_and(|(current, _)| *current == id) {
             inflight.remove(&key);
         }
         value

@@ -41,10 +41,7 @@ impl LabelSelector {
     /// Parses equality (`a=b`, `a==b`, `a!=b`) and set-based (`a in (x,y)`, `a notin (x)`, `a`, `!a`)
     /// requirements separated by commas.
     pub fn parse(selector: &str) -> Result<Self, LabelSelectorError> {
-        let fail = |reason: &str| LabelSelectorError {
-            selector: selector.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let fail = |reason: &str| LabelSelectorError { selector: selector.to_owned(), reason: reason.to_owned() };
         let mut requirements = Vec::new();
         for part in split_top_level(selector) {
             let part = part.trim();
@@ -55,20 +52,12 @@ impl LabelSelector {
                 Requirement::DoesNotExist(key.trim().to_owned())
             } else if let Some((key, value)) = part.split_once("!=") {
                 Requirement::NotEquals(key.trim().to_owned(), value.trim().to_owned())
-            } else if let Some((key, value)) =
-                part.split_once("==").or_else(|| part.split_once('='))
-            {
+            } else if let Some((key, value)) = part.split_once("==").or_else(|| part.split_once('=')) {
                 Requirement::Equals(key.trim().to_owned(), value.trim().to_owned())
             } else if let Some((key, values)) = set_requirement(part, " notin ") {
-                Requirement::NotIn(
-                    key,
-                    values.ok_or_else(|| fail("expected `(value, …)` after `notin`"))?,
-                )
+                Requirement::NotIn(key, values.ok_or_else(|| fail("expected `(value, …)` after `notin`"))?)
             } else if let Some((key, values)) = set_requirement(part, " in ") {
-                Requirement::In(
-                    key,
-                    values.ok_or_else(|| fail("expected `(value, …)` after `in`"))?,
-                )
+                Requirement::In(key, values.ok_or_else(|| fail("expected `(value, …)` after `in`"))?)
             } else {
                 Requirement::Exists(part.to_owned())
             };
@@ -125,13 +114,7 @@ fn set_requirement(part: &str, op: &str) -> Option<(String, Option<Vec<String>>)
         .trim()
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .map(|inner| {
-            inner
-                .split(',')
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect()
-        });
+        .map(|inner| inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect());
     Some((key.trim().to_owned(), values))
 }
 
@@ -140,10 +123,7 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -163,15 +143,7 @@ mod tests {
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&l), "{s}");
         }
-        let no = [
-            "app=redis",
-            "app!=nginx",
-            "tier in (db)",
-            "tier notin (web)",
-            "canary",
-            "!app",
-            "app=nginx,tier=db",
-        ];
+        let no = ["app=redis", "app!=nginx", "tier in (db)", "tier notin (web)", "canary", "!app", "app=nginx,tier=db"];
         for s in no {
             assert!(!LabelSelector::parse(s).unwrap().matches(&l), "{s}");
         }

@@ -51,49 +51,36 @@ pub struct LiveCluster {
 impl std::fmt::Debug for LiveCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The client holds credentials: never print it.
-        f.debug_struct("LiveCluster")
-            .field("default_namespace", &self.default_namespace)
-            .finish_non_exhaustive()
+        f.debug_struct("LiveCluster").field("default_namespace", &self.default_namespace).finish_non_exhaustive()
     }
 }
 
 fn api_error(action: impl Into<String>, error: impl std::fmt::Display) -> ClusterError {
-    ClusterError::Api {
-        action: action.into(),
-        message: error.to_string(),
-    }
+    ClusterError::Api { action: action.into(), message: error.to_string() }
 }
 
 impl LiveCluster {
     /// Loads the configuration like kubectl and creates the client (no request is made yet).
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
-        let kube_options = KubeConfigOptions {
-            context: options.context.clone(),
-            ..Default::default()
-        };
+        let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
         let config = match &options.kubeconfig {
             Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
-                    ClusterError::Config(format!("cannot read kubeconfig {}: {e}", path.display()))
-                })?;
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .map_err(|e| ClusterError::Config(format!("cannot read kubeconfig {}: {e}", path.display())))?;
                 Config::from_custom_kubeconfig(kubeconfig, &kube_options)
                     .await
-                    .map_err(|e| {
-                        ClusterError::Config(format!("kubeconfig {}: {e}", path.display()))
-                    })?
+                    .map_err(|e| ClusterError::Config(format!("kubeconfig {}: {e}", path.display())))?
             }
             None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
                 .await
                 .map_err(|e| ClusterError::Config(format!("kubeconfig: {e}")))?,
             None => Config::infer().await.map_err(|e| {
-                ClusterError::Config(format!(
-                    "no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
-                ))
+                ClusterError::Config(format!("no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"))
             })?,
         };
         let default_namespace = config.default_namespace.clone();
-        let client = Client::try_from(config)
-            .map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
+        let client =
+            Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
         Ok(Self {
             client,
             default_namespace,
@@ -142,28 +129,15 @@ impl LiveCluster {
 
     async fn discover(&self) -> Result<ResourceTable, ClusterError> {
         self.count();
-        let core = self
-            .client
-            .list_core_api_resources("v1")
-            .await
-            .map_err(|e| api_error("discover /api/v1", e))?;
+        let core = self.client.list_core_api_resources("v1").await.map_err(|e| api_error("discover /api/v1", e))?;
         self.count();
-        let groups = self
-            .client
-            .list_api_groups()
-            .await
-            .map_err(|e| api_error("discover /apis", e))?;
+        let groups = self.client.list_api_groups().await.map_err(|e| api_error("discover /apis", e))?;
         let mut table = ResourceTable::default();
         add_resources(&mut table, "", "v1", core.resources);
         let versions: Vec<String> = groups
             .groups
             .iter()
-            .filter_map(|g| {
-                g.preferred_version
-                    .as_ref()
-                    .or(g.versions.first())
-                    .map(|v| v.group_version.clone())
-            })
+            .filter_map(|g| g.preferred_version.as_ref().or(g.versions.first()).map(|v| v.group_version.clone()))
             .collect();
         let lists = futures::future::join_all(versions.iter().map(|gv| {
             self.count();
@@ -188,9 +162,7 @@ impl LiveCluster {
             plural: kind.plural.clone(),
         };
         match namespaces {
-            Namespaces::One(ns) if kind.namespaced => {
-                Api::namespaced_with(self.client.clone(), ns, &resource)
-            }
+            Namespaces::One(ns) if kind.namespaced => Api::namespaced_with(self.client.clone(), ns, &resource),
             _ => Api::all_with(self.client.clone(), &resource),
         }
     }
@@ -232,10 +204,7 @@ impl LiveCluster {
                     requests.fetch_add(1, Ordering::Relaxed);
                     let list = api.list(&params).await.map_err(|e| api_error(action, e))?;
                     let objects = list.items.into_iter().map(to_value).collect();
-                    Ok(Arc::new(Listing {
-                        objects,
-                        resource_version: list.metadata.resource_version,
-                    }))
+                    Ok(Arc::new(Listing { objects, resource_version: list.metadata.resource_version }))
                 }
                 .boxed()
             })
@@ -352,11 +321,7 @@ fn add_resources(
         table.add(ResourceKind {
             group: group.to_owned(),
             version: version.to_owned(),
-            singular: if r.singular_name.is_empty() {
-                r.kind.to_ascii_lowercase()
-            } else {
-                r.singular_name
-            },
+            singular: if r.singular_name.is_empty() { r.kind.to_ascii_lowercase() } else { r.singular_name },
             kind: r.kind,
             plural: r.name,
             short_names: r.short_names.unwrap_or_default(),

@@ -113,10 +113,7 @@ pub struct Cluster {
 impl Cluster {
     /// A cluster answered from a snapshot; the default namespace is `default`.
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
-        Self {
-            backend: Backend::Snapshot(snapshot),
-            namespaces: Namespaces::One("default".into()),
-        }
+        Self { backend: Backend::Snapshot(snapshot), namespaces: Namespaces::One("default".into()) }
     }
 
     /// Connects like kubectl: `KUBECONFIG` or `~/.kube/config` and its current context, or the in-cluster
@@ -131,10 +128,7 @@ impl Cluster {
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
         let live = LiveCluster::connect(options).await?;
         let namespaces = Namespaces::One(live.default_namespace().to_owned());
-        Ok(Self {
-            backend: Backend::Live(Box::new(live)),
-            namespaces,
-        })
+        Ok(Self { backend: Backend::Live(Box::new(live)), namespaces })
     }
 
     /// The same cluster, looking in `namespaces` when a sentence does not say.
@@ -164,15 +158,9 @@ impl Cluster {
     }
 
     /// Evaluates a parsed sentence. `scope` is the check file's namespace, used when the sentence names none.
-    pub async fn check(
-        &self,
-        sentence: &Sentence,
-        scope: Option<&Namespaces>,
-    ) -> Result<Verdict, ClusterError> {
+    pub async fn check(&self, sentence: &Sentence, scope: Option<&Namespaces>) -> Result<Verdict, ClusterError> {
         let Some(assertion) = sentence.cluster() else {
-            return Err(ClusterError::Config(
-                "this sentence is not about a Kubernetes cluster".into(),
-            ));
+            return Err(ClusterError::Config("this sentence is not about a Kubernetes cluster".into()));
         };
         let namespaces = self.namespaces_for(assertion, scope);
         match sentence.retry {
@@ -184,11 +172,7 @@ impl Cluster {
         }
     }
 
-    fn namespaces_for(
-        &self,
-        assertion: &ClusterAssertion,
-        scope: Option<&Namespaces>,
-    ) -> Namespaces {
+    fn namespaces_for(&self, assertion: &ClusterAssertion, scope: Option<&Namespaces>) -> Namespaces {
         match &assertion.target.scope {
             Some(Scope::Namespace(ns)) => Namespaces::One(ns.value.clone()),
             Some(Scope::AllNamespaces) => Namespaces::All,
@@ -198,21 +182,14 @@ impl Cluster {
 
     /// Lists the objects a target selects (type, namespace, labels; the name pattern is applied by
     /// evaluation).
-    pub async fn list(
-        &self,
-        assertion: &ClusterAssertion,
-        namespaces: &Namespaces,
-    ) -> Result<Listing, ClusterError> {
+    pub async fn list(&self, assertion: &ClusterAssertion, namespaces: &Namespaces) -> Result<Listing, ClusterError> {
         let target = &assertion.target;
         let labels = target.labels.as_ref().map(|l| l.value.as_str());
         match &self.backend {
             Backend::Snapshot(snapshot) => {
                 let kind = snapshot.resources().resolve(&target.resource.value)?;
                 let selector = labels.map(LabelSelector::parse).transpose()?;
-                Ok(Listing {
-                    objects: snapshot.list(kind, namespaces, selector.as_ref()),
-                    resource_version: None,
-                })
+                Ok(Listing { objects: snapshot.list(kind, namespaces, selector.as_ref()), resource_version: None })
             }
             #[cfg(feature = "kube")]
             Backend::Live(live) => {
@@ -248,14 +225,9 @@ impl Cluster {
                     LabelSelector::parse(labels)?;
                 }
                 let budget = retry.interval * retry.attempts.saturating_sub(1);
-                live.wait(
-                    &assertion.target.resource.value,
-                    namespaces,
-                    labels,
-                    budget,
-                    retry.interval,
-                    |objects| evaluate(assertion, objects),
-                )
+                live.wait(&assertion.target.resource.value, namespaces, labels, budget, retry.interval, |objects| {
+                    evaluate(assertion, objects)
+                })
                 .await
             }
         }
@@ -306,17 +278,12 @@ impl Clusters {
             ClusterSource::Fixed(cluster) => Ok(cluster.clone()),
             #[cfg(feature = "kube")]
             ClusterSource::Live(options) => {
-                let key = context
-                    .map(str::to_owned)
-                    .or_else(|| options.context.clone());
+                let key = context.map(str::to_owned).or_else(|| options.context.clone());
                 let mut cache = self.cache.lock().await;
                 if let Some(cluster) = cache.get(&key) {
                     return Ok(cluster.clone());
                 }
-                let options = ConnectOptions {
-                    context: key.clone(),
-                    ..options.clone()
-                };
+                let options = ConnectOptions { context: key.clone(), ..options.clone() };
                 let mut cluster = Cluster::connect(&options).await?;
                 if let Some(ns) = &self.namespaces {
                     cluster = cluster.with_namespaces(ns.clone());

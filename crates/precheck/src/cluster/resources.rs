@@ -22,11 +22,7 @@ pub struct ResourceKind {
 impl ResourceKind {
     /// `apps/v1`, or `v1` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
     }
 
     fn names(&self) -> impl Iterator<Item = &str> {
@@ -70,11 +66,7 @@ impl ResourceTable {
 
     /// Adds a kind unless one with the same group and plural is known.
     pub fn add(&mut self, kind: ResourceKind) {
-        if !self
-            .kinds
-            .iter()
-            .any(|k| k.group == kind.group && k.plural == kind.plural)
-        {
+        if !self.kinds.iter().any(|k| k.group == kind.group && k.plural == kind.plural) {
             self.kinds.push(kind);
         }
     }
@@ -119,12 +111,7 @@ impl ResourceTable {
 
     /// The kinds every cluster serves, for sources without discovery (snapshots).
     pub fn builtin() -> Self {
-        let k = |group: &str,
-                 version: &str,
-                 kind: &str,
-                 plural: &str,
-                 short: &[&str],
-                 namespaced: bool| ResourceKind {
+        let k = |group: &str, version: &str, kind: &str, plural: &str, short: &[&str], namespaced: bool| ResourceKind {
             group: group.into(),
             version: version.into(),
             kind: kind.into(),
@@ -141,22 +128,8 @@ impl ResourceTable {
             k("", "v1", "Namespace", "namespaces", &["ns"], false),
             k("", "v1", "Node", "nodes", &["no"], false),
             k("", "v1", "ServiceAccount", "serviceaccounts", &["sa"], true),
-            k(
-                "",
-                "v1",
-                "PersistentVolumeClaim",
-                "persistentvolumeclaims",
-                &["pvc"],
-                true,
-            ),
-            k(
-                "",
-                "v1",
-                "PersistentVolume",
-                "persistentvolumes",
-                &["pv"],
-                false,
-            ),
+            k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", &["pvc"], true),
+            k("", "v1", "PersistentVolume", "persistentvolumes", &["pv"], false),
             k("", "v1", "Endpoints", "endpoints", &["ep"], true),
             k("", "v1", "Event", "events", &["ev"], true),
             k("apps", "v1", "Deployment", "deployments", &["deploy"], true),
@@ -165,78 +138,15 @@ impl ResourceTable {
             k("apps", "v1", "DaemonSet", "daemonsets", &["ds"], true),
             k("batch", "v1", "Job", "jobs", &[], true),
             k("batch", "v1", "CronJob", "cronjobs", &["cj"], true),
-            k(
-                "networking.k8s.io",
-                "v1",
-                "Ingress",
-                "ingresses",
-                &["ing"],
-                true,
-            ),
-            k(
-                "networking.k8s.io",
-                "v1",
-                "NetworkPolicy",
-                "networkpolicies",
-                &["netpol"],
-                true,
-            ),
-            k(
-                "autoscaling",
-                "v2",
-                "HorizontalPodAutoscaler",
-                "horizontalpodautoscalers",
-                &["hpa"],
-                true,
-            ),
-            k(
-                "policy",
-                "v1",
-                "PodDisruptionBudget",
-                "poddisruptionbudgets",
-                &["pdb"],
-                true,
-            ),
-            k(
-                "storage.k8s.io",
-                "v1",
-                "StorageClass",
-                "storageclasses",
-                &["sc"],
-                false,
-            ),
-            k(
-                "rbac.authorization.k8s.io",
-                "v1",
-                "Role",
-                "roles",
-                &[],
-                true,
-            ),
-            k(
-                "rbac.authorization.k8s.io",
-                "v1",
-                "RoleBinding",
-                "rolebindings",
-                &[],
-                true,
-            ),
-            k(
-                "rbac.authorization.k8s.io",
-                "v1",
-                "ClusterRole",
-                "clusterroles",
-                &[],
-                false,
-            ),
-            k(
-                "rbac.authorization.k8s.io",
-                "v1",
-                "ClusterRoleBinding",
-                "clusterrolebindings",
-                &[],
-                false,
-            ),
+            k("networking.k8s.io", "v1", "Ingress", "ingresses", &["ing"], true),
+            k("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", &["netpol"], true),
+            k("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", &["hpa"], true),
+            k("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", &["pdb"], true),
+            k("storage.k8s.io", "v1", "StorageClass", "storageclasses", &["sc"], false),
+            k("rbac.authorization.k8s.io", "v1", "Role", "roles", &[], true),
+            k("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", &[], true),
+            k("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", &[], false),
+            k("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", &[], false),
             k(
                 "apiextensions.k8s.io",
                 "v1",
@@ -259,13 +169,7 @@ mod tests {
         for word in ["po", "pod", "pods", "Pod", "PODS", "pods.v1", "pod.v1"] {
             assert_eq!(t.resolve(word).unwrap().plural, "pods", "{word}");
         }
-        for word in [
-            "deploy",
-            "deployment",
-            "deployments.apps",
-            "deployments.v1.apps",
-            "deploy.apps",
-        ] {
+        for word in ["deploy", "deployment", "deployments.apps", "deployments.v1.apps", "deploy.apps"] {
             assert_eq!(t.resolve(word).unwrap().plural, "deployments", "{word}");
         }
         assert_eq!(t.resolve("svc").unwrap().api_version(), "v1");
@@ -277,10 +181,7 @@ mod tests {
     fn unknown_words_suggest_the_nearest() {
         let t = ResourceTable::builtin();
         let e = t.resolve("podz").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "unknown resource type 'podz': did you mean 'pods'?"
-        );
+        assert_eq!(e.to_string(), "unknown resource type 'podz': did you mean 'pods'?");
         assert_eq!(t.resolve("zzzzzzzz").unwrap_err().suggestion, None);
     }
 }

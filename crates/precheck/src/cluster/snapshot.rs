@@ -26,25 +26,18 @@ impl Snapshot {
     /// assert_eq!(snapshot.len(), 1);
     /// ```
     pub fn from_yaml(text: &str) -> Result<Self, ClusterError> {
-        let mut snapshot = Self {
-            objects: Vec::new(),
-            resources: ResourceTable::builtin(),
-        };
+        let mut snapshot = Self { objects: Vec::new(), resources: ResourceTable::builtin() };
         snapshot.add_yaml(text, "<yaml>")?;
         Ok(snapshot)
     }
 
     /// Reads and merges several files.
     pub fn from_files<P: AsRef<Path>>(paths: &[P]) -> Result<Self, ClusterError> {
-        let mut snapshot = Self {
-            objects: Vec::new(),
-            resources: ResourceTable::builtin(),
-        };
+        let mut snapshot = Self { objects: Vec::new(), resources: ResourceTable::builtin() };
         for path in paths {
             let path = path.as_ref();
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ClusterError::Config(format!("cannot read snapshot {}: {e}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ClusterError::Config(format!("cannot read snapshot {}: {e}", path.display())))?;
             snapshot.add_yaml(&text, &path.display().to_string())?;
         }
         Ok(snapshot)
@@ -77,20 +70,9 @@ impl Snapshot {
     fn add_object(&mut self, doc: Value, origin: &str) -> Result<(), ClusterError> {
         match doc {
             Value::Null => Ok(()),
-            Value::Object(ref map)
-                if map
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .is_some_and(|k| k.ends_with("List")) =>
-            {
-                let items = map
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                items
-                    .into_iter()
-                    .try_for_each(|item| self.add_object(item, origin))
+            Value::Object(ref map) if map.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) => {
+                let items = map.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                items.into_iter().try_for_each(|item| self.add_object(item, origin))
             }
             Value::Object(ref map) => {
                 let kind = map.get("kind").and_then(Value::as_str);
@@ -104,12 +86,7 @@ impl Snapshot {
                 if kind == "CustomResourceDefinition" {
                     self.learn_crd(&doc);
                 }
-                if self
-                    .resources
-                    .kinds()
-                    .iter()
-                    .all(|k| !(k.kind == kind && k.group == group))
-                {
+                if self.resources.kinds().iter().all(|k| !(k.kind == kind && k.group == group)) {
                     // An object of a kind nobody described: name it like kubectl would name a simple CRD.
                     let singular = kind.to_ascii_lowercase();
                     self.resources.add(ResourceKind {
@@ -119,18 +96,13 @@ impl Snapshot {
                         plural: format!("{singular}s"),
                         singular,
                         short_names: Vec::new(),
-                        namespaced: map
-                            .get("metadata")
-                            .and_then(|m| m.get("namespace"))
-                            .is_some(),
+                        namespaced: map.get("metadata").and_then(|m| m.get("namespace")).is_some(),
                     });
                 }
                 self.objects.push(doc);
                 Ok(())
             }
-            _ => Err(ClusterError::Config(format!(
-                "{origin}: expected Kubernetes objects (YAML mappings)"
-            ))),
+            _ => Err(ClusterError::Config(format!("{origin}: expected Kubernetes objects (YAML mappings)"))),
         }
     }
 
@@ -140,11 +112,7 @@ impl Snapshot {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
         let version = spec["versions"]
             .as_array()
-            .and_then(|vs| {
-                vs.iter()
-                    .find(|v| v["storage"].as_bool() == Some(true))
-                    .or(vs.first())
-            })
+            .and_then(|vs| vs.iter().find(|v| v["storage"].as_bool() == Some(true)).or(vs.first()))
             .map(|v| s(&v["name"]))
             .unwrap_or_default();
         self.resources.add(ResourceKind {
@@ -152,16 +120,10 @@ impl Snapshot {
             version,
             kind: s(&names["kind"]),
             plural: s(&names["plural"]),
-            singular: names["singular"]
-                .as_str()
-                .map_or_else(|| s(&names["kind"]).to_ascii_lowercase(), str::to_owned),
+            singular: names["singular"].as_str().map_or_else(|| s(&names["kind"]).to_ascii_lowercase(), str::to_owned),
             short_names: names["shortNames"]
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default(),
             namespaced: spec["scope"].as_str() != Some("Cluster"),
         });
@@ -182,9 +144,7 @@ impl Snapshot {
                 o["kind"].as_str() == Some(kind.kind.as_str()) && group == kind.group
             })
             .filter(|o| match namespaces {
-                Namespaces::One(ns) if kind.namespaced => {
-                    o["metadata"]["namespace"].as_str() == Some(ns.as_str())
-                }
+                Namespaces::One(ns) if kind.namespaced => o["metadata"]["namespace"].as_str() == Some(ns.as_str()),
                 _ => true,
             })
             .filter(|o| {
@@ -192,11 +152,7 @@ impl Snapshot {
                     let map: BTreeMap<String, String> = o["metadata"]["labels"]
                         .as_object()
                         .map(|m| {
-                            m.iter()
-                                .map(|(k, v)| {
-                                    (k.clone(), v.as_str().unwrap_or_default().to_owned())
-                                })
-                                .collect()
+                            m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()
                         })
                         .unwrap_or_default();
                     selector.matches(&map)

@@ -51,64 +51,40 @@ fn property_is_ignores_case_and_needs_every_object() {
     assert!(verdict("'status' is 'RUNNING' for pods named 'nginx'").passed);
     let v = verdict("'status' is 'running' for pods named '.'");
     assert!(!v.passed);
-    assert_eq!(
-        v.summary,
-        "1 of 3 pods named '.' do not have 'status' = 'running'"
-    );
-    let bad: Vec<_> = v
-        .observed
-        .iter()
-        .filter(|o| !o.ok)
-        .map(|o| (o.name.as_str(), o.value.as_deref()))
-        .collect();
+    assert_eq!(v.summary, "1 of 3 pods named '.' do not have 'status' = 'running'");
+    let bad: Vec<_> = v.observed.iter().filter(|o| !o.ok).map(|o| (o.name.as_str(), o.value.as_deref())).collect();
     assert_eq!(bad, [("metrics-server-7d9", Some("Pending"))]);
     let text = v.to_string();
-    assert!(
-        text.contains("BAD web/metrics-server-7d9: Pending"),
-        "{text}"
-    );
+    assert!(text.contains("BAD web/metrics-server-7d9: Pending"), "{text}");
 }
 
 #[test]
 fn matches_is_case_sensitive() {
     assert!(verdict("'status' matches '^[Rr]unning$' for pods named 'nginx'").passed);
     assert!(!verdict("'status' matches '^Running$' for pods named 'nginx'").passed);
-    assert!(
-        verdict("'.spec.containers[0].image' matches ':1\\.27$' for pods named 'nginx'").passed
-    );
+    assert!(verdict("'.spec.containers[0].image' matches ':1\\.27$' for pods named 'nginx'").passed);
 }
 
 #[test]
 fn no_matching_object_fails_a_property_sentence() {
     let v = verdict("'status' is 'running' for pods named 'redis'");
     assert!(!v.passed);
-    assert_eq!(
-        v.summary,
-        "no pods named 'redis' found to check 'status' = 'running'"
-    );
+    assert_eq!(v.summary, "no pods named 'redis' found to check 'status' = 'running'");
 }
 
 #[test]
 fn numbers_and_non_numbers() {
-    let objects: Vec<Value> = serde_saphyr::from_str(
-        "- metadata: {name: d}\n  spec: {replicas: 3}\n  status: {readyReplicas: 2}\n",
-    )
-    .unwrap();
+    let objects: Vec<Value> =
+        serde_saphyr::from_str("- metadata: {name: d}\n  spec: {replicas: 3}\n  status: {readyReplicas: 2}\n").unwrap();
     let eval = |s: &str| evaluate(parse_sentence(s).unwrap().cluster().unwrap(), &objects);
     assert!(eval("'.spec.replicas' is more than '2' for deploy named 'd'").passed);
     assert!(eval("'.spec.replicas' is less than '3.5' for deploy named 'd'").passed);
     assert!(!eval("'.status.readyReplicas' is more than '2' for deploy named 'd'").passed);
     let v = eval("'.status.missing' is more than '1' for deploy named 'd'");
     assert!(!v.passed);
-    assert_eq!(
-        v.observed[0].note.as_deref(),
-        Some("'<none>' is not a number")
-    );
+    assert_eq!(v.observed[0].note.as_deref(), Some("'<none>' is not a number"));
     let v = verdict("'.spec.replicas' is more than '1' for pods named 'metrics'");
-    assert_eq!(
-        v.observed[0].note.as_deref(),
-        Some("'many' is not a number")
-    );
+    assert_eq!(v.observed[0].note.as_deref(), Some("'many' is not a number"));
 }
 
 #[test]
@@ -118,28 +94,13 @@ fn absent_fields_read_none() {
 
 #[test]
 fn find_counts_objects_with_the_value() {
-    assert!(
-        verdict("at most 1 times every 1s to find 2 pods named '.' with 'status' being 'running'")
-            .passed
-    );
-    assert!(
-        verdict("at most 1 times every 1s to find 1 pods named '.' with 'status' matching 'Pend'")
-            .passed
-    );
-    let v =
-        verdict("at most 1 times every 1s to find 3 pods named '.' with 'status' being 'running'");
+    assert!(verdict("at most 1 times every 1s to find 2 pods named '.' with 'status' being 'running'").passed);
+    assert!(verdict("at most 1 times every 1s to find 1 pods named '.' with 'status' matching 'Pend'").passed);
+    let v = verdict("at most 1 times every 1s to find 3 pods named '.' with 'status' being 'running'");
     assert!(!v.passed);
-    assert_eq!(
-        v.summary,
-        "2 of 3 pods named '.' have 'status' = 'running', expected 3"
-    );
+    assert_eq!(v.summary, "2 of 3 pods named '.' have 'status' = 'running', expected 3");
     // N = 0 with no object at all passes.
-    assert!(
-        verdict(
-            "at most 1 times every 1s to find 0 pods named 'redis' with 'status' being 'running'"
-        )
-        .passed
-    );
+    assert!(verdict("at most 1 times every 1s to find 0 pods named 'redis' with 'status' being 'running'").passed);
 }
 
 #[test]

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use quick_junit::{
-    FlakyOrRerun, NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
-};
+use quick_junit::{FlakyOrRerun, NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use crate::outcome::{Attempt, RunReport, Status, TestResult};
 
@@ -18,13 +16,8 @@ fn kind(status: Status) -> NonSuccessKind {
 
 fn rerun(attempt: &Attempt) -> TestRerun {
     let mut rerun = TestRerun::new(kind(attempt.status));
-    rerun
-        .set_message(attempt.message.lines().next().unwrap_or_default())
-        .set_type(attempt.status.as_str());
-    rerun
-        .set_description(&attempt.message)
-        .set_system_out(attempt.trace())
-        .set_time(attempt.duration);
+    rerun.set_message(attempt.message.lines().next().unwrap_or_default()).set_type(attempt.status.as_str());
+    rerun.set_description(&attempt.message).set_system_out(attempt.trace()).set_time(attempt.duration);
     rerun
 }
 
@@ -37,13 +30,12 @@ fn test_case(test: &TestResult) -> TestCase {
             }
             s
         }
-        (Status::Passed, Some((_, earlier))) => TestCaseStatus::Success {
-            flaky_runs: earlier.iter().map(rerun).collect(),
-        },
+        (Status::Passed, Some((_, earlier))) => {
+            TestCaseStatus::Success { flaky_runs: earlier.iter().map(rerun).collect() }
+        }
         (status, Some((last, earlier))) => {
             let mut s = TestCaseStatus::non_success(kind(status));
-            s.set_message(last.message.lines().next().unwrap_or_default())
-                .set_type(status.as_str());
+            s.set_message(last.message.lines().next().unwrap_or_default()).set_type(status.as_str());
             s.set_description(&last.message);
             s.add_reruns(earlier.iter().map(rerun));
             s.set_rerun_kind(FlakyOrRerun::Rerun);
@@ -51,8 +43,7 @@ fn test_case(test: &TestResult) -> TestCase {
         }
     };
     let mut case = TestCase::new(test.name.as_str(), status);
-    case.set_classname(test.file.as_str())
-        .set_time(test.duration());
+    case.set_classname(test.file.as_str()).set_time(test.duration());
     if let Some(last) = test.attempts.last() {
         case.set_system_out(last.trace());
     }
@@ -78,7 +69,5 @@ pub fn junit_xml(report: &RunReport) -> String {
         junit.add_test_suite(suite);
     }
     junit.set_time(report.duration);
-    junit
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- cannot serialize the report: {e} -->"))
+    junit.to_string().unwrap_or_else(|e| format!("<!-- cannot serialize the report: {e} -->"))
 }

@@ -10,10 +10,7 @@ pub fn tap(report: &RunReport) -> String {
         let name = test.full_name().replace('#', "\\#");
         match test.status() {
             Status::Passed if test.is_flaky() => {
-                out.push_str(&format!(
-                    "ok {n} - {name} # flaky: passed on attempt {}\n",
-                    test.attempts.len()
-                ));
+                out.push_str(&format!("ok {n} - {name} # flaky: passed on attempt {}\n", test.attempts.len()));
             }
             Status::Passed => out.push_str(&format!("ok {n} - {name}\n")),
             Status::Skipped => {
@@ -21,15 +18,8 @@ pub fn tap(report: &RunReport) -> String {
                 out.push_str(&format!("ok {n} - {name} # SKIP {reason}\n"));
             }
             status => {
-                out.push_str(&format!(
-                    "not ok {n} - {name}\n  ---\n  status: {}\n  message: |\n",
-                    status.as_str()
-                ));
-                let last = test
-                    .attempts
-                    .last()
-                    .map(|a| a.message.as_str())
-                    .unwrap_or_default();
+                out.push_str(&format!("not ok {n} - {name}\n  ---\n  status: {}\n  message: |\n", status.as_str()));
+                let last = test.attempts.last().map(|a| a.message.as_str()).unwrap_or_default();
                 for line in last.lines() {
                     out.push_str(&format!("    {line}\n"));
                 }
