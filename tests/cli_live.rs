@@ -204,3 +204,28 @@ fn a_file_context_selects_the_namespace_of_that_context() {
     let out = precheck(&cluster.kubeconfig, &["run", check.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn the_bats_shim_runs_detik_sentences_through_precheck() {
+    let cluster = TestCluster::with_fixtures();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_precheck")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let script = r#"
+        source examples/bats/detik.bash
+        verify "there are 2 pods named '^nginx-'"; echo "pass=$?"
+        verify "there are 5 pods named '^nginx-'" >/dev/null; echo "fail=$?"
+        try "at most 2 times every 1s to get pods named '^nginx-' and verify that 'status' is 'running'" >/dev/null; echo "try=$?"
+        verify "" 2>/dev/null; echo "empty=$?"
+    "#;
+    let out = Command::new("bash")
+        .args(["-c", script])
+        .env("PATH", path)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in ["pass=0", "fail=3", "try=0", "empty=1"] {
+        assert!(stdout.contains(expected), "{expected} in {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
