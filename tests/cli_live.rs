@@ -14,6 +14,7 @@ fn precheck(kubeconfig: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_precheck"))
         .args(args)
         .env("KUBECONFIG", kubeconfig)
+        .env("KUBECACHEDIR", kubeconfig.with_file_name("kube-cache"))
         .env_remove("DETIK_CLIENT_NAMESPACE")
         .env_remove("DETIK_CLIENT_NAMESPACE_ALL")
         .current_dir(repo_root())
@@ -221,6 +222,7 @@ fn the_bats_shim_runs_detik_sentences_through_precheck() {
         .args(["-c", script])
         .env("PATH", path)
         .env("KUBECONFIG", &cluster.kubeconfig)
+        .env("KUBECACHEDIR", cluster.dir().join("kube-cache"))
         .current_dir(repo_root())
         .output()
         .unwrap();

@@ -142,6 +142,8 @@ impl TestCluster {
         Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
+            // Discovery caches of random ports stay in the scratch directory, not in ~/.kube.
+            .env("KUBECACHEDIR", self.dir.path().join("kube-cache"))
             .args(args)
             .stdin(Stdio::null())
             .output()

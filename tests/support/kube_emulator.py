@@ -32,6 +32,8 @@ from typing import Any
 
 import aiohttp.web
 import attrs
+import jsonpatch
+import jsonpointer
 import kmock
 import yaml
 from kmock._internal import enums, parsing, rendering  # kmock is pinned (==0.8)
@@ -206,6 +208,7 @@ class Emulator(kmock.KubernetesEmulator):
         stored = self._objects[key] if key in self._objects else None
         history = stored.history if stored is not None else []
         old = history[-2].raw if event['type'] == 'MODIFIED' and len(history) >= 2 and history[-2] else None
+        old = copy.deepcopy(old)
         self._rv += 1
         meta = dict(meta, resourceVersion=str(self._rv))
         if old is not None and old.get('spec') != event['object'].get('spec'):
@@ -284,6 +287,9 @@ class Emulator(kmock.KubernetesEmulator):
             raise self._not_found(request)
         except kmock.KubernetesNotFoundError:
             raise _status_error(404, 'NotFound', 'the server could not find the requested resource')
+        except (ValueError, jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
+            # e.g. a failed JSON-patch `test`, or kmock's merge refusing to replace a dict by a scalar
+            raise _status_error(422, 'Invalid', f'{self._what(request)} "{request.name}" is invalid: {e}')
         except kmock.KubernetesError as e:
             if e.status != 409 or e.reason == 'Conflict':
                 raise
@@ -313,6 +319,14 @@ class Emulator(kmock.KubernetesEmulator):
         if ctype == 'application/vnd.kubernetes.protobuf':
             raise _status_error(415, 'UnsupportedMediaType', 'the emulator does not decode protobuf '
                                 '(e.g. kubectl create namespace/configmap generators): send JSON or YAML')
+
+        if request.subresource not in (None, 'status', 'scale'):  # kmock would serve the object itself
+            raise _status_error(404, 'NotFound', f'the emulator does not serve {request.resource.plural}'
+                                f'/{request.subresource} (only the status and scale sub-resources)')
+        if request.params.get('dryRun') and request.method in ('POST', 'PUT', 'PATCH', 'DELETE'):
+            raise _status_error(400, 'BadRequest', 'the emulator does not support dryRun (it would write)')
+        if request.method == 'DELETE' and request.name is None:  # kmock fails with a 500
+            raise _status_error(405, 'MethodNotAllowed', 'the emulator does not support deletecollection')
 
         if request.action == enums.action.CREATE:
             if not isinstance(data, dict):
@@ -620,7 +634,10 @@ async def main(argv: list[str] | None = None) -> int:
     emulator.resources.load_bundled()  # discovery data of a recent k3s, shipped with kmock
     async with emulator, kmock.Server(emulator, host=args.host, port=args.port) as server:
         await preload(emulator, server, objects)
-        mode = os.fstat(0).st_mode if not sys.stdin.closed else 0
+        try:
+            mode = os.fstat(0).st_mode
+        except OSError:  # no stdin at all
+            mode = 0
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # exit when the parent closes our stdin
             reader = asyncio.StreamReader()
             await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -22,8 +22,8 @@ use miette::{Diagnostic, NamedSource};
 use precheck_lang::{CheckFile, SyntaxError};
 
 #[cfg(feature = "kube")]
-use crate::cluster::Cluster;
-use crate::cluster::{ClusterSource, Clusters, Namespaces};
+use crate::cluster::{Cluster, ClusterSource};
+use crate::cluster::{Clusters, Namespaces};
 use crate::outcome::{Attempt, RunReport, Status, TestResult};
 use crate::runner::{StepContext, file_namespaces, run_attempt, run_steps};
 

@@ -1,0 +1,245 @@
+//! `cargo bench --bench checks`: 50 generated check files with 1,000 assertions run by Precheck against the
+//! Kubernetes API emulator, beside the bats-detik way (one `kubectl get -o custom-columns` process per
+//! assertion), and the lint throughput of the parser. Prints figures; asserts nothing about speed.
+//!
+//! `PRECHECK_BENCH_BASELINE=N` runs only the first N baseline assertions (the baseline is slow) and
+//! extrapolates to 1,000.
+
+#[path = "../tests/support/emulator.rs"]
+mod emulator;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use precheck::cluster::{ClusterSource, Clusters, ConnectOptions};
+use precheck::harness::{RunOptions, Suite};
+use precheck::outcome::Status;
+
+const FILES: usize = 50;
+const TESTS_PER_FILE: usize = 4;
+const ASSERTIONS_PER_TEST: usize = 5;
+const PODS: usize = 200;
+
+/// One assertion: the sentence, and the kubectl arguments and check that bats-detik would run for it.
+struct Assertion {
+    sentence: String,
+    resource: &'static str,
+    namespace: &'static str,
+    column: &'static str,
+    name: String,
+    expect: Expect,
+}
+
+enum Expect {
+    Count(usize),
+    Value(&'static str),
+}
+
+fn assertions() -> Vec<Assertion> {
+    let mut all = Vec::new();
+    for i in 0..FILES * TESTS_PER_FILE * ASSERTIONS_PER_TEST {
+        let pod = i % PODS;
+        let ns = if pod.is_multiple_of(2) { "default" } else { "team-a" };
+        let a = match i % 5 {
+            0 => Assertion {
+                sentence: format!("there is 1 pod named '^bench-{pod}$' in namespace '{ns}'"),
+                resource: "pods",
+                namespace: ns,
+                column: ".metadata.name",
+                name: format!("^bench-{pod}$"),
+                expect: Expect::Count(1),
+            },
+            1 => Assertion {
+                sentence: format!("'status' is 'running' for pods named '^bench-{pod}$' in namespace '{ns}'"),
+                resource: "pods",
+                namespace: ns,
+                column: ".status.phase",
+                name: format!("^bench-{pod}$"),
+                expect: Expect::Value("Running"),
+            },
+            2 => Assertion {
+                sentence: format!(
+                    "'.spec.containers[0].image' is 'nginx:1.27' for po named '^bench-{pod}$' in namespace '{ns}'"
+                ),
+                resource: "pods",
+                namespace: ns,
+                column: ".spec.containers[0].image",
+                name: format!("^bench-{pod}$"),
+                expect: Expect::Value("nginx:1.27"),
+            },
+            3 => Assertion {
+                sentence: "'port' is '80' for svc named '^nginx$'".into(),
+                resource: "services",
+                namespace: "default",
+                column: ".spec.ports[*].port",
+                name: "^nginx$".into(),
+                expect: Expect::Value("80"),
+            },
+            _ => Assertion {
+                sentence: "'.spec.replicas' is '2' for deployments named '^nginx$'".into(),
+                resource: "deployments",
+                namespace: "default",
+                column: ".spec.replicas",
+                name: "^nginx$".into(),
+                expect: Expect::Value("2"),
+            },
+        };
+        all.push(a);
+    }
+    all
+}
+
+fn pods_yaml() -> String {
+    let mut y = String::new();
+    for i in 0..PODS {
+        let ns = if i.is_multiple_of(2) { "default" } else { "team-a" };
+        let _ = write!(
+            y,
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: bench-{i}, namespace: {ns}, labels: {{app: bench}}}}\n\
+             spec: {{containers: [{{name: nginx, image: \"nginx:1.27\"}}]}}\nstatus: {{phase: Running}}\n"
+        );
+    }
+    y
+}
+
+fn write_suite(dir: &Path, assertions: &[Assertion]) {
+    let mut chunks = assertions.chunks(ASSERTIONS_PER_TEST);
+    for f in 0..FILES {
+        let mut text = String::new();
+        for t in 0..TESTS_PER_FILE {
+            let _ = writeln!(text, "test 'file {f} test {t}' {{");
+            for a in chunks.next().expect("enough assertions") {
+                let _ = writeln!(text, "    verify {}", a.sentence);
+            }
+            text.push_str("}\n\n");
+        }
+        std::fs::write(dir.join(format!("bench-{f:02}.check")), text).expect("write check file");
+    }
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// What bats-detik does for one assertion: a kubectl process, then a grep over its table.
+fn baseline_one(kubeconfig: &Path, a: &Assertion) -> bool {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["get", a.resource, "-n", a.namespace, "--no-headers"])
+        .arg(format!("-o=custom-columns=NAME:.metadata.name,PROP:{}", a.column))
+        .output()
+        .expect("run kubectl");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let name = regex::Regex::new(&a.name).expect("name regex");
+    let rows: Vec<(&str, &str)> = table
+        .lines()
+        .filter_map(|l| l.split_once(char::is_whitespace).map(|(n, v)| (n, v.trim())))
+        .filter(|(n, _)| name.is_match(n))
+        .collect();
+    match a.expect {
+        Expect::Count(n) => rows.len() == n,
+        Expect::Value(v) => !rows.is_empty() && rows.iter().all(|(_, got)| got.eq_ignore_ascii_case(v)),
+    }
+}
+
+fn lint_throughput() -> (f64, f64) {
+    let sentences: Vec<String> = assertions().into_iter().map(|a| a.sentence).collect();
+    let started = Instant::now();
+    let mut parsed = 0usize;
+    while started.elapsed() < Duration::from_secs(2) {
+        for s in &sentences {
+            precheck_lang::parse_sentence(s).expect("valid sentence");
+            parsed += 1;
+        }
+    }
+    let sentences_per_s = parsed as f64 / started.elapsed().as_secs_f64();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_suite(dir.path(), &assertions());
+    let texts: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
+        .collect();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let started = Instant::now();
+    let mut rounds = 0usize;
+    while started.elapsed() < Duration::from_secs(2) {
+        for t in &texts {
+            precheck_lang::CheckFile::parse(t, &|_| None).expect("valid file");
+        }
+        rounds += 1;
+    }
+    let mib_per_s = (bytes * rounds) as f64 / started.elapsed().as_secs_f64() / (1024.0 * 1024.0);
+    (sentences_per_s, mib_per_s)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test` builds benches too but must not run this one.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let (sentences_per_s, mib_per_s) = lint_throughput();
+    println!("lint: {sentences_per_s:.0} sentences/s; check files {mib_per_s:.1} MiB/s");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pods = dir.path().join("bench-pods.yaml");
+    std::fs::write(&pods, pods_yaml()).expect("write pods");
+    let mut fixtures = emulator::cluster_fixtures();
+    fixtures.push(pods);
+    let cluster = emulator::TestCluster::start(&fixtures);
+    let assertions = assertions();
+    let suite_dir = dir.path().join("suite");
+    std::fs::create_dir(&suite_dir).expect("suite dir");
+    write_suite(&suite_dir, &assertions);
+
+    let suite = Suite::load(std::slice::from_ref(&suite_dir), &|_| None).expect("generated suite parses");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let options = ConnectOptions { kubeconfig: Some(cluster.kubeconfig.clone()), context: None };
+    let clusters = Arc::new(Clusters::new(ClusterSource::Live(options), None));
+    let args = libtest_mimic::Arguments {
+        quiet: true,
+        format: Some(libtest_mimic::FormatSetting::Terse),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let (_, report) = precheck::harness::run(&args, &suite, clusters.clone(), RunOptions::default(), &runtime);
+    let precheck_time = started.elapsed();
+    let requests = runtime.block_on(clusters.requests());
+    assert_eq!(report.count(Status::Passed), FILES * TESTS_PER_FILE, "every generated test should pass");
+    println!(
+        "precheck: {} files, {} assertions in {:.2}s, {requests} API requests, peak memory {:.1} MiB",
+        FILES,
+        assertions.len(),
+        precheck_time.as_secs_f64(),
+        peak_memory_mib()
+    );
+
+    let sample = std::env::var("PRECHECK_BENCH_BASELINE").ok().and_then(|v| v.parse().ok()).unwrap_or(assertions.len());
+    let sample = sample.clamp(1, assertions.len());
+    let started = Instant::now();
+    for a in &assertions[..sample] {
+        assert!(baseline_one(&cluster.kubeconfig, a), "baseline assertion failed: {}", a.sentence);
+    }
+    let measured = started.elapsed();
+    let baseline = measured.mul_f64(assertions.len() as f64 / sample as f64);
+    println!(
+        "baseline (kubectl per assertion): {} processes in {:.2}s{}, at least one API request each",
+        sample,
+        measured.as_secs_f64(),
+        if sample < assertions.len() {
+            format!(" (extrapolated to 1000: {:.2}s)", baseline.as_secs_f64())
+        } else {
+            String::new()
+        }
+    );
+    println!("ratio: precheck is {:.1}x faster", baseline.as_secs_f64() / precheck_time.as_secs_f64());
+}
