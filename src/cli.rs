@@ -79,11 +79,12 @@ impl Target {
         None
     }
 
-    fn source(&self) -> Result<ClusterSource, ClusterError> {
+    /// The cluster source; a snapshot that cannot be read is invalid input (exit 2), reported here.
+    fn source(&self, detik_env: bool) -> Result<ClusterSource, ClusterError> {
         if !self.snapshot.is_empty() {
             let snapshot = Snapshot::from_files(&self.snapshot)?;
             let mut cluster = Cluster::from_snapshot(snapshot);
-            if let Some(ns) = self.namespaces(false) {
+            if let Some(ns) = self.namespaces(detik_env) {
                 cluster = cluster.with_namespaces(ns);
             }
             return Ok(ClusterSource::Fixed(Arc::new(cluster)));
@@ -245,11 +246,11 @@ fn run(args: RunArgs) -> i32 {
             return exit_codes::INVALID_INPUT;
         }
     };
-    let source = match args.target.source() {
+    let source = match args.target.source(false) {
         Ok(source) => source,
         Err(e) => {
             eprintln!("error: {e}");
-            return exit_codes::INFRASTRUCTURE;
+            return exit_codes::INVALID_INPUT;
         }
     };
     let clusters = Arc::new(Clusters::new(source, args.target.namespaces(false)));
@@ -263,7 +264,7 @@ fn run(args: RunArgs) -> i32 {
         ignore_all: None,
     };
     let runtime = runtime();
-    let (_, report) = precheck::harness::run(&test_args, &suite, clusters, options, &runtime);
+    let (conclusion, report) = precheck::harness::run(&test_args, &suite, clusters, options, &runtime);
     if args.list {
         return exit_codes::SUCCESS;
     }
@@ -279,6 +280,8 @@ fn run(args: RunArgs) -> i32 {
         return exit_codes::INFRASTRUCTURE;
     }
     match report.status() {
+        // libtest saw a failure the report does not explain: never let that pass.
+        Status::Passed | Status::Skipped if conclusion.has_failed() => exit_codes::INFRASTRUCTURE,
         Status::Passed | Status::Skipped => exit_codes::SUCCESS,
         Status::Failed => exit_codes::FAILED,
         Status::Errored => exit_codes::INFRASTRUCTURE,
@@ -313,7 +316,7 @@ fn print_summary(report: &RunReport) {
     if !flaky.is_empty() {
         println!("flaky tests (passed on a retry):");
         for t in &flaky {
-            println!("    {} (attempt {} of {})", t.full_name(), t.attempts.len(), t.attempts.len());
+            println!("    {} (passed on attempt {})", t.full_name(), t.attempts.len());
         }
     }
     let errors: Vec<_> =
@@ -364,9 +367,16 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
         );
         return exit_codes::INVALID_INPUT;
     }
+    let source = match args.target.source(true) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
     let runtime = runtime();
     let result: Result<_, VerifyError> = runtime.block_on(async {
-        let cluster = match args.target.source()? {
+        let cluster = match source {
             ClusterSource::Fixed(cluster) => cluster,
             ClusterSource::Live(options) => {
                 let mut cluster = Cluster::connect(&options).await?;

@@ -151,9 +151,13 @@ pub struct Retry {
 }
 
 impl Retry {
-    /// The whole time budget: `attempts × interval`.
+    /// The longest a retried sentence may wait: 7 days. The parser refuses larger budgets.
+    pub const MAX_BUDGET: Duration = Duration::from_secs(7 * 24 * 3600);
+
+    /// The time budget after the first evaluation: `(attempts - 1) × interval`. The last attempt comes at
+    /// the end of it; nothing sleeps after it.
     pub fn budget(&self) -> Duration {
-        self.interval * self.attempts
+        self.interval.checked_mul(self.attempts.saturating_sub(1)).unwrap_or(Self::MAX_BUDGET)
     }
 }
 

@@ -186,10 +186,27 @@ fn lines(source: &str) -> impl Iterator<Item = Line<'_>> {
         offset += raw.len();
         let body = raw.trim_end_matches(['\n', '\r']);
         let text = body.trim_start_matches([' ', '\t']);
-        let text = text.trim_end_matches([' ', '\t']);
+        let text = strip_comment(text).trim_end_matches([' ', '\t']);
         let start = line_start + (body.len() - body.trim_start_matches([' ', '\t']).len());
         (!text.is_empty() && !text.starts_with('#')).then_some(Line { text, start })
     })
+}
+
+/// The line without a trailing ` # comment`: a `#` after a blank and outside quotes starts a comment
+/// (`'a#b'`, `"#"` and `x#y` are not comments).
+fn strip_comment(line: &str) -> &str {
+    let mut quote = None;
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '#') if previous == ' ' || previous == '\t' => return &line[..i],
+            _ => {}
+        }
+        previous = c;
+    }
+    line
 }
 
 struct FileParser<'a, I: Iterator<Item = Line<'a>>> {
@@ -491,11 +508,14 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
 
     fn sentence_step(&mut self, word: &str, rest: Line<'_>) -> Option<Action> {
         let expanded = self.expand(rest)?;
+        if let Err(e) = expanded.check_values(rest.text, rest.start) {
+            self.error(e);
+            return None;
+        }
         let map = |span: Span| expanded.original_span(span).shifted(rest.start);
         match parse_sentence(&expanded.text) {
             Ok(mut sentence) => {
-                let local = |span: Span| expanded.original_span(span).shifted(rest.start);
-                sentence.map_spans(&local);
+                sentence.map_spans(&map);
                 match (word, sentence.retry.is_some()) {
                     ("verify", false) => Some(Action::Verify(sentence)),
                     ("try", true) => Some(Action::Try(sentence)),
@@ -592,7 +612,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                         Err(e) => {
                             self.error(
                                 SyntaxError::new(SyntaxErrorKind::Regex, text.span, "invalid regular expression")
-                                    .with_label(e.to_string().lines().last().unwrap_or("").trim().to_owned()),
+                                    .with_label(crate::sentence::last_line(&e.to_string())),
                             );
                             return None;
                         }
@@ -673,15 +693,26 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
         };
         let mut pending = None;
         loop {
-            let Some(line) = self.lines.next() else {
+            let Some(line) = self.lines.peek().copied() else {
                 self.unclosed(header);
                 break;
             };
+            let (word, rest) = split_word(line);
+            if word.eq_ignore_ascii_case("test") || word.eq_ignore_ascii_case("@test") {
+                // Left for the file level, so the next test is parsed as a test.
+                self.error(
+                    SyntaxError::new(SyntaxErrorKind::Structure, span_of(header), "this test is never closed")
+                        .with_label("opened here")
+                        .with_help("close it with a line holding `}` before the next test"),
+                );
+                test.span.end = line.start;
+                break;
+            }
+            self.lines.next();
             if line.text == "}" {
                 test.span.end = line.start + 1;
                 break;
             }
-            let (word, rest) = split_word(line);
             match word.to_ascii_lowercase().as_str() {
                 "tags" => test.tags.extend(self.tags(rest)),
                 "skip" => {
@@ -703,18 +734,6 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                 },
                 "setup" => test.setup.extend(self.block_steps(line, rest)),
                 "teardown" => test.teardown.extend(self.block_steps(line, rest)),
-                "test" | "@test" => {
-                    self.error(
-                        SyntaxError::new(
-                            SyntaxErrorKind::Structure,
-                            Span::new(line.start, line.start + word.len()),
-                            "a test cannot contain another test",
-                        )
-                        .with_help("close the previous test with `}` first"),
-                    );
-                    test.span.end = line.start;
-                    break;
-                }
                 _ => self.step_line(line, &mut pending, &mut test.steps, TEST_KEYWORDS),
             }
         }

@@ -180,7 +180,6 @@ impl Reader<'_> {
     }
 
     fn bracket(&mut self) -> Result<Step, FieldPathError> {
-        let open = self.pos;
         self.pos += 1; // '['
         let step = if self.eat("*") {
             Step::Wildcard
@@ -207,7 +206,6 @@ impl Reader<'_> {
             }
         };
         if !self.eat("]") {
-            let _ = open;
             return Err(self.error("expected `]`"));
         }
         Ok(step)

@@ -32,6 +32,6 @@ pub use ast::{
     Sentence, Span, Spanned, Target,
 };
 pub use check_file::{Action, CheckFile, CheckFileErrors, Command, OutputCheck, OutputExpectation, Step, Stream, Test};
-pub use error::{SentenceError, SyntaxError, SyntaxErrorKind, line_col};
+pub use error::{SentenceError, SyntaxError, SyntaxErrorKind, line_col, nearest};
 pub use field_path::{Comparison, FieldPath, FieldPathError, Filter, Literal, Step as PathStep};
 pub use sentence::parse_sentence;

@@ -338,14 +338,14 @@ fn pattern<'a>(ctx: &Ctx<'a>, what: &'static str, i: &'a str) -> PResult<'a, Spa
                 SyntaxErrorKind::Regex,
                 format!("invalid regular expression in the {what}"),
             )
-            .label(first_line(&e.to_string()))
+            .label(last_line(&e.to_string()))
             .help("patterns are regular expressions searched in the value; escape special characters with `\\`"),
         )),
     }
 }
 
 /// The last line of the regex crate's message says what is wrong.
-fn first_line(message: &str) -> String {
+pub(crate) fn last_line(message: &str) -> String {
     message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(message).trim().to_owned()
 }
 
@@ -549,8 +549,20 @@ fn try_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     let (i, _) = ws(i)?;
     let (i, _) = kw_ws("times")(i)?;
     let (i, _) = kw_ws("every")(i)?;
+    let interval_at = i;
     let (i, interval) = seconds(i)?;
     let retry = Retry { attempts, interval, span: ctx.span(start, i) };
+    if interval.checked_mul(attempts.saturating_sub(1)).is_none_or(|b| b > Retry::MAX_BUDGET) {
+        return Err(nom::Err::Failure(
+            GErr::custom(
+                interval_at,
+                ctx.offset(i) - ctx.offset(interval_at),
+                SyntaxErrorKind::Number,
+                "the retry budget is longer than 7 days",
+            )
+            .label("attempts × interval is too long"),
+        ));
+    }
     let (i, _) = ws(i)?;
     let (i, _) = kw_ws("to")(i)?;
     let get = |i: &'a str| {

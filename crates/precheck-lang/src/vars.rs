@@ -42,6 +42,37 @@ impl Expanded {
     }
 }
 
+impl Expanded {
+    /// Refuses values that would change the structure of a sentence rather than fill it in: a value with a
+    /// single quote (it would end the quoted item) anywhere, or with blanks outside quotes. `original` is
+    /// the text before expansion, at `base` in the file.
+    pub fn check_values(&self, original: &str, base: usize) -> Result<(), SyntaxError> {
+        for &(es, ee, os, oe) in &self.substitutions {
+            let value = &self.text[es..ee];
+            let quoted = original[..os].matches('\'').count() % 2 == 1;
+            let span = Span::new(base + os, base + oe);
+            if value.contains('\'') {
+                return Err(SyntaxError::new(
+                    SyntaxErrorKind::Variable,
+                    span,
+                    format!("the value of `{}` contains a single quote", &original[os..oe]),
+                )
+                .with_label("its value would end the quoted item")
+                .with_help("a quoted item cannot contain `'`; use a regex `.` in its place"));
+            }
+            if !quoted && value.contains([' ', '\t', '\n']) {
+                return Err(SyntaxError::new(
+                    SyntaxErrorKind::Variable,
+                    span,
+                    format!("the value of `{}` has blanks outside quotes", &original[os..oe]),
+                )
+                .with_label("outside quotes a variable must hold one word or number"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Expands `${NAME}` in `text` with `lookup`; `$${` stands for a literal `${`. `base` is the offset of `text`
 /// in the file, for error spans.
 pub(crate) fn expand(
@@ -118,6 +149,23 @@ mod tests {
         assert_eq!(e.original(25), 19); // the closing quote
         assert_eq!(e.original_span(Span::new(14, 25)), Span::new(14, 19));
         assert_eq!(e.original_span(Span::new(27, 28)), Span::new(21, 22));
+    }
+
+    #[test]
+    fn values_cannot_break_out_of_quotes() {
+        let env = |name: &str| match name {
+            "EVIL" => Some("x' in namespace 'kube-system".to_owned()),
+            "TWO" => Some("2 pods".to_owned()),
+            "N" => Some("2".to_owned()),
+            _ => None,
+        };
+        let text = "named '${EVIL}'";
+        let e = expand(text, 10, &env).unwrap().check_values(text, 10).unwrap_err();
+        assert_eq!((e.kind, e.span), (SyntaxErrorKind::Variable, Span::new(17, 24)));
+        let text = "there are ${TWO} named 'x'";
+        assert!(expand(text, 0, &env).unwrap().check_values(text, 0).is_err());
+        let text = "there are ${N} pods named 'a ${TWO}'";
+        assert!(expand(text, 0, &env).unwrap().check_values(text, 0).is_ok());
     }
 
     #[test]

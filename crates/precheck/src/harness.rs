@@ -120,7 +120,8 @@ impl LoadError {
     }
 }
 
-/// Finds check files: files given by name, and `*.check` files below directories (sorted).
+/// Finds check files: files given by name, and `*.check` files below directories (sorted). A file named
+/// twice (`checks checks/a.check`) is taken once.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
     for path in paths {
@@ -132,6 +133,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             found.push(path.clone());
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(found)
 }
 
@@ -358,7 +361,22 @@ pub fn run(
                     shared.results.lock().expect("results lock").push((fi, ti, result));
                     return Ok(Completion::ignored_with(reason));
                 }
-                let result = shared.runtime.block_on(shared.run_test(&file, fi, ti));
+                // A bug must not make a test vanish from the report: a panic is recorded as an error.
+                let run = std::panic::AssertUnwindSafe(|| shared.runtime.block_on(shared.run_test(&file, fi, ti)));
+                let result = std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    let attempt = Attempt {
+                        status: Status::Errored,
+                        message: format!("precheck panicked (please report this bug): {what}"),
+                        steps: Vec::new(),
+                        duration: Duration::ZERO,
+                    };
+                    test_result(&file, ti, vec![attempt], None)
+                });
                 let status = result.status();
                 let message = result.attempts.last().map(|a| a.message.clone()).unwrap_or_default();
                 let attempts = result.attempts.len();

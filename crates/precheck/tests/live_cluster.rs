@@ -33,10 +33,9 @@ async fn concurrent_identical_lists_share_one_request() {
     for verdict in futures::future::join_all(checks).await {
         assert!(verdict.unwrap().passed);
     }
-    // Exactly one when the server is slower than 20 polls; a fast local server may answer before the
-    // last caller joins, and a caller after an answer starts afresh (the coalescer's unit test pins the rule).
+    // One, unless the machine stalls this task for longer than the 1 ms gathering window mid-way.
     let made = cluster.requests() - before;
-    assert!(made < 20, "20 identical concurrent LISTs made {made} requests");
+    assert!(made <= 2, "20 identical concurrent LISTs made {made} requests");
     // Different queries are not merged.
     let before = cluster.requests();
     let (a, b) =

@@ -192,3 +192,79 @@ fn command_splitting() {
     }
     assert_eq!(split("echo $(id)").unwrap_err().span, Span::new(5, 7));
 }
+
+#[test]
+fn never_panics_on_generated_files() {
+    const PIECES: &[&str] = &[
+        "test 'a' {",
+        "@test \"b\" {",
+        "}",
+        "{",
+        "setup {",
+        "teardown {",
+        "verify there are 2 pods named 'x'",
+        "try at most 2 times every 1s to get pods named 'x' and verify that 'status' is 'a'",
+        "run echo 'x",
+        "run echo ${APP}",
+        "expect status 0",
+        "expect output is ''",
+        "expect",
+        "skip",
+        "skip 'r'",
+        "timeout 5",
+        "retries x",
+        "tags a,,b",
+        "namespace 'n'",
+        "all namespaces",
+        "context",
+        "# c",
+        "",
+        "é",
+        "verify ${",
+        "verify",
+        "test '' {",
+        "test 'é' { x",
+    ];
+    let mut seed = 7u64;
+    let mut next = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for _ in 0..5_000 {
+        let lines = next() % 12;
+        let text: String = (0..lines).map(|_| format!("{}\n", PIECES[next() % PIECES.len()])).collect();
+        if let Err(errors) = CheckFile::parse(&text, &env) {
+            for e in errors.errors {
+                assert!(e.span.end <= text.len() && text.is_char_boundary(e.span.start), "{text:?}: {e:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn trailing_comments_are_ignored_outside_quotes() {
+    let file = parse(
+        "namespace 'a'   # the team's namespace\ntest 'x' { # first\n    verify there is 1 pod named 'a#b' # note\n    run echo a#b \"#\" '# x'\n    expect status 0 # default\n}\n",
+    );
+    assert!(matches!(&file.scope, Some(Scope::Namespace(ns)) if ns.value == "a"));
+    let Action::Verify(s) = &file.tests[0].steps[0].action else { panic!() };
+    assert_eq!(s.cluster().unwrap().target.name.as_ref().unwrap().value.as_str(), "a#b");
+    let Action::Run(cmd) = &file.tests[0].steps[1].action else { panic!() };
+    assert_eq!(cmd.argv, ["echo", "a#b", "#", "# x"]);
+}
+
+#[test]
+fn an_unclosed_test_does_not_swallow_the_next_one() {
+    let e =
+        errors("test 'a' {\n    verify there is 1 pod named 'x'\ntest 'b' {\n    verify there is 1 pod named 'y'\n}\n");
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!((e[0].message.as_str(), e[0].span.start), ("this test is never closed", 0));
+}
+
+#[test]
+fn variables_cannot_rewrite_a_sentence() {
+    let env = |name: &str| (name == "APP").then(|| "x' in namespace 'kube-system".to_owned());
+    let e = CheckFile::parse("test 'a' {\n    verify there is 1 pod named '${APP}'\n}\n", &env).unwrap_err().errors;
+    assert_eq!(e[0].kind, SyntaxErrorKind::Variable);
+    assert_eq!(e[0].span, Span::new(44, 50));
+}

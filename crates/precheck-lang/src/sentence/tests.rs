@@ -79,7 +79,7 @@ fn try_forms() {
     let s = ok("at most 5 times every 30s to get pods named 'nginx' and verify that 'status' is 'running'");
     let retry = s.retry.unwrap();
     assert_eq!((retry.attempts, retry.interval), (5, Duration::from_secs(30)));
-    assert_eq!(retry.budget(), Duration::from_secs(150));
+    assert_eq!(retry.budget(), Duration::from_secs(120));
     assert_eq!(retry.span, Span::new(0, 25));
     for (text, is_more) in [
         (
@@ -191,6 +191,13 @@ fn regex_property_and_number_errors_point_inside_quotes() {
     assert_eq!((e.kind, e.span), (SyntaxErrorKind::Number, Span::new(8, 9)));
     let e = syntax("there are 99999999999999999999999 pods named 'a'");
     assert_eq!(e.kind, SyntaxErrorKind::Number);
+    let e = syntax("at most 3 times every 10000000000000000000s to get pods named 'x' and verify that 'status' is 'a'");
+    assert_eq!((e.kind, e.span), (SyntaxErrorKind::Number, Span::new(22, 43)));
+    assert_eq!(e.message, "the retry budget is longer than 7 days");
+    assert!(
+        parse_sentence("at most 1 times every 99999999999s to get pods named 'x' and verify that 'status' is 'a'")
+            .is_ok()
+    );
 }
 
 #[test]
@@ -216,5 +223,74 @@ fn never_panics_on_odd_input() {
         "'{' is 'x' for po named 'x'",
     ] {
         let _ = parse_sentence(text);
+    }
+}
+
+/// A small deterministic generator, so this test needs no extra crate and always checks the same inputs.
+fn pseudo_random(seed: &mut u64) -> usize {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (*seed >> 33) as usize
+}
+
+#[test]
+fn never_panics_on_generated_token_soup() {
+    const PIECES: &[&str] = &[
+        "there",
+        "are",
+        "is",
+        "less",
+        "more",
+        "than",
+        "2",
+        "0",
+        "pods",
+        "po",
+        "named",
+        "'nginx'",
+        "'",
+        "''",
+        "at",
+        "most",
+        "times",
+        "every",
+        "5s",
+        "to",
+        "get",
+        "find",
+        "and",
+        "verify",
+        "that",
+        "'status'",
+        "matches",
+        "being",
+        "matching",
+        "for",
+        "with",
+        "labels",
+        "in",
+        "namespace",
+        "all",
+        "namespaces",
+        " ",
+        "  ",
+        "\t",
+        "é",
+        "'[",
+        "{",
+        "'.a[?(@.b==",
+        "99999999999999999999",
+        "'(",
+        "s",
+        "\n",
+    ];
+    let mut seed = 42;
+    for _ in 0..20_000 {
+        let len = pseudo_random(&mut seed) % 14;
+        let text: String =
+            (0..len).map(|_| PIECES[pseudo_random(&mut seed) % PIECES.len()]).collect::<Vec<_>>().join(" ");
+        if let Err(SentenceError::Syntax(e)) = parse_sentence(&text) {
+            assert!(e.span.start <= e.span.end && e.span.end <= text.len(), "{text:?}: {e:?}");
+            assert!(text.is_char_boundary(e.span.start) && text.is_char_boundary(e.span.end), "{text:?}: {e:?}");
+        }
     }
 }

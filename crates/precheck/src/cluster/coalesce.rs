@@ -2,24 +2,28 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
-/// Runs at most one future per key at a time; callers that ask for a key already running wait for that
-/// run's result instead of starting another. Once it finishes, the next caller starts afresh, so nobody
-/// gets a result older than their own call.
-/// A run in flight: its id and the future every caller awaits.
-type Run<V> = (u64, Shared<BoxFuture<'static, V>>);
+/// Merges identical requests made at the same moment. A run first waits [`GATHER`], so callers arriving
+/// meanwhile join it; once its request is on its way, later callers start a new run. So every caller gets
+/// an answer to a request sent after its own call — never an older one.
+/// How long a run waits for identical calls before sending its request. Parallel tests that reach the
+/// same step together arrive within microseconds; a millisecond is nothing next to an API round trip.
+pub(crate) const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// A run: its id, whether its request has been sent, and the future every caller awaits.
+type Run<V> = (u64, Arc<AtomicBool>, Shared<BoxFuture<'static, V>>);
 
 pub(crate) struct Coalescer<K, V: Clone> {
     inflight: Mutex<HashMap<K, Run<V>>>,
     next_id: AtomicU64,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Coalescer<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone + Send + 'static> Coalescer<K, V> {
     pub(crate) fn new() -> Self {
         Self { inflight: Mutex::new(HashMap::new()), next_id: AtomicU64::new(0) }
     }
@@ -29,18 +33,29 @@ impl<K: Hash + Eq + Clone, V: Clone> Coalescer<K, V> {
         let (id, future) = {
             let mut inflight = self.inflight.lock().expect("coalescer lock");
             match inflight.get(&key) {
-                Some((id, future)) => (*id, future.clone()),
-                None => {
+                Some((id, sent, future)) if !sent.load(Ordering::SeqCst) => (*id, future.clone()),
+                _ => {
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    let future = start().shared();
-                    inflight.insert(key.clone(), (id, future.clone()));
+                    let sent = Arc::new(AtomicBool::new(false));
+                    let request = start();
+                    let flag = sent.clone();
+                    let future = async move {
+                        // A timer, not a yield: clones of a shared future poll it, so a yield would end
+                        // at the second caller's poll.
+                        tokio::time::sleep(GATHER).await;
+                        flag.store(true, Ordering::SeqCst);
+                        request.await
+                    }
+                    .boxed()
+                    .shared();
+                    inflight.insert(key.clone(), (id, sent, future.clone()));
                     (id, future)
                 }
             }
         };
         let value = future.await;
         let mut inflight = self.inflight.lock().expect("coalescer lock");
-        if inflight.get(&key).is_some_and(|(current, _)| *current == id) {
+        if inflight.get(&key).is_some_and(|(current, _, _)| *current == id) {
             inflight.remove(&key);
         }
         value
@@ -50,10 +65,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Coalescer<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
 
-    #[tokio::test]
+    // Paused time: the gathering window ends only when every task is idle, so the test is deterministic.
+    #[tokio::test(start_paused = true)]
     async fn callers_during_a_run_share_it_and_later_callers_start_anew() {
         let coalescer = Coalescer::<&str, u32>::new();
         let started = Arc::new(AtomicUsize::new(0));
@@ -74,6 +89,19 @@ mod tests {
         });
         assert_eq!(values, vec![7; 20]);
         assert_eq!(started.load(Ordering::SeqCst), 1);
+
+        // A caller arriving after the request went out does not join it.
+        let coalescer = Arc::new(coalescer);
+        let (release, gate) = tokio::sync::oneshot::channel::<u32>();
+        let gate = gate.shared();
+        let first = {
+            let (c, gate) = (coalescer.clone(), gate.clone());
+            tokio::spawn(async move { c.run("pods", move || async move { gate.await.unwrap_or(0) }.boxed()).await })
+        };
+        tokio::time::sleep(GATHER * 2).await; // the first run sends its request
+        let late = coalescer.run("pods", || async { 9 }.boxed()).await;
+        release.send(8).unwrap();
+        assert_eq!((first.await.unwrap(), late), (8, 9));
 
         // Other keys run on their own, and a finished run is not reused.
         let other = coalescer.run("svc", || async { 1 }.boxed()).await;

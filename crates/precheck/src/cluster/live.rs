@@ -19,6 +19,21 @@ use super::resources::{ResourceKind, ResourceTable};
 use super::{ClusterError, Listing, Namespaces};
 use crate::evaluate::Verdict;
 
+/// How long one API request may take before the cluster counts as not answering. kube-rs sets no read
+/// timeout (watches are long), so every list and discovery call is bounded here instead.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs one API call with [`REQUEST_TIMEOUT`].
+async fn bounded<T, E: std::fmt::Display>(
+    action: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ClusterError> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+        Ok(result) => result.map_err(|e| api_error(action, e)),
+        Err(_) => Err(api_error(action, format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))),
+    }
+}
+
 /// How to reach the cluster; the defaults behave like kubectl with no flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectOptions {
@@ -129,9 +144,9 @@ impl LiveCluster {
 
     async fn discover(&self) -> Result<ResourceTable, ClusterError> {
         self.count();
-        let core = self.client.list_core_api_resources("v1").await.map_err(|e| api_error("discover /api/v1", e))?;
+        let core = bounded("discover /api/v1", self.client.list_core_api_resources("v1")).await?;
         self.count();
-        let groups = self.client.list_api_groups().await.map_err(|e| api_error("discover /apis", e))?;
+        let groups = bounded("discover /apis", self.client.list_api_groups()).await?;
         let mut table = ResourceTable::default();
         add_resources(&mut table, "", "v1", core.resources);
         let versions: Vec<String> = groups
@@ -141,7 +156,7 @@ impl LiveCluster {
             .collect();
         let lists = futures::future::join_all(versions.iter().map(|gv| {
             self.count();
-            self.client.list_api_group_resources(gv)
+            bounded("discover", self.client.list_api_group_resources(gv))
         }))
         .await;
         for (group_version, list) in versions.iter().zip(lists) {
@@ -202,7 +217,7 @@ impl LiveCluster {
             .run(key, move || {
                 async move {
                     requests.fetch_add(1, Ordering::Relaxed);
-                    let list = api.list(&params).await.map_err(|e| api_error(action, e))?;
+                    let list = bounded(&action, api.list(&params)).await?;
                     let objects = list.items.into_iter().map(to_value).collect();
                     Ok(Arc::new(Listing { objects, resource_version: list.metadata.resource_version }))
                 }
@@ -212,8 +227,9 @@ impl LiveCluster {
         result.map(|listing| (*listing).clone())
     }
 
-    /// Evaluates with `eval` until it passes or `budget` is spent, re-evaluating on every change the watch
-    /// reports. A watch that ends or fails is re-established after a fresh LIST, so no change is missed.
+    /// Evaluates with `eval` until it passes or `budget` (counted from the first evaluation) is spent,
+    /// re-evaluating on every change the watch reports. A watch that ends or fails is re-established after
+    /// a fresh LIST, so no change is missed; where no watch can be opened, it polls once per `interval`.
     pub(crate) async fn wait(
         &self,
         word: &str,
@@ -223,15 +239,16 @@ impl LiveCluster {
         interval: Duration,
         eval: impl Fn(&[Value]) -> Verdict,
     ) -> Result<Verdict, ClusterError> {
-        let deadline = tokio::time::Instant::now() + budget;
         let kind = self.resolve(word).await?;
         let listing = self.list_kind(&kind, namespaces, labels).await?;
         let verdict = eval(&listing.objects);
         if verdict.passed || budget.is_zero() {
             return Ok(verdict);
         }
+        let deadline = tokio::time::Instant::now() + budget;
         let mut cache = Cache::from(listing.objects);
         let mut version = listing.resource_version.unwrap_or_else(|| "0".into());
+        // The least time between two requests, so a server that ends every watch at once is not hammered.
         let pause = interval.clamp(Duration::from_millis(100), Duration::from_secs(1));
         'watching: while !remaining(deadline).is_zero() {
             let seconds = remaining(deadline).as_secs().clamp(1, 290) as u32;
@@ -241,47 +258,57 @@ impl LiveCluster {
             }
             self.count();
             let api = self.api(&kind, namespaces);
-            if let Ok(stream) = api.watch(&params, &version).await {
-                let mut stream = std::pin::pin!(stream);
-                loop {
-                    let event = tokio::select! {
-                        () = tokio::time::sleep_until(deadline) => break 'watching,
-                        event = stream.next() => event,
-                    };
-                    match event {
-                        Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
-                            version = o.metadata.resource_version.clone().unwrap_or(version);
-                            cache.put(to_value(o));
+            let opened = tokio::time::Instant::now();
+            let open_limit = REQUEST_TIMEOUT.min(remaining(deadline) + Duration::from_secs(1));
+            match tokio::time::timeout(open_limit, api.watch(&params, &version)).await {
+                Ok(Ok(stream)) => {
+                    let mut stream = std::pin::pin!(stream);
+                    loop {
+                        let event = tokio::select! {
+                            () = tokio::time::sleep_until(deadline) => break 'watching,
+                            event = stream.next() => event,
+                        };
+                        match event {
+                            Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
+                                version = o.metadata.resource_version.clone().unwrap_or(version);
+                                cache.put(to_value(o));
+                            }
+                            Some(Ok(WatchEvent::Deleted(o))) => {
+                                version = o.metadata.resource_version.clone().unwrap_or(version);
+                                cache.remove(&to_value(o));
+                            }
+                            Some(Ok(WatchEvent::Bookmark(b))) => {
+                                version = b.metadata.resource_version;
+                                continue;
+                            }
+                            // 410 Gone, a dropped connection or the server's timeout: resynchronise below.
+                            Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => break,
                         }
-                        Some(Ok(WatchEvent::Deleted(o))) => {
-                            version = o.metadata.resource_version.clone().unwrap_or(version);
-                            cache.remove(&to_value(o));
+                        let verdict = eval(&cache.objects());
+                        if verdict.passed {
+                            return Ok(verdict);
                         }
-                        Some(Ok(WatchEvent::Bookmark(b))) => {
-                            version = b.metadata.resource_version;
-                            continue;
-                        }
-                        // 410 Gone, a dropped connection or the server's timeout: resynchronise below.
-                        Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => break,
                     }
-                    let verdict = eval(&cache.objects());
-                    if verdict.passed {
-                        return Ok(verdict);
+                    if opened.elapsed() < pause {
+                        tokio::time::sleep(pause.min(remaining(deadline))).await;
                     }
                 }
-            } else {
-                tokio::time::sleep(pause.min(remaining(deadline))).await;
+                // No watch (refused, unsupported or not answered): poll, one list per interval.
+                _ => tokio::time::sleep(interval.max(pause).min(remaining(deadline))).await,
             }
             if remaining(deadline).is_zero() {
                 break;
             }
-            if let Ok(listing) = self.list_kind(&kind, namespaces, labels).await {
-                let verdict = eval(&listing.objects);
-                if verdict.passed {
-                    return Ok(verdict);
+            match self.list_kind(&kind, namespaces, labels).await {
+                Ok(listing) => {
+                    let verdict = eval(&listing.objects);
+                    if verdict.passed {
+                        return Ok(verdict);
+                    }
+                    cache = Cache::from(listing.objects);
+                    version = listing.resource_version.unwrap_or_else(|| "0".into());
                 }
-                cache = Cache::from(listing.objects);
-                version = listing.resource_version.unwrap_or_else(|| "0".into());
+                Err(_) => tokio::time::sleep(pause.min(remaining(deadline))).await,
             }
         }
         // The last attempt reads the cluster afresh, so a missed event cannot decide the outcome.

@@ -224,7 +224,7 @@ impl Cluster {
                 if let Some(labels) = labels {
                     LabelSelector::parse(labels)?;
                 }
-                let budget = retry.interval * retry.attempts.saturating_sub(1);
+                let budget = retry.budget();
                 live.wait(&assertion.target.resource.value, namespaces, labels, budget, retry.interval, |objects| {
                     evaluate(assertion, objects)
                 })

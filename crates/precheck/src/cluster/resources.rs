@@ -98,14 +98,8 @@ impl ResourceTable {
                 return Ok(kind);
             }
         }
-        let suggestion = self
-            .kinds
-            .iter()
-            .flat_map(|k| k.names().map(move |n| (n, k)))
-            .map(|(n, _)| (strsim::damerau_levenshtein(&word, n), n))
-            .filter(|&(d, n)| d <= (n.len().max(word.len()) / 3).max(1))
-            .min_by_key(|&(d, _)| d)
-            .map(|(_, n)| n.to_owned());
+        let names = self.kinds.iter().flat_map(ResourceKind::names);
+        let suggestion = precheck_lang::nearest(&word, names).map(str::to_owned);
         Err(UnknownResource { word, suggestion })
     }
 

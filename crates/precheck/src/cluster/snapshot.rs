@@ -162,3 +162,76 @@ impl Snapshot {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &str = "\
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Pod, metadata: {name: a, namespace: web, labels: {app: nginx}}}
+  - {apiVersion: v1, kind: Pod, metadata: {name: b, namespace: api, labels: {app: api}}}
+  - {apiVersion: v1, kind: Namespace, metadata: {name: web}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions: [{name: v1beta1, storage: false}, {name: v1, storage: true}]
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: blue, namespace: web}
+---
+apiVersion: acme.io/v2
+kind: Gadget
+metadata: {name: g, namespace: web}
+";
+
+    fn names(objects: &[Value]) -> Vec<&str> {
+        objects.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect()
+    }
+
+    #[test]
+    fn lists_and_documents_are_flattened() {
+        let s = Snapshot::from_yaml(LIST).unwrap();
+        assert_eq!(s.len(), 6);
+        let pods = s.resources().resolve("po").unwrap();
+        assert_eq!(names(&s.list(pods, &Namespaces::All, None)), ["a", "b"]);
+        assert_eq!(names(&s.list(pods, &Namespaces::One("web".into()), None)), ["a"]);
+        let selector = LabelSelector::parse("app=api").unwrap();
+        assert_eq!(names(&s.list(pods, &Namespaces::All, Some(&selector))), ["b"]);
+        // Cluster-scoped kinds ignore the namespace.
+        let ns = s.resources().resolve("ns").unwrap();
+        assert_eq!(names(&s.list(ns, &Namespaces::One("api".into()), None)), ["web"]);
+    }
+
+    #[test]
+    fn crds_teach_their_names_and_unknown_kinds_get_simple_ones() {
+        let s = Snapshot::from_yaml(LIST).unwrap();
+        for word in ["wd", "widget", "widgets", "widgets.example.com", "Widget"] {
+            let kind = s.resources().resolve(word).unwrap();
+            assert_eq!((kind.plural.as_str(), kind.version.as_str()), ("widgets", "v1"), "{word}");
+            assert_eq!(names(&s.list(kind, &Namespaces::One("web".into()), None)), ["blue"]);
+        }
+        let gadget = s.resources().resolve("gadgets").unwrap();
+        assert_eq!(gadget.api_version(), "acme.io/v2");
+        assert!(s.resources().resolve("gadget").is_ok());
+    }
+
+    #[test]
+    fn bad_input_says_what_is_wrong() {
+        let e = Snapshot::from_yaml("kind: Pod\nmetadata: {name: x}\n").unwrap_err();
+        assert!(e.to_string().contains("needs `apiVersion` and `kind`"), "{e}");
+        let e = Snapshot::from_yaml("- a\n- b\n").unwrap_err();
+        assert!(e.to_string().contains("expected Kubernetes objects"), "{e}");
+        let e = Snapshot::from_yaml("a: [").unwrap_err();
+        assert!(e.to_string().contains("not valid YAML"), "{e}");
+        assert!(Snapshot::from_yaml("").unwrap().is_empty());
+    }
+}
