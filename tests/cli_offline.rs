@@ -147,7 +147,10 @@ fn a_test_that_passes_on_retry_is_flaky_in_the_terminal_and_in_junit() {
     let out = precheck_in(dir.path(), &["run", ".", "--junit", "junit.xml", "--test-threads", "1"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
-    assert!(all.contains("flaky tests (passed on a retry):\n    ./suite.check::flaky once (passed on attempt 2)"), "{all}");
+    assert!(
+        all.contains("flaky tests (passed on a retry):\n    ./suite.check::flaky once (passed on attempt 2)"),
+        "{all}"
+    );
     assert!(all.contains("precheck: 2 passed, 1 failed, 0 errors, 0 invalid, 1 skipped, 1 flaky"), "{all}");
     let xml = std::fs::read_to_string(junit).unwrap();
     assert!(xml.contains("<flakyFailure"), "{xml}");
