@@ -808,11 +808,11 @@ fn split_command(text: &str, base: usize, vars: &dyn Fn(&str) -> Option<String>)
             '"' => {
                 let start = i + 1;
                 let mut raw = String::new();
-                let mut closed = false;
-                while let Some((_, c)) = chars.next() {
+                let mut closed = None;
+                while let Some((j, c)) = chars.next() {
                     match c {
                         '"' => {
-                            closed = true;
+                            closed = Some(j);
                             break;
                         }
                         '\\' => match chars.next() {
@@ -826,9 +826,12 @@ fn split_command(text: &str, base: usize, vars: &dyn Fn(&str) -> Option<String>)
                         c => raw.push(c),
                     }
                 }
-                if !closed {
+                let Some(end) = closed else {
                     return Err(error(i, 1, "unterminated `\"`"));
-                }
+                };
+                // Variables are checked in the text as written, so an error points at the right column
+                // even after `\"` escapes; the value is then built from the unescaped text.
+                expand_at(start, &text[start..end])?;
                 let expanded = expand_at(start, &raw)?;
                 current.get_or_insert_with(String::new).push_str(&expanded);
             }

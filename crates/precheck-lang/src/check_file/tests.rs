@@ -191,6 +191,7 @@ fn command_splitting() {
         assert_eq!(e.kind, SyntaxErrorKind::Command, "{bad}");
     }
     assert_eq!(split("echo $(id)").unwrap_err().span, Span::new(5, 7));
+    assert_eq!(split(r#"echo "\"x\" ${NOPE}""#).unwrap_err().span, Span::new(12, 19));
 }
 
 #[test]
