@@ -220,3 +220,19 @@ fn a_missing_kubeconfig_is_an_infrastructure_error() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(text(&out).contains("cannot read kubeconfig does-not-exist.yaml"), "{}", text(&out));
 }
+
+#[test]
+fn the_readme_check_file_example_is_valid() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("# checks/addons/metrics-server.check").expect("example in README");
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("example.check"), example).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["lint", "example.check"])
+        .current_dir(dir.path())
+        .env("FIXTURES", "/srv/fixtures")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
