@@ -120,10 +120,19 @@ pub struct Sentence {
 }
 
 impl Sentence {
+    /// The AWS assertion, when this sentence is about an AWS account.
+    pub fn aws(&self) -> Option<&crate::aws_ast::AwsAssertion> {
+        match &self.assertion {
+            Assertion::Aws(aws) => Some(aws),
+            Assertion::Cluster(_) => None,
+        }
+    }
+
     /// The cluster assertion, when this sentence is about Kubernetes objects.
     pub fn cluster(&self) -> Option<&ClusterAssertion> {
         match &self.assertion {
             Assertion::Cluster(cluster) => Some(cluster),
+            Assertion::Aws(_) => None,
         }
     }
 
@@ -135,6 +144,7 @@ impl Sentence {
         }
         match &mut self.assertion {
             Assertion::Cluster(cluster) => cluster.map_spans(f),
+            Assertion::Aws(aws) => aws.map_spans(f),
         }
     }
 }
@@ -167,6 +177,8 @@ impl Retry {
 pub enum Assertion {
     /// An assertion about Kubernetes objects.
     Cluster(ClusterAssertion),
+    /// An assertion about an AWS account (preflight).
+    Aws(crate::aws_ast::AwsAssertion),
 }
 
 /// An assertion about the Kubernetes objects that a [`Target`] selects.
@@ -304,7 +316,7 @@ pub enum Expectation {
 }
 
 impl Expectation {
-    fn map_spans(&mut self, f: &dyn Fn(Span) -> Span) {
+    pub(crate) fn map_spans(&mut self, f: &dyn Fn(Span) -> Span) {
         match self {
             Self::Is(s) => s.span = f(s.span),
             Self::Matches(s) => s.span = f(s.span),

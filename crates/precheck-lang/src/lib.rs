@@ -21,6 +21,7 @@
 //! public surface is the syntax tree ([`Sentence`], [`CheckFile`]) and the errors ([`SyntaxError`]).
 
 mod ast;
+mod aws_ast;
 mod check_file;
 mod error;
 mod field_path;
@@ -31,6 +32,7 @@ pub use ast::{
     Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern, Property, Retry, Scope,
     Sentence, Span, Spanned, Target,
 };
+pub use aws_ast::{AwsAssertion, Lookup, NetworkKind, NetworkRef, ParameterCheck, StackCheck};
 pub use check_file::{Action, CheckFile, CheckFileErrors, Command, OutputCheck, OutputExpectation, Step, Stream, Test};
 pub use error::{SentenceError, SyntaxError, SyntaxErrorKind, line_col, nearest};
 pub use field_path::{Comparison, FieldPath, FieldPathError, Filter, Literal, Step as PathStep};

@@ -14,6 +14,7 @@ use crate::ast::{
     Assertion, ClusterAssertion, ClusterCheck, CountComparison, Expectation, Number, Pattern, Property, Retry, Scope,
     Sentence, Span, Spanned, Target,
 };
+use crate::aws_ast::AwsAssertion;
 use crate::error::{SentenceError, SyntaxError, SyntaxErrorKind, nearest, word_at};
 use crate::field_path::FieldPath;
 
@@ -57,8 +58,17 @@ pub fn parse_sentence(text: &str) -> Result<Sentence, SentenceError> {
 
 /// What could come after a complete sentence, for the "expected …" of trailing text.
 fn followers(s: &Sentence) -> Vec<Expected> {
-    let Assertion::Cluster(c) = &s.assertion;
     let mut expected = Vec::new();
+    let c = match &s.assertion {
+        Assertion::Cluster(c) => c,
+        Assertion::Aws(aws) => {
+            if matches!(aws, AwsAssertion::FreeIps { .. } | AwsAssertion::EveryTaggedSubnetFreeIps { .. }) {
+                expected.push(Expected::Keyword("addresses"));
+            }
+            expected.push(Expected::End);
+            return expected;
+        }
+    };
     if matches!(c.check, ClusterCheck::Count(_)) || s.retry.is_none() {
         // The target ends these sentences, so its optional clauses may follow.
         expected.extend(target_followers(&c.target));
@@ -406,7 +416,11 @@ fn sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     let try_form = |i| try_sentence(ctx, i);
     let count_form = |i| count_sentence(ctx, i);
     let property_form = |i| property_sentence(ctx, i);
-    nom::branch::alt((try_form, count_form, property_form)).parse(i)
+    let aws_form = |i| {
+        aws::aws_sentence(ctx, i)
+            .map(|(i, a)| (i, Sentence { retry: None, assertion: Assertion::Aws(a), span: Span::default() }))
+    };
+    nom::branch::alt((try_form, count_form, property_form, aws_form)).parse(i)
 }
 
 fn plain(assertion: ClusterAssertion) -> Sentence {
@@ -589,8 +603,16 @@ fn try_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
         let (i, expect) = expectation(ctx, i, "being", "matching")?;
         Ok((i, ClusterAssertion { target, check: ClusterCheck::Find { count, property, expect } }))
     };
-    let (i, assertion) = nom::branch::alt((get, find)).parse(i)?;
-    Ok((i, Sentence { retry: Some(retry), assertion: Assertion::Cluster(assertion), span: Span::default() }))
+    let verify_aws = |i: &'a str| {
+        let (i, _) = kw_ws("verify")(i)?;
+        let (i, _) = kw_ws("that")(i)?;
+        let (i, aws) = aws::aws_sentence(ctx, i)?;
+        Ok((i, Assertion::Aws(aws)))
+    };
+    let get = |i| get(i).map(|(i, a)| (i, Assertion::Cluster(a)));
+    let find = |i| find(i).map(|(i, a)| (i, Assertion::Cluster(a)));
+    let (i, assertion) = nom::branch::alt((get, find, verify_aws)).parse(i)?;
+    Ok((i, Sentence { retry: Some(retry), assertion, span: Span::default() }))
 }
 
 fn add_expected(e: nom::Err<GErr<'_>>, more: Vec<Expected>) -> nom::Err<GErr<'_>> {
@@ -601,6 +623,8 @@ fn add_expected(e: nom::Err<GErr<'_>>, more: Vec<Expected>) -> nom::Err<GErr<'_>
         g
     })
 }
+
+mod aws;
 
 #[cfg(test)]
 mod tests;

@@ -294,3 +294,118 @@ fn never_panics_on_generated_token_soup() {
         }
     }
 }
+
+mod aws {
+    use super::*;
+    use crate::aws_ast::{AwsAssertion as A, Lookup, NetworkKind, ParameterCheck, StackCheck};
+
+    fn aws(text: &str) -> A {
+        let s = ok(text);
+        assert!(s.retry.is_none());
+        s.aws().unwrap_or_else(|| panic!("{text:?} is not an AWS sentence")).clone()
+    }
+
+    #[test]
+    fn account_and_network_forms() {
+        assert!(matches!(aws("account is '123456789012'"), A::Account { id } if id.value == "123456789012"));
+        let A::Exists { resource } = aws("VPC 'vpc-1' exists") else { panic!() };
+        assert_eq!(resource.kind, NetworkKind::Vpc);
+        assert!(matches!(&resource.lookup, Lookup::Id(id) if id.value == "vpc-1" && id.span == Span::new(5, 10)));
+        let A::Exists { resource } = aws("subnet named 'private-a' exists") else { panic!() };
+        assert!(matches!(&resource.lookup, Lookup::Named(n) if n.value == "private-a"));
+        let A::Tag { resource, key, expect } = aws("vpc exported as 'net-VpcId' tag 'Name' matches '^prod-'") else {
+            panic!()
+        };
+        assert!(matches!(&resource.lookup, Lookup::Exported(e) if e.value == "net-VpcId"));
+        assert_eq!(key.value, "Name");
+        assert!(matches!(expect, Expectation::Matches(_)));
+        assert!(matches!(aws("vpc 'v' dhcp domain name is 'corp.internal'"), A::DhcpDomainName { .. }));
+        assert!(
+            matches!(aws("vpc 'v' dhcp name servers contain '10.0.0.2'"), A::DhcpNameServers { contains, .. } if contains.value == "10.0.0.2")
+        );
+        assert!(matches!(
+            aws("vpc 'v' subnets span at least 3 availability zones"),
+            A::AvailabilityZones { at_least: 3, .. }
+        ));
+    }
+
+    #[test]
+    fn free_ip_forms() {
+        let cases = [
+            ("subnet 'subnet-1' has 20 free ip addresses", CountComparison::Exactly(20)),
+            ("subnet 'subnet-1' has more than 200 free ip addresses", CountComparison::MoreThan(200)),
+            ("subnet named 'a' has less than 5 free ips", CountComparison::LessThan(5)),
+            ("subnet exported as 'x' has more than 1 free ip", CountComparison::MoreThan(1)),
+        ];
+        for (text, expected) in cases {
+            assert!(matches!(aws(text), A::FreeIps { count, .. } if count == expected), "{text}");
+        }
+        let A::EveryTaggedSubnetFreeIps { key, value, count } =
+            aws("every subnet tagged 'tier=private' has more than 200 free ip addresses")
+        else {
+            panic!()
+        };
+        assert_eq!((key.value.as_str(), value.value.as_str()), ("tier", "private"));
+        assert_eq!((key.span, value.span), (Span::new(21, 25), Span::new(26, 33)));
+        assert_eq!(count, CountComparison::MoreThan(200));
+    }
+
+    #[test]
+    fn exports_stacks_and_parameters() {
+        assert!(matches!(aws("export 'net-VpcId' exists"), A::Export { expect: None, .. }));
+        assert!(matches!(
+            aws("export 'net-VpcId' matches '^vpc-'"),
+            A::Export { expect: Some(Expectation::Matches(_)), .. }
+        ));
+        assert!(matches!(aws("stack 'net' exists"), A::Stack { check: StackCheck::Exists, .. }));
+        assert!(matches!(
+            aws("stack 'net' status is 'CREATE_COMPLETE'"),
+            A::Stack { check: StackCheck::Status(_), .. }
+        ));
+        let A::Stack { check: StackCheck::StatusOneOf(list), .. } =
+            aws("stack 'net' status is one of 'CREATE_COMPLETE', 'UPDATE_COMPLETE','IMPORT_COMPLETE'")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            list.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(),
+            ["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"]
+        );
+        assert!(matches!(
+            aws("stack 'net' output 'VpcId' is 'vpc-1'"),
+            A::Stack { check: StackCheck::Output { .. }, .. }
+        ));
+        assert!(matches!(aws("parameter '/a/b' exists"), A::Parameter { check: ParameterCheck::Exists, .. }));
+        assert!(matches!(aws("parameter '/a/b' is 'x'"), A::Parameter { check: ParameterCheck::Value(_), .. }));
+        assert!(matches!(
+            aws("parameter '/a/b' has type 'SecureString'"),
+            A::Parameter { check: ParameterCheck::Type(_), .. }
+        ));
+    }
+
+    #[test]
+    fn try_form_wraps_any_aws_sentence() {
+        let s = ok("at most 10 times every 30s to verify that stack 'net' status is 'CREATE_COMPLETE'");
+        assert_eq!(s.retry.unwrap().attempts, 10);
+        assert!(matches!(s.aws(), Some(A::Stack { .. })));
+    }
+
+    #[test]
+    fn aws_errors() {
+        let e = syntax("stak 'net' exists");
+        assert_eq!(e.help.as_deref(), Some("did you mean `stack`?"));
+        let e = syntax("parameter '/a' has type 'Securestring'");
+        assert_eq!(e.span, Span::new(24, 38));
+        assert_eq!(e.help.as_deref(), Some("did you mean 'SecureString'?"));
+        let e = syntax("every subnet tagged 'private' has more than 2 free ip addresses");
+        assert_eq!((e.span, e.message.as_str()), (Span::new(21, 28), "expected a tag as `key=value`"));
+        let e = syntax("subnet 's' dhcp domain name is 'x'");
+        assert_eq!(e.message, "only a vpc has DHCP options");
+        let e = syntax("vpc 'v' has more than 2 free ip addresses");
+        assert_eq!(e.message, "free ip addresses are counted per subnet");
+        let e = syntax("subnet 's' has more than 2 free ip adresses");
+        assert_eq!(e.help.as_deref(), Some("did you mean `addresses`?"));
+        let e = syntax("stack 'net' status is one of 'A',");
+        assert_eq!(e.kind, SyntaxErrorKind::Unexpected);
+    }
+}
