@@ -56,9 +56,26 @@ struct Target {
     /// Look in every namespace when a sentence or file does not name one.
     #[arg(short = 'A', long)]
     all_namespaces: bool,
+    /// AWS profile for preflight sentences (default: AWS_PROFILE, then `default`).
+    #[arg(long, value_name = "NAME")]
+    aws_profile: Option<String>,
+    /// AWS region (default: AWS_REGION, then the profile's).
+    #[arg(long, value_name = "REGION")]
+    aws_region: Option<String>,
+    /// Endpoint URL for every AWS service (default: AWS_ENDPOINT_URL), e.g. a local emulator.
+    #[arg(long, value_name = "URL")]
+    aws_endpoint_url: Option<String>,
 }
 
 impl Target {
+    fn aws(&self) -> precheck::aws::AwsOptions {
+        precheck::aws::AwsOptions {
+            profile: self.aws_profile.clone(),
+            region: self.aws_region.clone(),
+            endpoint_url: self.aws_endpoint_url.clone(),
+        }
+    }
+
     fn namespaces(&self, detik_env: bool) -> Option<Namespaces> {
         if self.all_namespaces {
             return Some(Namespaces::All);
@@ -262,6 +279,7 @@ fn run(args: RunArgs) -> i32 {
         exclude_tags: args.exclude_tags.clone(),
         fail_fast: args.fail_fast,
         ignore_all: None,
+        aws: args.target.aws(),
     };
     let runtime = runtime();
     let (conclusion, report) = precheck::harness::run(&test_args, &suite, clusters, options, &runtime);
@@ -366,6 +384,23 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
             }
         );
         return exit_codes::INVALID_INPUT;
+    }
+    if sentence.aws().is_some() {
+        let runtime = runtime();
+        let result = runtime.block_on(async {
+            let aws = precheck::aws::Aws::connect(&args.target.aws()).await?;
+            aws.check(&sentence).await
+        });
+        return match result {
+            Ok(verdict) => {
+                println!("{verdict}");
+                if verdict.passed { exit_codes::SUCCESS } else { exit_codes::FAILED }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit_codes::INFRASTRUCTURE
+            }
+        };
     }
     let source = match args.target.source(true) {
         Ok(source) => source,

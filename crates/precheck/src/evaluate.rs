@@ -146,7 +146,7 @@ pub fn evaluate(assertion: &ClusterAssertion, objects: &[Value]) -> Verdict {
 }
 
 /// The expectation as a short phrase: `= 'running'`, `matching '^Run'`, `> 1`, `< 3`.
-fn wanted(expect: &Expectation) -> String {
+pub(crate) fn wanted(expect: &Expectation) -> String {
     match expect {
         Expectation::Is(v) => format!("= '{}'", v.value),
         Expectation::Matches(p) => format!("matching '{}'", p.value),

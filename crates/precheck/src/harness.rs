@@ -196,6 +196,9 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// When set, every test is ignored with this reason (no cluster configured under `cargo test`).
     pub ignore_all: Option<String>,
+    /// How AWS preflight sentences reach the account.
+    #[cfg(feature = "aws")]
+    pub aws: crate::aws::AwsOptions,
 }
 
 /// Delays between attempts: exponential from 500 ms, at most 10 s, with jitter.
@@ -210,6 +213,8 @@ fn retry_delays(retries: u32) -> impl Iterator<Item = Duration> {
 
 struct Shared {
     clusters: Arc<Clusters>,
+    #[cfg(feature = "aws")]
+    aws: crate::aws::AwsConnector,
     options: RunOptions,
     results: Mutex<Vec<(usize, usize, TestResult)>>,
     setups: Vec<tokio::sync::OnceCell<Result<(), String>>>,
@@ -233,6 +238,8 @@ impl Shared {
         StepContext {
             clusters: &self.clusters,
             context: file.check.context.as_ref().map(|c| c.value.as_str()),
+            #[cfg(feature = "aws")]
+            aws: &self.aws,
             namespaces,
             dir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
             source: &file.source,
@@ -334,6 +341,8 @@ pub fn run(
     let started = Instant::now();
     let shared = Arc::new(Shared {
         clusters,
+        #[cfg(feature = "aws")]
+        aws: crate::aws::AwsConnector::new(options.aws.clone()),
         setups: suite.files.iter().map(|_| tokio::sync::OnceCell::new()).collect(),
         options,
         results: Mutex::new(Vec::new()),

@@ -19,7 +19,11 @@
 //! - [`harness`]: check files as libtest-mimic trials, in parallel, with retries;
 //! - [`outcome`] and [`report`]: one model of results, written as JUnit XML or TAP.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod cluster;
+#[cfg(any(feature = "kube", feature = "aws"))]
+mod coalesce;
 pub mod command;
 pub mod evaluate;
 pub mod field_values;

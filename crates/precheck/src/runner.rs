@@ -17,6 +17,9 @@ pub struct StepContext<'a> {
     pub clusters: &'a Clusters,
     /// The file's kube context, when it names one.
     pub context: Option<&'a str>,
+    /// The AWS account of the run, for preflight sentences.
+    #[cfg(feature = "aws")]
+    pub aws: &'a crate::aws::AwsConnector,
     /// The file's namespace, when it names one (else the cluster's default).
     pub namespaces: Option<&'a Namespaces>,
     /// The directory `run` commands start in: the check file's.
@@ -54,6 +57,7 @@ pub async fn run_steps(ctx: StepContext<'_>, steps: &[Step], results: &mut Vec<S
 
 async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
     match &step.action {
+        Action::Verify(sentence) | Action::Try(sentence) if sentence.aws().is_some() => aws_step(ctx, sentence).await,
         Action::Verify(sentence) | Action::Try(sentence) => {
             let cluster = match ctx.clusters.get(ctx.context).await {
                 Ok(cluster) => cluster,
@@ -66,8 +70,35 @@ async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
                 Err(e) => (Status::Errored, e.to_string()),
             }
         }
-        Action::Run(command) => run_command(command, ctx.dir, &ctx.clusters.command_env()).await,
+        Action::Run(command) => run_command(command, ctx.dir, &command_env(ctx)).await,
     }
+}
+
+/// Variables for `run` steps, so kubectl and the aws CLI ask what the sentences ask.
+fn command_env(ctx: StepContext<'_>) -> Vec<(String, String)> {
+    #[allow(unused_mut)]
+    let mut env = ctx.clusters.command_env();
+    #[cfg(feature = "aws")]
+    env.extend(ctx.aws.options().command_env());
+    env
+}
+
+#[cfg(feature = "aws")]
+async fn aws_step(ctx: StepContext<'_>, sentence: &precheck_lang::Sentence) -> (Status, String) {
+    let aws = match ctx.aws.get().await {
+        Ok(aws) => aws,
+        Err(e) => return (Status::Errored, e.to_string()),
+    };
+    match aws.check(sentence).await {
+        Ok(verdict) if verdict.passed => (Status::Passed, verdict.to_string()),
+        Ok(verdict) => (Status::Failed, verdict.to_string()),
+        Err(e) => (Status::Errored, e.to_string()),
+    }
+}
+
+#[cfg(not(feature = "aws"))]
+async fn aws_step(_: StepContext<'_>, _: &precheck_lang::Sentence) -> (Status, String) {
+    (Status::Invalid, "AWS sentences need precheck's `aws` feature".to_owned())
 }
 
 /// One attempt at a test: its setup, its steps (within its timeout), then its teardown, which always runs.
@@ -140,8 +171,17 @@ mod tests {
         let file = CheckFile::parse(&source, &|_| None).unwrap();
         let cluster = Cluster::from_snapshot(Snapshot::from_yaml(SNAPSHOT).unwrap());
         let clusters = Clusters::new(ClusterSource::Fixed(std::sync::Arc::new(cluster)), None);
-        let ctx =
-            StepContext { clusters: &clusters, context: None, namespaces: None, dir: Path::new("."), source: &source };
+        #[cfg(feature = "aws")]
+        let aws = crate::aws::AwsConnector::default();
+        let ctx = StepContext {
+            clusters: &clusters,
+            context: None,
+            #[cfg(feature = "aws")]
+            aws: &aws,
+            namespaces: None,
+            dir: Path::new("."),
+            source: &source,
+        };
         run_attempt(ctx, &file.tests[0]).await
     }
 

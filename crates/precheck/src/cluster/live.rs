@@ -14,9 +14,9 @@ use kube::core::ApiResource;
 use kube::{Client, Config};
 use serde_json::Value;
 
-use super::coalesce::Coalescer;
 use super::resources::{ResourceKind, ResourceTable};
 use super::{ClusterError, Listing, Namespaces};
+use crate::coalesce::Coalescer;
 use crate::evaluate::Verdict;
 
 /// How long one API request may take before the cluster counts as not answering. kube-rs sets no read

@@ -1,8 +1,6 @@
 //! Where objects come from: a live cluster (through kube-rs, behind the `kube` feature) or a snapshot of
 //! `kubectl get -o yaml` output; and waiting for a `try` sentence to hold.
 
-#[cfg(feature = "kube")]
-mod coalesce;
 mod labels;
 #[cfg(feature = "kube")]
 mod live;

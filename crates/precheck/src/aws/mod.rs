@@ -1,0 +1,504 @@
+//! AWS preflight probes: the facts a preflight sentence needs, fetched through the AWS SDK (EC2, SSM,
+//! CloudFormation, STS), then judged by the pure functions of [`judge`].
+//!
+//! Configuration works like the aws CLI: the default credential chain, a profile (`AWS_PROFILE` or
+//! [`AwsOptions::profile`]), a region, and an endpoint URL override (`AWS_ENDPOINT_URL` or
+//! [`AwsOptions::endpoint_url`]). Throttling and transient errors are retried by the SDK's standard retry
+//! mode (exponential backoff with jitter, at most [`MAX_ATTEMPTS`] attempts); access denied, an unknown
+//! region or missing credentials end as an [`AwsError`] naming the API action — an infrastructure error,
+//! never a failed assertion.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use precheck::aws::{Aws, AwsOptions};
+//!
+//! let aws = Aws::connect(&AwsOptions::default()).await?;
+//! let verdict = aws.verify("parameter '/cluster/name' is 'prod-eu-1'").await?;
+//! println!("{verdict}");
+//! # Ok(()) }
+//! ```
+
+pub mod judge;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use futures::FutureExt;
+use precheck_lang::{AwsAssertion, Lookup, NetworkKind, NetworkRef, Sentence, SentenceError, parse_sentence};
+
+use crate::coalesce::Coalescer;
+use crate::evaluate::Verdict;
+use judge::{Dhcp, Parameter, Stack, Subnet, Vpc};
+
+/// Attempts per API call, throttling and transient errors included.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// How to reach the account; the defaults behave like the aws CLI with no flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsOptions {
+    /// A named profile instead of `AWS_PROFILE` / `default`.
+    pub profile: Option<String>,
+    /// A region instead of `AWS_REGION` / the profile's.
+    pub region: Option<String>,
+    /// An endpoint URL for every service instead of `AWS_ENDPOINT_URL` (a local emulator, a VPC endpoint).
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsOptions {
+    /// Variables for commands that steps run, so the aws CLI asks the same account in the same way.
+    pub fn command_env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(profile) = &self.profile {
+            env.push(("AWS_PROFILE".to_owned(), profile.clone()));
+        }
+        if let Some(region) = &self.region {
+            env.push(("AWS_REGION".to_owned(), region.clone()));
+            env.push(("AWS_DEFAULT_REGION".to_owned(), region.clone()));
+        }
+        if let Some(url) = &self.endpoint_url {
+            env.push(("AWS_ENDPOINT_URL".to_owned(), url.clone()));
+        }
+        env
+    }
+}
+
+/// AWS could not be asked: the action (`ssm:GetParameter`) and what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not ask AWS ({action}): {message}")]
+pub struct AwsError {
+    /// The API action, such as `ec2:DescribeSubnets`.
+    pub action: String,
+    /// The service's error code and message, or the transport's.
+    pub message: String,
+}
+
+/// Why [`Aws::verify`] gave no verdict.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AwsVerifyError {
+    /// The sentence is empty, invalid, or not about AWS.
+    #[error(transparent)]
+    Sentence(#[from] SentenceError),
+    /// The sentence is about a Kubernetes cluster, not AWS.
+    #[error("this sentence is about a Kubernetes cluster, not an AWS account")]
+    NotAws,
+    /// AWS could not be asked.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+type Shared<T> = Result<Arc<T>, AwsError>;
+
+/// SDK clients for one account, shared by every probe of a run. Identical calls made at the same moment
+/// (the export list, the same subnets) are made once.
+pub struct Aws {
+    ec2: aws_sdk_ec2::Client,
+    ssm: aws_sdk_ssm::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
+    sts: aws_sdk_sts::Client,
+    calls: Arc<AtomicU64>,
+    exports: Coalescer<(), Shared<BTreeMap<String, String>>>,
+    subnets: Coalescer<String, Shared<Vec<Subnet>>>,
+    vpcs: Coalescer<String, Shared<Vec<Vpc>>>,
+}
+
+impl std::fmt::Debug for Aws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Clients hold credentials: never print them.
+        f.debug_struct("Aws").field("calls", &self.calls()).finish_non_exhaustive()
+    }
+}
+
+fn error<E, R>(action: &str, e: &SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = match e {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            format!("{}: {}", err.code().unwrap_or("error"), err.message().unwrap_or("no message"))
+        }
+        other => DisplayErrorContext(other).to_string(),
+    };
+    AwsError { action: action.to_owned(), message }
+}
+
+/// True when the service answered that the thing does not exist (which is a fact, not an error).
+fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    let SdkError::ServiceError(service) = e else { return false };
+    let err = service.err();
+    match err.code() {
+        Some(
+            "ParameterNotFound" | "InvalidVpcID.NotFound" | "InvalidSubnetID.NotFound" | "InvalidDhcpOptionID.NotFound",
+        ) => true,
+        Some("ValidationError") => err.message().is_some_and(|m| m.contains("does not exist")),
+        _ => false,
+    }
+}
+
+fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
+}
+
+/// How subnets or VPCs are asked for: by ids, or by one filter.
+#[derive(Debug, Clone)]
+enum Query {
+    Ids(Vec<String>),
+    Filter(String, String),
+}
+
+impl Query {
+    fn key(&self) -> String {
+        match self {
+            Self::Ids(ids) => format!("ids:{}", ids.join(",")),
+            Self::Filter(name, value) => format!("{name}={value}"),
+        }
+    }
+
+    fn filter(name: &str, value: &str) -> aws_sdk_ec2::types::Filter {
+        aws_sdk_ec2::types::Filter::builder().name(name).values(value).build()
+    }
+}
+
+impl Aws {
+    /// Loads the configuration like the aws CLI and creates the clients (no request is made yet).
+    pub async fn connect(options: &AwsOptions) -> Result<Self, AwsError> {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        let http =
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        if config.region().is_none_or(|r| r.as_ref().trim().is_empty()) {
+            return Err(AwsError {
+                action: "configure".into(),
+                message: "no AWS region: set AWS_REGION, a region in the profile, or --aws-region".into(),
+            });
+        }
+        Ok(Self {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            calls: Arc::new(AtomicU64::new(0)),
+            exports: Coalescer::new(),
+            subnets: Coalescer::new(),
+            vpcs: Coalescer::new(),
+        })
+    }
+
+    /// API calls made so far (each page of a paginated call counts once; SDK retries are not counted).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Parses and evaluates one AWS sentence; an `at most …` sentence is retried.
+    pub async fn verify(&self, sentence: &str) -> Result<Verdict, AwsVerifyError> {
+        let sentence = parse_sentence(sentence)?;
+        if sentence.aws().is_none() {
+            return Err(AwsVerifyError::NotAws);
+        }
+        Ok(self.check(&sentence).await?)
+    }
+
+    /// Evaluates a parsed AWS sentence. AWS has no watch, so `at most N times every Ds` polls: N
+    /// evaluations, D apart, and no sleep after the last. An error on the last attempt is the result.
+    pub async fn check(&self, sentence: &Sentence) -> Result<Verdict, AwsError> {
+        let Some(assertion) = sentence.aws() else {
+            return Err(AwsError { action: "evaluate".into(), message: "not an AWS sentence".into() });
+        };
+        let (attempts, interval) = sentence.retry.map_or((1, Duration::ZERO), |r| (r.attempts, r.interval));
+        let mut last = None;
+        for attempt in 1..=attempts {
+            let result = self.evaluate(assertion).await;
+            if matches!(&result, Ok(v) if v.passed) || attempt == attempts {
+                return result;
+            }
+            last = Some(result);
+            tokio::time::sleep(interval).await;
+        }
+        last.unwrap_or_else(|| Err(AwsError { action: "evaluate".into(), message: "no attempt made".into() }))
+    }
+
+    /// Fetches what `assertion` needs and judges it, once.
+    pub async fn evaluate(&self, assertion: &AwsAssertion) -> Result<Verdict, AwsError> {
+        Ok(match assertion {
+            AwsAssertion::Account { id } => judge::account(&self.account().await?, &id.value),
+            AwsAssertion::Exists { resource } => match resource.kind {
+                NetworkKind::Vpc => judge::vpc_exists(resource, &self.find_vpcs(resource).await?),
+                NetworkKind::Subnet => judge::subnet_exists(resource, &self.find_subnets(resource).await?),
+            },
+            AwsAssertion::Tag { resource, key, expect } => {
+                let found: Vec<(String, BTreeMap<String, String>)> = match resource.kind {
+                    NetworkKind::Vpc => {
+                        self.find_vpcs(resource).await?.iter().map(|v| (v.id.clone(), v.tags.clone())).collect()
+                    }
+                    NetworkKind::Subnet => {
+                        self.find_subnets(resource).await?.iter().map(|s| (s.id.clone(), s.tags.clone())).collect()
+                    }
+                };
+                judge::tag(resource, &found, &key.value, expect)
+            }
+            AwsAssertion::DhcpDomainName { vpc, expect } => {
+                let dhcp = self.dhcp_of(vpc).await?;
+                judge::dhcp_domain_name(vpc, dhcp.as_ref(), expect)
+            }
+            AwsAssertion::DhcpNameServers { vpc, contains } => {
+                let dhcp = self.dhcp_of(vpc).await?;
+                judge::dhcp_name_servers(vpc, dhcp.as_ref(), &contains.value)
+            }
+            AwsAssertion::AvailabilityZones { vpc, at_least } => {
+                let vpcs = self.find_vpcs(vpc).await?;
+                let subnets = match vpcs.first() {
+                    Some(v) => self.subnets(Query::Filter("vpc-id".into(), v.id.clone())).await?,
+                    None => Arc::new(Vec::new()),
+                };
+                judge::availability_zones(vpc, vpcs.first(), &subnets, *at_least)
+            }
+            AwsAssertion::FreeIps { subnet, count } => {
+                judge::free_ips(&subnet.to_string(), &self.find_subnets(subnet).await?, *count, false)
+            }
+            AwsAssertion::EveryTaggedSubnetFreeIps { key, value, count } => {
+                let subnets = self.subnets(Query::Filter(format!("tag:{}", key.value), value.value.clone())).await?;
+                judge::free_ips(&format!("subnets tagged '{}={}'", key.value, value.value), &subnets, *count, true)
+            }
+            AwsAssertion::Export { name, expect } => {
+                let exports = self.exports().await?;
+                judge::export(&name.value, exports.get(&name.value).map(String::as_str), expect.as_ref())
+            }
+            AwsAssertion::Stack { name, check } => {
+                judge::stack(&name.value, self.stack(&name.value).await?.as_ref(), check)
+            }
+            AwsAssertion::Parameter { name, check } => {
+                judge::parameter(&name.value, self.parameter(&name.value).await?.as_ref(), check)
+            }
+        })
+    }
+
+    async fn account(&self) -> Result<String, AwsError> {
+        self.count();
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| error("sts:GetCallerIdentity", &e))?;
+        Ok(out.account().unwrap_or_default().to_owned())
+    }
+
+    /// Every CloudFormation export of the region, by name.
+    async fn exports(&self) -> Shared<BTreeMap<String, String>> {
+        let client = self.cloudformation.clone();
+        let calls = self.calls.clone();
+        self.exports
+            .run((), move || {
+                async move {
+                    let mut exports = BTreeMap::new();
+                    let mut pages = client.list_exports().into_paginator().send();
+                    while let Some(page) = pages.next().await {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        let page = page.map_err(|e| error("cloudformation:ListExports", &e))?;
+                        for export in page.exports() {
+                            if let (Some(name), Some(value)) = (export.name(), export.value()) {
+                                exports.insert(name.to_owned(), value.to_owned());
+                            }
+                        }
+                    }
+                    Ok(Arc::new(exports))
+                }
+                .boxed()
+            })
+            .await
+    }
+
+    /// The id a network reference names: the id itself, or an export's value. `None` for `named`.
+    async fn id_of(&self, reference: &NetworkRef) -> Result<Option<Query>, AwsError> {
+        Ok(Some(match &reference.lookup {
+            Lookup::Id(id) => Query::Ids(vec![id.value.clone()]),
+            Lookup::Named(name) => Query::Filter("tag:Name".into(), name.value.clone()),
+            Lookup::Exported(export) => match self.exports().await?.get(&export.value) {
+                Some(id) => Query::Ids(vec![id.clone()]),
+                None => return Ok(None),
+            },
+        }))
+    }
+
+    async fn find_subnets(&self, reference: &NetworkRef) -> Shared<Vec<Subnet>> {
+        match self.id_of(reference).await? {
+            Some(query) => self.subnets(query).await,
+            None => Ok(Arc::new(Vec::new())),
+        }
+    }
+
+    async fn find_vpcs(&self, reference: &NetworkRef) -> Shared<Vec<Vpc>> {
+        match self.id_of(reference).await? {
+            Some(query) => self.vpcs(query).await,
+            None => Ok(Arc::new(Vec::new())),
+        }
+    }
+
+    async fn subnets(&self, query: Query) -> Shared<Vec<Subnet>> {
+        let client = self.ec2.clone();
+        let calls = self.calls.clone();
+        self.subnets
+            .run(query.key(), move || {
+                async move {
+                    let mut request = client.describe_subnets();
+                    request = match &query {
+                        Query::Ids(ids) => request.set_subnet_ids(Some(ids.clone())),
+                        Query::Filter(name, value) => request.filters(Query::filter(name, value)),
+                    };
+                    let mut pages = request.into_paginator().send();
+                    let mut subnets = Vec::new();
+                    while let Some(page) = pages.next().await {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        let page = match page {
+                            Ok(page) => page,
+                            Err(e) if is_not_found(&e) => break,
+                            Err(e) => return Err(error("ec2:DescribeSubnets", &e)),
+                        };
+                        subnets.extend(page.subnets().iter().map(|s| Subnet {
+                            id: s.subnet_id().unwrap_or_default().to_owned(),
+                            vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+                            availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
+                            free_ips: i64::from(s.available_ip_address_count().unwrap_or_default()),
+                            tags: tags(s.tags()),
+                        }));
+                    }
+                    Ok(Arc::new(subnets))
+                }
+                .boxed()
+            })
+            .await
+    }
+
+    async fn vpcs(&self, query: Query) -> Shared<Vec<Vpc>> {
+        let client = self.ec2.clone();
+        let calls = self.calls.clone();
+        self.vpcs
+            .run(query.key(), move || {
+                async move {
+                    let mut request = client.describe_vpcs();
+                    request = match &query {
+                        Query::Ids(ids) => request.set_vpc_ids(Some(ids.clone())),
+                        Query::Filter(name, value) => request.filters(Query::filter(name, value)),
+                    };
+                    let mut pages = request.into_paginator().send();
+                    let mut vpcs = Vec::new();
+                    while let Some(page) = pages.next().await {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        let page = match page {
+                            Ok(page) => page,
+                            Err(e) if is_not_found(&e) => break,
+                            Err(e) => return Err(error("ec2:DescribeVpcs", &e)),
+                        };
+                        vpcs.extend(page.vpcs().iter().map(|v| Vpc {
+                            id: v.vpc_id().unwrap_or_default().to_owned(),
+                            dhcp_options_id: v.dhcp_options_id().map(str::to_owned),
+                            tags: tags(v.tags()),
+                        }));
+                    }
+                    Ok(Arc::new(vpcs))
+                }
+                .boxed()
+            })
+            .await
+    }
+
+    /// The DHCP options of the (first) VPC a reference names; `None` when there is no such VPC or it has
+    /// the `default` options set.
+    async fn dhcp_of(&self, vpc: &NetworkRef) -> Result<Option<Dhcp>, AwsError> {
+        let vpcs = self.find_vpcs(vpc).await?;
+        let Some(id) = vpcs.first().and_then(|v| v.dhcp_options_id.clone()).filter(|id| id != "default") else {
+            return Ok(None);
+        };
+        self.count();
+        let out = match self.ec2.describe_dhcp_options().dhcp_options_ids(&id).send().await {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(error("ec2:DescribeDhcpOptions", &e)),
+        };
+        let mut dhcp = Dhcp { id, ..Dhcp::default() };
+        for config in out.dhcp_options().iter().flat_map(|o| o.dhcp_configurations()) {
+            let values = config.values().iter().filter_map(|v| v.value().map(str::to_owned));
+            match config.key() {
+                Some("domain-name") => dhcp.domain_names.extend(values),
+                Some("domain-name-servers") => dhcp.name_servers.extend(values),
+                _ => {}
+            }
+        }
+        Ok(Some(dhcp))
+    }
+
+    async fn stack(&self, name: &str) -> Result<Option<Stack>, AwsError> {
+        self.count();
+        let out = match self.cloudformation.describe_stacks().stack_name(name).send().await {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(error("cloudformation:DescribeStacks", &e)),
+        };
+        Ok(out.stacks().first().map(|s| Stack {
+            status: s.stack_status().map(|st| st.as_str().to_owned()).unwrap_or_default(),
+            outputs: s
+                .outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
+                .collect(),
+        }))
+    }
+
+    async fn parameter(&self, name: &str) -> Result<Option<Parameter>, AwsError> {
+        self.count();
+        let out = match self.ssm.get_parameter().name(name).with_decryption(true).send().await {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(error("ssm:GetParameter", &e)),
+        };
+        Ok(out.parameter().map(|p| Parameter {
+            kind: p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            value: p.value().unwrap_or_default().to_owned(),
+        }))
+    }
+}
+
+/// Connects to AWS on first use and shares the connection with every test of a run.
+#[derive(Debug, Default)]
+pub struct AwsConnector {
+    options: AwsOptions,
+    aws: tokio::sync::OnceCell<Result<Arc<Aws>, AwsError>>,
+}
+
+impl AwsConnector {
+    /// A connector that will use `options`.
+    pub fn new(options: AwsOptions) -> Self {
+        Self { options, aws: tokio::sync::OnceCell::new() }
+    }
+
+    /// The options it connects with.
+    pub fn options(&self) -> &AwsOptions {
+        &self.options
+    }
+
+    /// The shared connection.
+    pub async fn get(&self) -> Result<Arc<Aws>, AwsError> {
+        self.aws.get_or_init(|| async { Aws::connect(&self.options).await.map(Arc::new) }).await.clone()
+    }
+
+    /// API calls made so far (0 when never connected).
+    pub fn calls(&self) -> u64 {
+        self.aws.get().and_then(|r| r.as_ref().ok()).map_or(0, |aws| aws.calls())
+    }
+}

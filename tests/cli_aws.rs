@@ -1,0 +1,296 @@
+//! End-to-end tests of AWS preflight sentences: the `precheck` binary against moto (a local AWS emulator),
+//! with the aws CLI beside it, after deploying `checks/preflight/network.yaml` like a build would.
+
+#[path = "support/emulator.rs"]
+mod emulator;
+#[path = "support/moto.rs"]
+mod moto;
+
+use std::process::{Command, Output, Stdio};
+
+use emulator::repo_root;
+use moto::Moto;
+
+fn precheck(moto: &Moto, args: &[&str]) -> Output {
+    precheck_with(moto, args, &[])
+}
+
+fn precheck_with(moto: &Moto, args: &[&str], extra: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(args)
+        .envs(moto.env())
+        .envs(extra.iter().copied())
+        .env_remove("AWS_PROFILE")
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run precheck")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn deployed() -> Moto {
+    let moto = Moto::start();
+    moto.deploy_preflight();
+    moto
+}
+
+#[test]
+fn the_preflight_suite_passes_after_provisioning() {
+    let moto = deployed();
+    let junit = moto.path("junit.xml");
+    let out = precheck(&moto, &["run", "checks/preflight", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(!xml.contains("<failure") && !xml.contains("<error"), "{xml}");
+    assert!(xml.contains("free"), "the trace shows the free addresses seen: {xml}");
+}
+
+#[test]
+fn the_preflight_suite_fails_clearly_when_resources_change() {
+    let moto = deployed();
+    moto.aws_ok(&["ssm", "delete-parameter", "--name", "/preflight/cluster/name"]);
+    let subnet = moto.aws_ok(&[
+        "ec2",
+        "describe-subnets",
+        "--filters",
+        "Name=tag:Name,Values=preflight-private-a",
+        "--query",
+        "Subnets[0].SubnetId",
+        "--output",
+        "text",
+    ]);
+    moto.aws_ok(&["ec2", "create-tags", "--resources", &subnet, "--tags", "Key=tier,Value=public"]);
+    let out = precheck(&moto, &["run", "checks/preflight"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("parameter '/preflight/cluster/name' does not exist"), "{all}");
+    assert!(
+        all.contains("subnet exported as 'preflight-PrivateSubnetAId': tag 'tier' = 'private' does not hold"),
+        "{all}"
+    );
+    assert!(all.contains("precheck: 4 passed, 2 failed"), "parameters and the subnet layout fail, nothing else: {all}");
+}
+
+#[test]
+fn each_sentence_passes_and_fails_against_moto() {
+    let moto = deployed();
+    let code = |sentence: &str| precheck(&moto, &["verify", sentence]).status.code();
+    let cases = [
+        ("account is '123456789012'", "account is '000000000000'"),
+        ("vpc named 'preflight-vpc' exists", "vpc named 'no-such-vpc' exists"),
+        ("vpc 'vpc-00000000' exists", "vpc 'vpc-00000000' exists"),
+        (
+            "vpc exported as 'preflight-VpcId' dhcp domain name is 'corp.example.internal'",
+            "vpc exported as 'preflight-VpcId' dhcp domain name is 'example.com'",
+        ),
+        (
+            "vpc exported as 'preflight-VpcId' dhcp name servers contain '10.20.0.2'",
+            "vpc exported as 'preflight-VpcId' dhcp name servers contain '8.8.8.8'",
+        ),
+        (
+            "vpc named 'preflight-vpc' subnets span at least 3 availability zones",
+            "vpc named 'preflight-vpc' subnets span at least 4 availability zones",
+        ),
+        (
+            "subnet named 'preflight-private-a' has more than 200 free ip addresses",
+            "subnet named 'preflight-private-a' has less than 200 free ip addresses",
+        ),
+        (
+            "every subnet tagged 'tier=private' has more than 200 free ips",
+            "every subnet tagged 'tier=nonexistent' has more than 0 free ips",
+        ),
+        ("export 'preflight-VpcId' matches '^vpc-'", "export 'preflight-Missing' exists"),
+        ("stack 'preflight-network' status is 'CREATE_COMPLETE'", "stack 'no-such-stack' exists"),
+        (
+            "stack 'preflight-network' output 'ClusterName' is 'prod-eu-1'",
+            "stack 'preflight-network' output 'Nope' is 'x'",
+        ),
+        (
+            "parameter '/preflight/cluster/name' is 'PROD-EU-1'",
+            "parameter '/preflight/cluster/name' matches '^staging'",
+        ),
+        ("parameter '/preflight/cluster/azs' has type 'StringList'", "parameter '/preflight/missing' exists"),
+    ];
+    for (pass, fail) in cases {
+        if pass != fail {
+            assert_eq!(code(pass), Some(0), "{pass}: {}", text(&precheck(&moto, &["verify", pass])));
+        }
+        assert_eq!(code(fail), Some(3), "{fail}: {}", text(&precheck(&moto, &["verify", fail])));
+    }
+    let out = precheck(&moto, &["verify", "parameter '/preflight/missing' exists"]);
+    assert!(text(&out).contains("parameter '/preflight/missing' does not exist"), "{}", text(&out));
+    let out = precheck(&moto, &["try", "at most 3 times every 1s to verify that export 'preflight-Missing' exists"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
+
+#[test]
+fn aws_that_cannot_be_asked_is_an_infrastructure_error_naming_the_action() {
+    let moto = Moto::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{closed}");
+    let out = precheck_with(&moto, &["verify", "parameter '/x' exists"], &[("AWS_ENDPOINT_URL", &url)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("could not ask AWS (ssm:GetParameter)"), "{}", text(&out));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["verify", "--aws-region", "eu-west-1", "--aws-endpoint-url", &moto.url, "account is '123456789012'"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", moto.dir())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "no credentials: {}", text(&out));
+    assert!(text(&out).contains("could not ask AWS (sts:GetCallerIdentity)"), "{}", text(&out));
+
+    let out = precheck_with(
+        &moto,
+        &["verify", "account is '123456789012'"],
+        &[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "")],
+    );
+    assert_eq!(out.status.code(), Some(4), "no region: {}", text(&out));
+    assert!(text(&out).contains("no AWS region"), "{}", text(&out));
+}
+
+#[test]
+fn a_secure_string_never_appears_in_any_output() {
+    let moto = deployed();
+    let canary = "canary-5ecr3t-Vh9Q2";
+    moto.aws_ok(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/preflight/db/password",
+        "--type",
+        "SecureString",
+        "--value",
+        canary,
+    ]);
+    std::fs::write(
+        moto.path("secret.check"),
+        "test 'secret is set' {\n    verify parameter '/preflight/db/password' has type 'SecureString'\n    verify parameter '/preflight/db/password' is '${DB_PASSWORD}'\n}\n\n\
+         test 'secret is wrong' {\n    verify parameter '/preflight/db/password' is 'wrong'\n}\n\n\
+         test 'secret pattern' {\n    verify parameter '/preflight/db/password' matches '^nope'\n}\n",
+    )
+    .unwrap();
+    let check = moto.path("secret.check");
+    let junit = moto.path("secret.xml");
+    for format in ["pretty", "tap", "json"] {
+        let out = precheck_with(
+            &moto,
+            &["run", check.to_str().unwrap(), "--format", format, "--junit", junit.to_str().unwrap()],
+            &[("DB_PASSWORD", canary)],
+        );
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{all}");
+        assert!(all.contains("<redacted>"), "{all}");
+        assert!(!all.contains(canary), "the SecureString leaked into the {format} output: {all}");
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(!xml.contains(canary), "the SecureString leaked into JUnit: {xml}");
+    }
+    let out = precheck_with(&moto, &["verify", "parameter '/preflight/db/password' is 'wrong'"], &[]);
+    assert!(!text(&out).contains(canary), "{}", text(&out));
+}
+
+#[test]
+fn the_aws_cli_way_and_the_precheck_way_agree() {
+    let moto = deployed();
+    // The BATS way: one aws process and a --query per check.
+    let free = moto.aws_ok(&[
+        "ec2",
+        "describe-subnets",
+        "--filters",
+        "Name=tag:Name,Values=preflight-private-a",
+        "--query",
+        "Subnets[0].AvailableIpAddressCount",
+        "--output",
+        "text",
+    ]);
+    let vpc = moto.aws_ok(&[
+        "cloudformation",
+        "list-exports",
+        "--query",
+        "Exports[?Name=='preflight-VpcId'].Value | [0]",
+        "--output",
+        "text",
+    ]);
+    let status = moto.aws_ok(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        "preflight-network",
+        "--query",
+        "Stacks[0].StackStatus",
+        "--output",
+        "text",
+    ]);
+    let name = moto.aws_ok(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/preflight/cluster/name",
+        "--query",
+        "Parameter.Value",
+        "--output",
+        "text",
+    ]);
+    // The Precheck way, with the values the CLI saw.
+    let agree = [
+        format!("subnet named 'preflight-private-a' has {free} free ip addresses"),
+        format!("export 'preflight-VpcId' is '{vpc}'"),
+        format!("vpc '{vpc}' exists"),
+        format!("stack 'preflight-network' status is '{status}'"),
+        format!("parameter '/preflight/cluster/name' is '{name}'"),
+    ];
+    for sentence in &agree {
+        let out = precheck(&moto, &["verify", sentence]);
+        assert_eq!(out.status.code(), Some(0), "{sentence}: {}", text(&out));
+    }
+    let n: u64 = free.parse().expect("a number of free addresses");
+    let out = precheck(
+        &moto,
+        &["verify", &format!("subnet named 'preflight-private-a' has more than {n} free ip addresses")],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
+
+#[test]
+fn a_stack_that_did_not_complete_fails_with_its_status() {
+    let moto = Moto::start();
+    // moto never rolls back: a resource that fails leaves the stack in CREATE_IN_PROGRESS
+    // (checks/preflight/MOTO_NOTES.md), which a preflight must refuse just the same.
+    let template = moto.path("broken.yaml");
+    std::fs::write(
+        &template,
+        "Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n    Properties: {CidrBlock: 10.30.0.0/16}\n  Subnet:\n    Type: AWS::EC2::Subnet\n    Properties: {VpcId: !Ref Vpc, CidrBlock: 192.168.0.0/24}\n",
+    )
+    .unwrap();
+    let body = format!("file://{}", template.display());
+    let _ = moto.aws(&["cloudformation", "create-stack", "--stack-name", "broken", "--template-body", &body]);
+    let status = moto.aws_ok(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        "broken",
+        "--query",
+        "Stacks[0].StackStatus",
+        "--output",
+        "text",
+    ]);
+    assert_ne!(status, "CREATE_COMPLETE");
+    let out = precheck(&moto, &["verify", "stack 'broken' status is one of 'CREATE_COMPLETE', 'UPDATE_COMPLETE'"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "stack 'broken' status is '{status}', expected one of 'CREATE_COMPLETE', 'UPDATE_COMPLETE'"
+        )),
+        "{}",
+        text(&out)
+    );
+    let out =
+        precheck(&moto, &["try", "at most 2 times every 1s to verify that stack 'broken' status is 'CREATE_COMPLETE'"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
