@@ -103,6 +103,9 @@ pub struct Aws {
     exports: Coalescer<(), Shared<BTreeMap<String, String>>>,
     subnets: Coalescer<String, Shared<Vec<Subnet>>>,
     vpcs: Coalescer<String, Shared<Vec<Vpc>>>,
+    stacks: Coalescer<String, Shared<Option<Stack>>>,
+    parameters: Coalescer<String, Shared<Option<Parameter>>>,
+    account: Coalescer<(), Shared<String>>,
 }
 
 impl std::fmt::Debug for Aws {
@@ -198,6 +201,9 @@ impl Aws {
             exports: Coalescer::new(),
             subnets: Coalescer::new(),
             vpcs: Coalescer::new(),
+            stacks: Coalescer::new(),
+            parameters: Coalescer::new(),
+            account: Coalescer::new(),
         })
     }
 
@@ -285,18 +291,28 @@ impl Aws {
                 judge::export(&name.value, exports.get(&name.value).map(String::as_str), expect.as_ref())
             }
             AwsAssertion::Stack { name, check } => {
-                judge::stack(&name.value, self.stack(&name.value).await?.as_ref(), check)
+                judge::stack(&name.value, self.stack(&name.value).await?.as_ref().as_ref(), check)
             }
             AwsAssertion::Parameter { name, check } => {
-                judge::parameter(&name.value, self.parameter(&name.value).await?.as_ref(), check)
+                judge::parameter(&name.value, self.parameter(&name.value).await?.as_ref().as_ref(), check)
             }
         })
     }
 
-    async fn account(&self) -> Result<String, AwsError> {
-        self.count();
-        let out = self.sts.get_caller_identity().send().await.map_err(|e| error("sts:GetCallerIdentity", &e))?;
-        Ok(out.account().unwrap_or_default().to_owned())
+    async fn account(&self) -> Shared<String> {
+        let client = self.sts.clone();
+        let calls = self.calls.clone();
+        self.account
+            .run((), move || {
+                async move {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    let out =
+                        client.get_caller_identity().send().await.map_err(|e| error("sts:GetCallerIdentity", &e))?;
+                    Ok(Arc::new(out.account().unwrap_or_default().to_owned()))
+                }
+                .boxed()
+            })
+            .await
     }
 
     /// Every CloudFormation export of the region, by name.
@@ -443,34 +459,58 @@ impl Aws {
         Ok(Some(dhcp))
     }
 
-    async fn stack(&self, name: &str) -> Result<Option<Stack>, AwsError> {
-        self.count();
-        let out = match self.cloudformation.describe_stacks().stack_name(name).send().await {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(error("cloudformation:DescribeStacks", &e)),
-        };
-        Ok(out.stacks().first().map(|s| Stack {
-            status: s.stack_status().map(|st| st.as_str().to_owned()).unwrap_or_default(),
-            outputs: s
-                .outputs()
-                .iter()
-                .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
-                .collect(),
-        }))
+    async fn stack(&self, name: &str) -> Shared<Option<Stack>> {
+        let client = self.cloudformation.clone();
+        let calls = self.calls.clone();
+        let name = name.to_owned();
+        self.stacks
+            .run(name.clone(), move || {
+                async move {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    let out = match client.describe_stacks().stack_name(&name).send().await {
+                        Ok(out) => out,
+                        Err(e) if is_not_found(&e) => return Ok(Arc::new(None)),
+                        Err(e) => return Err(error("cloudformation:DescribeStacks", &e)),
+                    };
+                    Ok(Arc::new(out.stacks().first().map(|s| {
+                        Stack {
+                            status: s.stack_status().map(|st| st.as_str().to_owned()).unwrap_or_default(),
+                            outputs: s
+                                .outputs()
+                                .iter()
+                                .filter_map(|o| {
+                                    Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned()))
+                                })
+                                .collect(),
+                        }
+                    })))
+                }
+                .boxed()
+            })
+            .await
     }
 
-    async fn parameter(&self, name: &str) -> Result<Option<Parameter>, AwsError> {
-        self.count();
-        let out = match self.ssm.get_parameter().name(name).with_decryption(true).send().await {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(error("ssm:GetParameter", &e)),
-        };
-        Ok(out.parameter().map(|p| Parameter {
-            kind: p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
-            value: p.value().unwrap_or_default().to_owned(),
-        }))
+    async fn parameter(&self, name: &str) -> Shared<Option<Parameter>> {
+        let client = self.ssm.clone();
+        let calls = self.calls.clone();
+        let name = name.to_owned();
+        self.parameters
+            .run(name.clone(), move || {
+                async move {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    let out = match client.get_parameter().name(&name).with_decryption(true).send().await {
+                        Ok(out) => out,
+                        Err(e) if is_not_found(&e) => return Ok(Arc::new(None)),
+                        Err(e) => return Err(error("ssm:GetParameter", &e)),
+                    };
+                    Ok(Arc::new(out.parameter().map(|p| Parameter {
+                        kind: p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                        value: p.value().unwrap_or_default().to_owned(),
+                    })))
+                }
+                .boxed()
+            })
+            .await
     }
 }
 
