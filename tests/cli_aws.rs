@@ -209,14 +209,7 @@ fn the_aws_cli_way_and_the_precheck_way_agree() {
         "--output",
         "text",
     ]);
-    let vpc = moto.aws_ok(&[
-        "cloudformation",
-        "list-exports",
-        "--query",
-        "Exports[?Name=='preflight-VpcId'].Value | [0]",
-        "--output",
-        "text",
-    ]);
+    let vpc = moto.export("preflight-VpcId");
     let status = moto.aws_ok(&[
         "cloudformation",
         "describe-stacks",

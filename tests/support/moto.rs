@@ -106,14 +106,7 @@ impl Moto {
             &template,
         ]);
         self.aws_ok(&["cloudformation", "wait", "stack-create-complete", "--stack-name", "preflight-network"]);
-        let vpc = self.aws_ok(&[
-            "cloudformation",
-            "list-exports",
-            "--query",
-            "Exports[?Name=='preflight-VpcId'].Value | [0]",
-            "--output",
-            "text",
-        ]);
+        let vpc = self.export("preflight-VpcId");
         let dhcp = self.aws_ok(&[
             "ec2",
             "create-dhcp-options",
@@ -126,6 +119,12 @@ impl Moto {
             "text",
         ]);
         self.aws_ok(&["ec2", "associate-dhcp-options", "--dhcp-options-id", &dhcp, "--vpc-id", &vpc]);
+    }
+
+    /// The value of a CloudFormation export, read with the aws CLI.
+    pub fn export(&self, name: &str) -> String {
+        let query = format!("Exports[?Name=='{name}'].Value | [0]");
+        self.aws_ok(&["cloudformation", "list-exports", "--query", &query, "--output", "text"])
     }
 
     /// The path of a file in the scratch directory.
