@@ -271,6 +271,13 @@ pub enum CountComparison {
 }
 
 impl CountComparison {
+    /// The number compared with.
+    pub fn count(self) -> u64 {
+        match self {
+            Self::Exactly(n) | Self::LessThan(n) | Self::MoreThan(n) => n,
+        }
+    }
+
     /// True when `actual` satisfies the comparison.
     pub fn holds(self, actual: u64) -> bool {
         match self {

@@ -427,19 +427,34 @@ fn plain(assertion: ClusterAssertion) -> Sentence {
     Sentence { retry: None, assertion: Assertion::Cluster(assertion), span: Span::default() }
 }
 
+/// `[less than|more than] N`, shared by the counting sentences of clusters and of free IP addresses.
+fn count_comparison(i: &str) -> PResult<'_, CountComparison> {
+    let (i, cmp) = nom::combinator::opt(nom::branch::alt((
+        |i| {
+            kw_ws("less")(i)
+                .and_then(|(i, _)| kw_ws("than")(i))
+                .map(|(i, _)| (i, CountComparison::LessThan as fn(u64) -> _))
+        },
+        |i| {
+            kw_ws("more")(i)
+                .and_then(|(i, _)| kw_ws("than")(i))
+                .map(|(i, _)| (i, CountComparison::MoreThan as fn(u64) -> _))
+        },
+    )))
+    .parse(i)?;
+    let (i, n) = number(i)?;
+    Ok((i, cmp.unwrap_or(CountComparison::Exactly)(n)))
+}
+
 /// `there (is|are) [less than|more than] N <target>`
 fn count_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     let (i, _) = kw_ws("there")(i)?;
     let is_at = i;
     let (i, verb) = nom::branch::alt((kw("is"), kw("are"))).parse(i)?;
     let (i, _) = ws(i)?;
-    let (i, cmp) = nom::combinator::opt(nom::branch::alt((
-        |i| kw_ws("less")(i).and_then(|(i, _)| kw_ws("than")(i)).map(|(i, _)| (i, 'l')),
-        |i| kw_ws("more")(i).and_then(|(i, _)| kw_ws("than")(i)).map(|(i, _)| (i, 'm')),
-    )))
-    .parse(i)?;
-    let number_at = i;
-    let (i, n) = number(i)?;
+    let number_at = i.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let (i, comparison) = count_comparison(i)?;
+    let n = comparison.count();
     if verb.eq_ignore_ascii_case("is") && n > 1 {
         return Err(nom::Err::Failure(
             GErr::custom(is_at, ctx.offset(i) - ctx.offset(is_at), SyntaxErrorKind::Form, "`there is` takes 0 or 1")
@@ -447,11 +462,6 @@ fn count_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
                 .help(format!("write `there are {}`", &number_at[..ctx.offset(i) - ctx.offset(number_at)])),
         ));
     }
-    let comparison = match cmp {
-        None => CountComparison::Exactly(n),
-        Some('l') => CountComparison::LessThan(n),
-        Some(_) => CountComparison::MoreThan(n),
-    };
     let (i, _) = ws(i)?;
     let (i, target) = target(ctx, i)?;
     Ok((i, plain(ClusterAssertion { target, check: ClusterCheck::Count(comparison) })))

@@ -4,7 +4,7 @@ use nom::Parser;
 use nom::branch::alt;
 use nom::combinator::opt;
 
-use super::{Ctx, GErr, PResult, expectation, kw, kw_ws, number, quoted, ws};
+use super::{Ctx, GErr, PResult, count_comparison, expectation, kw, kw_ws, number, quoted, ws};
 use crate::ast::{CountComparison, Spanned};
 use crate::aws_ast::{AwsAssertion, Lookup, NetworkKind, NetworkRef, ParameterCheck, StackCheck};
 use crate::error::{SyntaxErrorKind, nearest};
@@ -39,21 +39,11 @@ fn account<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, AwsAssertion> {
 /// `has [more than|less than] N free ip addresses`
 fn free_ips(i: &str) -> PResult<'_, CountComparison> {
     let (i, _) = kw_ws("has")(i)?;
-    let (i, cmp) = opt(alt((
-        |i| kw_ws("more")(i).and_then(|(i, _)| kw_ws("than")(i)).map(|(i, _)| (i, 'm')),
-        |i| kw_ws("less")(i).and_then(|(i, _)| kw_ws("than")(i)).map(|(i, _)| (i, 'l')),
-    )))
-    .parse(i)?;
-    let (i, n) = number(i)?;
+    let (i, count) = count_comparison(i)?;
     let (i, _) = ws(i)?;
     let (i, _) = kw_ws("free")(i)?;
     let (i, _) = alt((kw("ips"), kw("ip"))).parse(i)?;
     let (i, _) = opt(|i| ws(i).and_then(|(i, _)| kw("addresses")(i))).parse(i)?;
-    let count = match cmp {
-        None => CountComparison::Exactly(n),
-        Some('m') => CountComparison::MoreThan(n),
-        Some(_) => CountComparison::LessThan(n),
-    };
     Ok((i, count))
 }
 
