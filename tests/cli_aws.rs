@@ -3,12 +3,16 @@
 
 #[path = "support/emulator.rs"]
 mod emulator;
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "support/moto.rs"]
 mod moto;
 
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use emulator::repo_root;
+use fault_proxy::{Fault, FaultProxy, Faults};
 use moto::Moto;
 
 fn precheck(moto: &Moto, args: &[&str]) -> Output {
@@ -193,6 +197,16 @@ fn a_secure_string_never_appears_in_any_output() {
     }
     let out = precheck_with(&moto, &["verify", "parameter '/preflight/db/password' is 'wrong'"], &[]);
     assert!(!text(&out).contains(canary), "{}", text(&out));
+
+    // Answers cut short (the decrypted value in the part that arrives) end as errors that quote nothing.
+    let cut = FaultProxy::start(&moto.url, Faults { rate: 1.0, kinds: vec![Fault::Truncated], seed: 3 });
+    let out = precheck_with(
+        &moto,
+        &["verify", "parameter '/preflight/db/password' is 'wrong'"],
+        &[("AWS_ENDPOINT_URL", &cut.url)],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(!text(&out).contains(canary), "{}", text(&out));
 }
 
 #[test]
@@ -286,4 +300,123 @@ fn a_stack_that_did_not_complete_fails_with_its_status() {
     let out =
         precheck(&moto, &["try", "at most 2 times every 1s to verify that stack 'broken' status is 'CREATE_COMPLETE'"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
+
+#[test]
+fn transient_faults_are_retried_and_never_fail_an_assertion() {
+    let moto = deployed();
+    // Each fault kind on its own, then all mixed: 500s, 429 + Retry-After, resets and cut bodies.
+    let kinds = [Fault::ServerError, Fault::TooManyRequests, Fault::Reset, Fault::Truncated];
+    for (seed, faults) in kinds.iter().map(|k| vec![*k]).chain([kinds.to_vec()]).enumerate() {
+        let proxy = FaultProxy::start(&moto.url, Faults { rate: 0.2, kinds: faults.clone(), seed: seed as u64 });
+        let out = precheck_with(&moto, &["run", "checks/preflight"], &[("AWS_ENDPOINT_URL", &proxy.url)]);
+        assert_eq!(out.status.code(), Some(0), "{faults:?}, {} injected: {}", proxy.injected(), text(&out));
+        assert!(proxy.injected() >= 2, "{faults:?}: {} of {} requests", proxy.injected(), proxy.requests());
+    }
+
+    // A slow answer that fits in the attempt timeout is waited for, not retried.
+    let slow =
+        FaultProxy::start(&moto.url, Faults { rate: 1.0, kinds: vec![Fault::Slow(Duration::from_secs(2))], seed: 1 });
+    let out = precheck_with(&moto, &["verify", "account is '123456789012'"], &[("AWS_ENDPOINT_URL", &slow.url)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(slow.requests(), 1);
+}
+
+#[test]
+fn with_aws_gone_every_probe_is_an_infrastructure_error_within_its_bound() {
+    let moto = deployed();
+    let proxy = FaultProxy::start(&moto.url, Faults::all(1.0));
+    let junit = moto.path("junit.xml");
+    let started = Instant::now();
+    let out = precheck_with(
+        &moto,
+        &["run", "checks/preflight", "--junit", junit.to_str().unwrap()],
+        &[("AWS_ENDPOINT_URL", &proxy.url)],
+    );
+    let took = started.elapsed();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(all.contains("could not ask AWS ("), "{all}");
+    assert!(!all.contains("does not hold") && !all.contains("does not exist"), "no assertion failed: {all}");
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(!xml.contains("<failure"), "errors, not failures: {xml}");
+    // Five attempts per call with backoff (Retry-After 1 s for the 429s): seconds, far below the bound.
+    assert!(took < Duration::from_secs(90), "took {took:?}");
+    assert!(proxy.requests() >= 5, "the calls were retried: {} requests", proxy.requests());
+}
+
+/// Turns on moto's IAM enforcement and returns keys of a user who may only describe EC2 resources.
+fn ec2_reader(moto: &Moto) -> (String, String) {
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:Describe*","sts:GetCallerIdentity"],"Resource":"*"}]}"#;
+    moto.aws_ok(&["iam", "create-user", "--user-name", "reader"]);
+    moto.aws_ok(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "reader",
+        "--policy-name",
+        "ec2",
+        "--policy-document",
+        policy,
+    ]);
+    let keys = moto.aws_ok(&[
+        "iam",
+        "create-access-key",
+        "--user-name",
+        "reader",
+        "--query",
+        "AccessKey.[AccessKeyId,SecretAccessKey]",
+        "--output",
+        "text",
+    ]);
+    let mut keys = keys.split_whitespace().map(str::to_owned);
+    let (id, secret) = (keys.next().unwrap(), keys.next().unwrap());
+    moto.enforce_iam();
+    (id, secret)
+}
+
+#[test]
+fn access_denied_is_an_infrastructure_error_naming_the_action() {
+    let moto = deployed();
+    let (id, secret) = ec2_reader(&moto);
+    let as_reader =
+        [("AWS_ACCESS_KEY_ID", id.as_str()), ("AWS_SECRET_ACCESS_KEY", secret.as_str()), ("AWS_SESSION_TOKEN", "")];
+
+    let out = precheck_with(&moto, &["verify", "subnet named 'preflight-private-a' exists"], &as_reader);
+    assert_eq!(out.status.code(), Some(0), "allowed: {}", text(&out));
+
+    let out = precheck_with(&moto, &["verify", "parameter '/preflight/cluster/name' exists"], &as_reader);
+    assert_eq!(out.status.code(), Some(4), "denied: {}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("could not ask AWS (ssm:GetParameter)"), "{all}");
+    assert!(all.contains("AccessDenied") && all.contains("not authorized"), "{all}");
+
+    let out = precheck_with(&moto, &["run", "checks/preflight"], &as_reader);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(all.contains("could not ask AWS (cloudformation:ListExports)"), "{all}");
+    assert!(!all.contains("does not exist"), "denied is never 'missing': {all}");
+
+    let out = precheck_with(&moto, &["verify", "account is '123456789012'"], &[("AWS_SECRET_ACCESS_KEY", "wrong")]);
+    assert_eq!(out.status.code(), Some(4), "unknown key: {}", text(&out));
+    assert!(text(&out).contains("could not ask AWS (sts:GetCallerIdentity)"), "{}", text(&out));
+}
+
+#[test]
+fn an_unknown_region_is_an_infrastructure_error_naming_region_and_action() {
+    let moto = Moto::start();
+    // No endpoint URL: the SDK asks AWS's own endpoint for the region, which does not exist.
+    let out = Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["verify", "--aws-region", "xx-nowhere-1", "parameter '/x' exists"])
+        .envs(moto.env().into_iter().filter(|(k, _)| !k.starts_with("AWS_ENDPOINT_URL") && !k.contains("REGION")))
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(all.contains("could not ask AWS (ssm:GetParameter)"), "{all}");
+    assert!(all.contains("region 'xx-nowhere-1'"), "{all}");
+    assert!(!all.contains("DispatchFailure("), "no debug dump: {all}");
 }

@@ -127,6 +127,17 @@ impl Moto {
         self.aws_ok(&["cloudformation", "list-exports", "--query", &query, "--output", "text"])
     }
 
+    /// Makes moto check every later request against IAM (signatures, users' policies), as AWS does;
+    /// moto allows everything until told so.
+    pub fn enforce_iam(&self) {
+        let post = "import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=b'0', method='POST', headers={'Content-Type': 'text/plain'}))";
+        let out = Command::new(python())
+            .args(["-c", post, &format!("{}/moto-api/reset-auth", self.url)])
+            .output()
+            .expect("run python");
+        assert!(out.status.success(), "reset-auth: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// The path of a file in the scratch directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

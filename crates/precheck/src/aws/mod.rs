@@ -3,10 +3,11 @@
 //!
 //! Configuration works like the aws CLI: the default credential chain, a profile (`AWS_PROFILE` or
 //! [`AwsOptions::profile`]), a region, and an endpoint URL override (`AWS_ENDPOINT_URL` or
-//! [`AwsOptions::endpoint_url`]). Throttling and transient errors are retried by the SDK's standard retry
-//! mode (exponential backoff with jitter, at most [`MAX_ATTEMPTS`] attempts); access denied, an unknown
-//! region or missing credentials end as an [`AwsError`] naming the API action — an infrastructure error,
-//! never a failed assertion.
+//! [`AwsOptions::endpoint_url`]). Throttling and transient errors — AWS throttling codes, HTTP 500/502/503/504,
+//! HTTP 429 (honouring `Retry-After`, as proxies and gateways send it), connection resets, cut bodies — are
+//! retried by the SDK's standard retry mode (exponential backoff with jitter, at most [`MAX_ATTEMPTS`]
+//! attempts, each bounded by [`ATTEMPT_TIMEOUT`]). Access denied, an unknown region or missing credentials
+//! end as an [`AwsError`] naming the API action — an infrastructure error, never a failed assertion.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,8 +26,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority};
+use aws_smithy_types::retry::ErrorKind;
 use futures::FutureExt;
 use precheck_lang::{AwsAssertion, Lookup, NetworkKind, NetworkRef, Sentence, SentenceError, parse_sentence};
 
@@ -34,8 +39,51 @@ use crate::coalesce::Coalescer;
 use crate::evaluate::Verdict;
 use judge::{Dhcp, Parameter, Stack, Subnet, Vpc};
 
-/// Attempts per API call, throttling and transient errors included.
-pub const MAX_ATTEMPTS: u32 = 5;
+/// Attempts per API call, throttling and transient errors included. With one answer in five failing,
+/// eight attempts leave a call failing for good about three times in a million.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// The longest wait between two attempts (backoff doubles from about a second, with jitter, up to this).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The longest one attempt of an API call may take (connecting, sending, reading the answer).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The longest one API call may take, all attempts and backoff included.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The longest a `Retry-After` header can make a retry wait.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
+
+/// Retries HTTP 429 Too Many Requests as throttling. AWS services say "throttled" with an error code
+/// (which the SDK's own classifiers know); proxies, VPC endpoints' gateways and emulators say it with 429
+/// and an optional `Retry-After` in seconds, which the SDK would otherwise treat as a final client error.
+#[derive(Debug)]
+struct TooManyRequests;
+
+impl ClassifyRetry for TooManyRequests {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(response) = ctx.response() else { return RetryAction::NoActionIndicated };
+        if response.status().as_u16() != 429 {
+            return RetryAction::NoActionIndicated;
+        }
+        match response.headers().get("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(seconds) => RetryAction::retryable_error_with_explicit_delay(
+                ErrorKind::ThrottlingError,
+                Duration::from_secs(seconds).min(MAX_RETRY_AFTER),
+            ),
+            None => RetryAction::throttling_error(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "HTTP 429 Too Many Requests"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::http_status_code_classifier())
+    }
+}
 
 /// How to reach the account; the defaults behave like the aws CLI with no flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,6 +148,9 @@ pub struct Aws {
     cloudformation: aws_sdk_cloudformation::Client,
     sts: aws_sdk_sts::Client,
     calls: Arc<AtomicU64>,
+    /// The region asked, and whether an endpoint URL replaced AWS's own endpoints (for error hints).
+    region: String,
+    endpoint_override: bool,
     exports: Coalescer<(), Shared<BTreeMap<String, String>>>,
     subnets: Coalescer<String, Shared<Vec<Subnet>>>,
     vpcs: Coalescer<String, Shared<Vec<Vpc>>>,
@@ -115,19 +166,53 @@ impl std::fmt::Debug for Aws {
     }
 }
 
-fn error<E, R>(action: &str, e: &SdkError<E, R>) -> AwsError
+/// The most of an unreadable error answer shown in a message.
+const MAX_SHOWN_BODY: usize = 300;
+
+fn error<E>(action: &str, e: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let message = match e {
         SdkError::ServiceError(service) => {
             let err = service.err();
             format!("{}: {}", err.code().unwrap_or("error"), err.message().unwrap_or("no message"))
         }
-        other => DisplayErrorContext(other).to_string(),
+        SdkError::ResponseError(response) => unreadable(response.raw(), &causes(e)),
+        other => causes(other),
     };
     AwsError { action: action.to_owned(), message }
+}
+
+/// An answer the SDK could not read (a proxy's HTML page, an emulator's XML where JSON was due, a body cut
+/// short): its status and, for error statuses only, the start of its body. A successful answer's body is
+/// never shown — it may hold a decrypted SecureString.
+fn unreadable(raw: &HttpResponse, why: &str) -> String {
+    let status = raw.status().as_u16();
+    let body = match raw.body().bytes() {
+        Some(bytes) if status >= 400 && !bytes.is_empty() => {
+            let text = String::from_utf8_lossy(bytes).split_whitespace().collect::<Vec<_>>().join(" ");
+            let shown: String = text.chars().take(MAX_SHOWN_BODY).collect();
+            let more = if shown.len() < text.len() { "…" } else { "" };
+            format!(": {shown}{more}")
+        }
+        _ => String::new(),
+    };
+    format!("HTTP {status}{body} ({why})")
+}
+
+/// An error and its sources, each said once: `dispatch failure: io error: … Name or service not known`.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
 }
 
 /// True when the service answered that the thing does not exist (which is a fact, not an error).
@@ -175,7 +260,14 @@ impl Aws {
             aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_max_backoff(MAX_BACKOFF))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(CALL_TIMEOUT)
+                    .build(),
+            );
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
@@ -192,11 +284,23 @@ impl Aws {
                 message: "no AWS region: set AWS_REGION, a region in the profile, or --aws-region".into(),
             });
         }
+        let region = config.region().map(ToString::to_string).unwrap_or_default();
+        let endpoint_override = config.endpoint_url().is_some();
         Ok(Self {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            cloudformation: aws_sdk_cloudformation::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&config).retry_classifier(TooManyRequests).build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&config).retry_classifier(TooManyRequests).build(),
+            ),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(
+                aws_sdk_cloudformation::config::Builder::from(&config).retry_classifier(TooManyRequests).build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&config).retry_classifier(TooManyRequests).build(),
+            ),
+            region,
+            endpoint_override,
             calls: Arc::new(AtomicU64::new(0)),
             exports: Coalescer::new(),
             subnets: Coalescer::new(),
@@ -246,6 +350,21 @@ impl Aws {
 
     /// Fetches what `assertion` needs and judges it, once.
     pub async fn evaluate(&self, assertion: &AwsAssertion) -> Result<Verdict, AwsError> {
+        self.fetch_and_judge(assertion).await.map_err(|e| self.explain(e))
+    }
+
+    /// Adds what the user can check to errors whose cause is not obvious from the transport's words.
+    fn explain(&self, mut e: AwsError) -> AwsError {
+        if !self.endpoint_override && e.message.contains("dns error") {
+            e.message = format!(
+                "{} (AWS's endpoint for region '{}' does not resolve: check the region name and the network)",
+                e.message, self.region
+            );
+        }
+        e
+    }
+
+    async fn fetch_and_judge(&self, assertion: &AwsAssertion) -> Result<Verdict, AwsError> {
         Ok(match assertion {
             AwsAssertion::Account { id } => judge::account(&self.account().await?, &id.value),
             AwsAssertion::Exists { resource } => match resource.kind {
@@ -540,5 +659,50 @@ impl AwsConnector {
     /// API calls made so far (0 when never connected).
     pub fn calls(&self) -> u64 {
         self.aws.get().and_then(|r| r.as_ref().ok()).map_or(0, |aws| aws.calls())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::body::SdkBody;
+
+    fn response(status: u16, body: &str) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_owned()))
+    }
+
+    #[test]
+    fn an_unreadable_error_answer_shows_its_status_and_start() {
+        let xml = "<ErrorResponse>\n  <Error><Code>AccessDenied</Code><Message>not authorized</Message></Error>";
+        let said = unreadable(&response(403, xml), "malformed JSON error body");
+        assert_eq!(
+            said,
+            "HTTP 403: <ErrorResponse> <Error><Code>AccessDenied</Code><Message>not authorized</Message></Error> \
+             (malformed JSON error body)"
+        );
+        let long = unreadable(&response(502, &"x".repeat(5_000)), "why");
+        assert!(long.len() < MAX_SHOWN_BODY + 40 && long.contains('…'), "{long}");
+    }
+
+    #[test]
+    fn an_unreadable_successful_answer_never_shows_its_body() {
+        let said = unreadable(&response(200, r#"{"Parameter":{"Value":"s3cr3t-canary"#), "unexpected end");
+        assert_eq!(said, "HTTP 200 (unexpected end)");
+    }
+
+    #[test]
+    fn causes_are_each_said_once() {
+        let io = std::io::Error::other("Name or service not known");
+        #[derive(Debug, thiserror::Error)]
+        #[error("dns error: {0}")]
+        struct Dns(#[source] std::io::Error);
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Dispatch(#[source] Dns);
+        assert_eq!(
+            causes(&Dispatch(Dns(io))),
+            "dispatch failure: dns error: Name or service not known",
+            "the io error's words are already in the dns error's"
+        );
     }
 }

@@ -1,0 +1,225 @@
+//! A fault-injecting HTTP proxy for tests: it listens on 127.0.0.1 (a port chosen at run time), forwards
+//! requests to an upstream server (moto, the Kubernetes emulator) and, at a given rate, answers with a fault
+//! instead: HTTP 500, HTTP 429 with `Retry-After`, a connection closed before any answer (a reset), an
+//! answer whose body is cut short of its `Content-Length`, or a slow answer. Which request gets which fault
+//! is decided by a seeded generator, so a failing run can be replayed. The proxy stops when dropped.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// One kind of injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `500 Internal Server Error` with a short text body.
+    ServerError,
+    /// `429 Too Many Requests` with `Retry-After: 1`.
+    TooManyRequests,
+    /// The connection is closed without an answer.
+    Reset,
+    /// The upstream answer with its body cut in half (the `Content-Length` of the whole).
+    Truncated,
+    /// The upstream answer, after a delay.
+    Slow(Duration),
+}
+
+/// What to inject: a share of requests (0.0–1.0), the kinds to pick from in turn, and a seed.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    pub rate: f64,
+    pub kinds: Vec<Fault>,
+    pub seed: u64,
+}
+
+impl Faults {
+    /// Every kind except `Slow`, at `rate`.
+    pub fn all(rate: f64) -> Self {
+        Self {
+            rate,
+            kinds: vec![Fault::ServerError, Fault::TooManyRequests, Fault::Reset, Fault::Truncated],
+            seed: 0x5eed,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    injected: AtomicU64,
+    rate_per_million: AtomicU64,
+}
+
+/// A running proxy.
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    counters: Arc<Counters>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// splitmix64: a tiny, good-enough generator; the n-th request's draw depends only on seed and n.
+fn draw(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never: Infallible| match never {}).boxed()
+}
+
+struct Proxy {
+    upstream: String,
+    faults: Faults,
+    counters: Arc<Counters>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Proxy {
+    fn pick(&self) -> Option<Fault> {
+        let n = self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let rate = self.counters.rate_per_million.load(Ordering::Relaxed);
+        let value = draw(self.faults.seed, n);
+        if value % 1_000_000 >= rate || self.faults.kinds.is_empty() {
+            return None;
+        }
+        self.counters.injected.fetch_add(1, Ordering::Relaxed);
+        Some(self.faults.kinds[((value >> 20) % self.faults.kinds.len() as u64) as usize])
+    }
+
+    async fn forward(&self, request: Request<Incoming>) -> Result<Response<Body>, String> {
+        let (mut parts, body) = request.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = format!("{}{}", self.upstream, path).parse().map_err(|e| format!("{e}"))?;
+        let response =
+            self.client.request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| e.to_string())?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(Response::from_parts(parts, full(body)))
+    }
+
+    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, std::io::Error> {
+        let fault = self.pick();
+        let broken = |what: &str| std::io::Error::new(std::io::ErrorKind::ConnectionReset, what.to_owned());
+        match fault {
+            Some(Fault::ServerError) => {
+                Ok(Response::builder().status(500).body(full("injected fault: internal server error")).unwrap())
+            }
+            Some(Fault::TooManyRequests) => Ok(Response::builder()
+                .status(429)
+                .header("retry-after", "1")
+                .body(full("injected fault: too many requests"))
+                .unwrap()),
+            // An error from the service makes hyper drop the connection without an answer.
+            Some(Fault::Reset) => Err(broken("injected fault: connection reset")),
+            Some(Fault::Truncated) => {
+                let response = self.forward(request).await.map_err(|e| broken(&e))?;
+                let (mut parts, body) = response.into_parts();
+                let bytes = body.collect().await?.to_bytes();
+                parts.headers.insert("content-length", bytes.len().into());
+                let half = bytes.slice(..bytes.len() / 2);
+                let frames: Vec<Result<Frame<Bytes>, std::io::Error>> =
+                    vec![Ok(Frame::data(half)), Err(broken("injected fault: body cut short"))];
+                Ok(Response::from_parts(parts, StreamBody::new(futures::stream::iter(frames)).boxed()))
+            }
+            Some(Fault::Slow(delay)) => {
+                tokio::time::sleep(delay).await;
+                self.forward(request).await.map_err(|e| broken(&e))
+            }
+            None => match self.forward(request).await {
+                Ok(response) => Ok(response),
+                Err(e) => Ok(Response::builder().status(502).body(full(format!("proxy: {e}"))).unwrap()),
+            },
+        }
+    }
+}
+
+impl FaultProxy {
+    /// Starts a proxy in front of `upstream` (`http://127.0.0.1:PORT`).
+    pub fn start(upstream: &str, faults: Faults) -> Self {
+        let counters = Arc::new(Counters::default());
+        counters.rate_per_million.store((faults.rate.clamp(0.0, 1.0) * 1_000_000.0) as u64, Ordering::Relaxed);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let proxy = Arc::new(Proxy {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            faults,
+            counters: counters.clone(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        });
+        let thread = std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                loop {
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            let proxy = proxy.clone();
+                            tokio::spawn(async move {
+                                let service = hyper::service::service_fn(move |r| proxy.clone().handle(r));
+                                let _ = hyper::server::conn::http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            });
+                        }
+                    }
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        });
+        Self { url, counters, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
+    /// Faults injected so far.
+    pub fn injected(&self) -> u64 {
+        self.counters.injected.load(Ordering::Relaxed)
+    }
+
+    /// Changes the share of requests that get a fault (1.0: every request, as if the server were gone).
+    pub fn set_rate(&self, rate: f64) {
+        self.counters.rate_per_million.store((rate.clamp(0.0, 1.0) * 1_000_000.0) as u64, Ordering::Relaxed);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn draws_are_spread_and_repeatable() {
+    let hits = (0..10_000).filter(|n| draw(7, *n) % 1_000_000 < 200_000).count();
+    assert!((1_700..2_300).contains(&hits), "{hits} of 10000 at 20%");
+    assert_eq!(draw(7, 42), draw(7, 42));
+}
