@@ -78,46 +78,43 @@ fn the_preflight_suite_fails_clearly_when_resources_change() {
     assert!(all.contains("precheck: 4 passed, 2 failed"), "parameters and the subnet layout fail, nothing else: {all}");
 }
 
+/// One sentence of each kind: a form that holds after `deploy_preflight`, and one that does not.
+const SENTENCES: [(&str, &str); 13] = [
+    ("account is '123456789012'", "account is '000000000000'"),
+    ("vpc named 'preflight-vpc' exists", "vpc named 'no-such-vpc' exists"),
+    ("vpc 'vpc-00000000' exists", "vpc 'vpc-00000000' exists"),
+    (
+        "vpc exported as 'preflight-VpcId' dhcp domain name is 'corp.example.internal'",
+        "vpc exported as 'preflight-VpcId' dhcp domain name is 'example.com'",
+    ),
+    (
+        "vpc exported as 'preflight-VpcId' dhcp name servers contain '10.20.0.2'",
+        "vpc exported as 'preflight-VpcId' dhcp name servers contain '8.8.8.8'",
+    ),
+    (
+        "vpc named 'preflight-vpc' subnets span at least 3 availability zones",
+        "vpc named 'preflight-vpc' subnets span at least 4 availability zones",
+    ),
+    (
+        "subnet named 'preflight-private-a' has more than 200 free ip addresses",
+        "subnet named 'preflight-private-a' has less than 200 free ip addresses",
+    ),
+    (
+        "every subnet tagged 'tier=private' has more than 200 free ips",
+        "every subnet tagged 'tier=nonexistent' has more than 0 free ips",
+    ),
+    ("export 'preflight-VpcId' matches '^vpc-'", "export 'preflight-Missing' exists"),
+    ("stack 'preflight-network' status is 'CREATE_COMPLETE'", "stack 'no-such-stack' exists"),
+    ("stack 'preflight-network' output 'ClusterName' is 'prod-eu-1'", "stack 'preflight-network' output 'Nope' is 'x'"),
+    ("parameter '/preflight/cluster/name' is 'PROD-EU-1'", "parameter '/preflight/cluster/name' matches '^staging'"),
+    ("parameter '/preflight/cluster/azs' has type 'StringList'", "parameter '/preflight/missing' exists"),
+];
+
 #[test]
 fn each_sentence_passes_and_fails_against_moto() {
     let moto = deployed();
     let code = |sentence: &str| precheck(&moto, &["verify", sentence]).status.code();
-    let cases = [
-        ("account is '123456789012'", "account is '000000000000'"),
-        ("vpc named 'preflight-vpc' exists", "vpc named 'no-such-vpc' exists"),
-        ("vpc 'vpc-00000000' exists", "vpc 'vpc-00000000' exists"),
-        (
-            "vpc exported as 'preflight-VpcId' dhcp domain name is 'corp.example.internal'",
-            "vpc exported as 'preflight-VpcId' dhcp domain name is 'example.com'",
-        ),
-        (
-            "vpc exported as 'preflight-VpcId' dhcp name servers contain '10.20.0.2'",
-            "vpc exported as 'preflight-VpcId' dhcp name servers contain '8.8.8.8'",
-        ),
-        (
-            "vpc named 'preflight-vpc' subnets span at least 3 availability zones",
-            "vpc named 'preflight-vpc' subnets span at least 4 availability zones",
-        ),
-        (
-            "subnet named 'preflight-private-a' has more than 200 free ip addresses",
-            "subnet named 'preflight-private-a' has less than 200 free ip addresses",
-        ),
-        (
-            "every subnet tagged 'tier=private' has more than 200 free ips",
-            "every subnet tagged 'tier=nonexistent' has more than 0 free ips",
-        ),
-        ("export 'preflight-VpcId' matches '^vpc-'", "export 'preflight-Missing' exists"),
-        ("stack 'preflight-network' status is 'CREATE_COMPLETE'", "stack 'no-such-stack' exists"),
-        (
-            "stack 'preflight-network' output 'ClusterName' is 'prod-eu-1'",
-            "stack 'preflight-network' output 'Nope' is 'x'",
-        ),
-        (
-            "parameter '/preflight/cluster/name' is 'PROD-EU-1'",
-            "parameter '/preflight/cluster/name' matches '^staging'",
-        ),
-        ("parameter '/preflight/cluster/azs' has type 'StringList'", "parameter '/preflight/missing' exists"),
-    ];
+    let cases = SENTENCES;
     for (pass, fail) in cases {
         if pass != fail {
             assert_eq!(code(pass), Some(0), "{pass}: {}", text(&precheck(&moto, &["verify", pass])));
@@ -326,11 +323,26 @@ fn transient_faults_are_retried_and_never_fail_an_assertion() {
 fn with_aws_gone_every_probe_is_an_infrastructure_error_within_its_bound() {
     let moto = deployed();
     let proxy = FaultProxy::start(&moto.url, Faults::all(1.0));
+    // The preflight suite, and one test per sentence kind (each test stops at its first error).
+    let kinds: String = SENTENCES
+        .iter()
+        .enumerate()
+        .map(|(n, (holds, _))| format!("test 'kind {n}' {{\n    verify {holds}\n}}\n\n"))
+        .collect();
+    std::fs::write(moto.path("kinds.check"), kinds).unwrap();
     let junit = moto.path("junit.xml");
     let started = Instant::now();
     let out = precheck_with(
         &moto,
-        &["run", "checks/preflight", "--junit", junit.to_str().unwrap()],
+        &[
+            "run",
+            "checks/preflight",
+            moto.path("kinds.check").to_str().unwrap(),
+            "--test-threads",
+            "32",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
         &[("AWS_ENDPOINT_URL", &proxy.url)],
     );
     let took = started.elapsed();
@@ -340,9 +352,15 @@ fn with_aws_gone_every_probe_is_an_infrastructure_error_within_its_bound() {
     assert!(!all.contains("does not hold") && !all.contains("does not exist"), "no assertion failed: {all}");
     let xml = std::fs::read_to_string(junit).unwrap();
     assert!(!xml.contains("<failure"), "errors, not failures: {xml}");
-    // Five attempts per call with backoff (Retry-After 1 s for the 429s): seconds, far below the bound.
+    let tests = 6 + SENTENCES.len();
+    assert_eq!(xml.matches("<error").count(), tests, "every test is an error: {xml}");
+    // Eight attempts per call with backoff of at most 5 s (Retry-After 1 s for the 429s), all tests at
+    // once: well below one call's bound of 90 s.
     assert!(took < Duration::from_secs(90), "took {took:?}");
-    assert!(proxy.requests() >= 5, "the calls were retried: {} requests", proxy.requests());
+    // Identical calls are merged (all the `exported as` lookups ask for the export list once); each
+    // distinct call makes its 8 attempts.
+    assert_eq!(proxy.requests() % 8, 0, "{} requests", proxy.requests());
+    assert!(proxy.requests() >= 8 * 8, "{} requests", proxy.requests());
 }
 
 /// Turns on moto's IAM enforcement and returns keys of a user who may only describe EC2 resources.
