@@ -1,0 +1,215 @@
+//! Errors of pipeline files: each names the file, line and column, says what was expected, and renders
+//! with the source line and a caret through `miette`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, SourceCode, SourceSpan};
+
+/// The text of a file, shared by its errors.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    path: PathBuf,
+    text: Arc<str>,
+}
+
+impl SourceFile {
+    /// A file's path (as shown in messages) and text.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
+        Self { path: path.into(), text: text.into() }
+    }
+
+    /// The path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The byte offset of a 1-based line and column (columns count characters).
+    pub fn offset(&self, line: usize, column: usize) -> usize {
+        let mut offset = 0;
+        for (n, text) in self.text.split_inclusive('\n').enumerate() {
+            if n + 1 == line {
+                let within: usize = text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+                return offset + within;
+            }
+            offset += text.len();
+        }
+        self.text.len()
+    }
+
+    /// The 1-based line and column of a byte offset.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    /// An error at a byte offset.
+    pub fn error(&self, offset: usize, len: usize, code: &'static str, message: impl Into<String>) -> PipelineError {
+        let (line, column) = self.line_column(offset);
+        PipelineError {
+            file: self.clone(),
+            offset,
+            len: len.max(1),
+            line,
+            column,
+            code,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// An error at a value read with its location.
+    pub fn error_at(
+        &self,
+        location: &serde_saphyr::Location,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> PipelineError {
+        let (offset, len) = self.span_of(location);
+        self.error(offset, len, code, message)
+    }
+
+    /// The byte offset and length of a located value.
+    pub fn span_of(&self, location: &serde_saphyr::Location) -> (usize, usize) {
+        let span = location.span();
+        let offset = span
+            .byte_offset()
+            .map_or_else(|| self.offset(location.line() as usize, location.column() as usize), |o| o as usize);
+        let len = span.byte_len().map_or(1, |l| l as usize);
+        (offset, len)
+    }
+}
+
+/// One problem in a pipeline file.
+#[derive(Clone)]
+pub struct PipelineError {
+    file: SourceFile,
+    offset: usize,
+    len: usize,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// A stable code, such as `pipeline::unknown_step`.
+    pub code: &'static str,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl PipelineError {
+    /// Adds a suggestion.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The file the error is in.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+}
+
+impl fmt::Debug for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.path.display(), self.line, self.column, self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " ({help})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PipelineError {}
+
+impl Diagnostic for PipelineError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(self)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = SourceSpan::new(self.offset.min(self.file.text.len()).into(), self.len);
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some("here".into()), span))))
+    }
+}
+
+impl SourceCode for PipelineError {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let text: &'a str = &self.file.text;
+        let contents = text.read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.file.path.display().to_string(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            contents.column(),
+            contents.line_count(),
+        )))
+    }
+}
+
+/// Why a pipeline could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file has errors; every one is listed.
+    #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The errors, in file order.
+        errors: Vec<PipelineError>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_lines_and_columns_agree() {
+        let file = SourceFile::new("p.yaml", "name: x\nstages:\n  - name: é b\n");
+        assert_eq!(file.offset(3, 11), "name: x\nstages:\n  - name: ".len());
+        assert_eq!(file.offset(3, 12), "name: x\nstages:\n  - name: é".len());
+        assert_eq!(file.line_column(file.offset(3, 12)), (3, 12));
+        let err = file.error(file.offset(2, 1), 6, "pipeline::test", "bad");
+        assert_eq!(err.to_string(), "p.yaml:2:1: bad");
+    }
+}

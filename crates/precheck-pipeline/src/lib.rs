@@ -1,0 +1,50 @@
+//! Precheck pipelines: chain preflight → build → addons → validation as a DAG of steps, on one machine.
+//!
+//! A pipeline file (YAML) declares typed parameters, stages of steps (`run` a command, a `shell` script,
+//! `checks` files), dependencies between steps and stages, `when` conditions, fan-out over items,
+//! retries with backoff, timeouts, shared templates, and `finally` steps that always run.
+//! [`Pipeline::load`] checks the whole file and reports every problem with its line and column;
+//! [`Pipeline::bind`] turns it and the run's parameter values into a [`Graph`] of step instances.
+//!
+//! ```
+//! use std::path::Path;
+//! use precheck_pipeline::Pipeline;
+//!
+//! let pipeline = Pipeline::parse(Path::new("build.yaml"), r#"
+//! name: build
+//! parameters:
+//!   - name: METRICS_SERVER
+//!     default: none
+//! stages:
+//!   - name: addons
+//!     steps:
+//!       - name: metrics-server
+//!         when: METRICS_SERVER != 'none'
+//!         run: [echo, "installing ${METRICS_SERVER}"]
+//! "#).unwrap();
+//! let graph = pipeline.bind(&pipeline.values_from_args(&[]).unwrap(), None).unwrap();
+//! assert_eq!(graph.nodes[0].id, "addons/metrics-server");
+//! assert!(graph.nodes[0].skip.is_some(), "METRICS_SERVER is 'none'");
+//! ```
+
+pub mod condition;
+pub mod error;
+pub mod file;
+pub mod graph;
+pub mod plan;
+pub mod value;
+
+pub use error::{LoadError, PipelineError};
+pub use graph::{Graph, Node};
+pub use plan::{Action, Pipeline, RetryPolicy, Stage, Step};
+pub use value::{Kind, Value, Values};
+
+/// The candidate nearest to `word`, when near enough to be a likely typo.
+pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3) && *d < c.len().max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
