@@ -37,10 +37,13 @@ enum Command {
     Verify(SentenceArgs),
     /// Evaluate one `at most N times every Ds …` sentence, waiting for it (bats-detik's `try`).
     Try(SentenceArgs),
+    /// Pipelines: chain preflight, build, addons and validation steps as a DAG, with run records.
+    #[command(subcommand)]
+    Pipeline(crate::pipeline_cli::PipelineCommand),
 }
 
 #[derive(Debug, Args)]
-struct Target {
+pub(crate) struct Target {
     /// Evaluate against `kubectl get -o yaml` output instead of a live cluster (repeatable).
     #[arg(long, value_name = "FILE")]
     snapshot: Vec<PathBuf>,
@@ -68,7 +71,7 @@ struct Target {
 }
 
 impl Target {
-    fn aws(&self) -> precheck::aws::AwsOptions {
+    pub(crate) fn aws(&self) -> precheck::aws::AwsOptions {
         precheck::aws::AwsOptions {
             profile: self.aws_profile.clone(),
             region: self.aws_region.clone(),
@@ -97,7 +100,7 @@ impl Target {
     }
 
     /// The cluster source; a snapshot that cannot be read is invalid input (exit 2), reported here.
-    fn source(&self, detik_env: bool) -> Result<ClusterSource, ClusterError> {
+    pub(crate) fn source(&self, detik_env: bool) -> Result<ClusterSource, ClusterError> {
         if !self.snapshot.is_empty() {
             let snapshot = Snapshot::from_files(&self.snapshot)?;
             let mut cluster = Cluster::from_snapshot(snapshot);
@@ -200,10 +203,11 @@ pub fn main() -> i32 {
         Command::Lint { paths } => lint(&paths),
         Command::Verify(args) => sentence(args, false),
         Command::Try(args) => sentence(args, true),
+        Command::Pipeline(command) => crate::pipeline_cli::main(command),
     }
 }
 
-fn handler() -> miette::GraphicalReportHandler {
+pub(crate) fn handler() -> miette::GraphicalReportHandler {
     let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         miette::GraphicalTheme::unicode()
     } else {
@@ -251,7 +255,7 @@ fn lint(paths: &[PathBuf]) -> i32 {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
 }
 

@@ -1,7 +1,8 @@
-//! The `precheck` command line: `run`, `lint`, `verify` and `try`.
+//! The `precheck` command line: `run`, `lint`, `verify`, `try` and `pipeline`.
 
 mod cli;
 mod exit_codes;
+mod pipeline_cli;
 
 fn main() {
     std::process::exit(cli::main());

@@ -167,13 +167,66 @@ pub struct InputDecl {
 }
 
 /// What a step fans out over.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum ForEachDecl {
-    /// Literal items.
+    /// Literal items (numbers and booleans are taken as their text).
     Items(Vec<String>),
     /// The name of a `list` parameter.
     Parameter(String),
+}
+
+impl<'de> Deserialize<'de> for ForEachDecl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ForEachDecl;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of items, or the name of a list parameter")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ForEachDecl, E> {
+                Ok(ForEachDecl::Parameter(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ForEachDecl, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<ScalarText>()? {
+                    items.push(item.0);
+                }
+                Ok(ForEachDecl::Items(items))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
+/// A scalar (text, number or boolean) read as its text.
+struct ScalarText(String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = ScalarText;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an item: text, a number or a boolean")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
 }
 
 /// Attempts of a step.

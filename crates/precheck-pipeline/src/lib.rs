@@ -29,9 +29,13 @@
 
 pub mod condition;
 pub mod error;
+pub mod executor;
 pub mod file;
 pub mod graph;
 pub mod plan;
+pub mod progress;
+pub mod record;
+pub mod run;
 pub mod value;
 
 pub use error::{LoadError, PipelineError};

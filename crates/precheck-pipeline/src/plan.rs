@@ -272,7 +272,7 @@ fn is_step_name(name: &str) -> bool {
 }
 
 /// Reads YAML into `T`, turning serde's error into a located one with a suggestion for unknown fields.
-fn read_yaml<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, PipelineError> {
+fn read_yaml<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, Box<PipelineError>> {
     serde_saphyr::from_str::<T>(file.text()).map_err(|e| {
         let (offset, len) = e.location().map_or((0, 1), |l| file.span_of(&l));
         // serde-saphyr renders `error: line L column C: MESSAGE` and a snippet; keep MESSAGE alone, the
@@ -293,7 +293,7 @@ fn read_yaml<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, Pip
                 err = err.with_help(format!("did you mean `{near}`?"));
             }
         }
-        err
+        Box::new(err)
     })
 }
 
@@ -500,7 +500,7 @@ impl Pipeline {
     /// Checks a pipeline file's text; `path` names it in errors and anchors relative paths and imports.
     pub fn parse(path: &Path, text: &str) -> Result<Self, LoadError> {
         let file = SourceFile::new(path, text);
-        let decl: PipelineFile = read_yaml(&file).map_err(|e| LoadError::Invalid { errors: vec![e] })?;
+        let decl: PipelineFile = read_yaml(&file).map_err(|e| LoadError::Invalid { errors: vec![*e] })?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
         let mut checker = Checker { file: &file, errors: Vec::new() };
 
@@ -515,7 +515,7 @@ impl Pipeline {
                     texts.push(import_text);
                     match read_yaml::<TemplateFile>(&import_file) {
                         Ok(t) => imported.push((import_file, t)),
-                        Err(e) => checker.push(e),
+                        Err(e) => checker.push(*e),
                     }
                 }
                 Err(e) => {

@@ -243,7 +243,7 @@ pub struct Clusters {
 }
 
 /// How the harness gets its clusters.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ClusterSource {
     /// One fixed cluster for every file (a snapshot); `context` lines are ignored.

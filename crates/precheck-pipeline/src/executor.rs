@@ -1,0 +1,494 @@
+//! Runs a [`Graph`]: each step as soon as the steps it waits for have succeeded (or were skipped by
+//! their `when`), at most `parallelism` at once (and at most a stage's own limit), with retries, backoff
+//! and timeouts; `finally` steps after everything else, whatever happened. Every transition rewrites the
+//! run record and is told to an [`Observer`] (the terminal view).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::graph::{BoundAction, Graph, Node};
+use crate::plan::{Pipeline, RetryPolicy};
+use crate::record::{RecordError, RunDir, RunRecord, RunStatus, StepStatus, now_ms};
+
+/// What steps that run check files check against.
+#[derive(Debug, Clone)]
+pub struct ChecksTarget {
+    /// The cluster source for `checks` steps.
+    pub cluster: precheck::cluster::ClusterSource,
+    /// How AWS sentences reach the account.
+    #[cfg(feature = "aws")]
+    pub aws: precheck::aws::AwsOptions,
+}
+
+impl Default for ChecksTarget {
+    fn default() -> Self {
+        Self {
+            #[cfg(feature = "kube")]
+            cluster: precheck::cluster::ClusterSource::Live(Default::default()),
+            #[cfg(not(feature = "kube"))]
+            cluster: precheck::cluster::ClusterSource::Fixed(Arc::new(precheck::cluster::Cluster::from_snapshot(
+                Default::default(),
+            ))),
+            #[cfg(feature = "aws")]
+            aws: Default::default(),
+        }
+    }
+}
+
+/// Settings of one execution.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Overrides the pipeline's `parallelism`.
+    pub parallelism: Option<usize>,
+    /// Where `checks` steps look.
+    pub target: ChecksTarget,
+    /// Extra environment for every step (`KUBECONFIG`, `AWS_*` of the target).
+    pub env: Vec<(String, String)>,
+}
+
+/// A change worth showing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An attempt of a step started.
+    Started {
+        /// The step's index.
+        step: usize,
+    },
+    /// An attempt failed and another follows after `delay`.
+    Retrying {
+        /// The step's index.
+        step: usize,
+        /// How long until the next attempt.
+        delay: Duration,
+    },
+    /// The step reached a final status.
+    Finished {
+        /// The step's index.
+        step: usize,
+    },
+    /// The run ended.
+    RunFinished,
+}
+
+/// Sees every transition, with the record as it now is.
+pub trait Observer: Send + Sync {
+    /// Called after the record was written.
+    fn event(&self, record: &RunRecord, event: &Event);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn event(&self, _: &RunRecord, _: &Event) {}
+}
+
+/// Why an execution stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The record could not be written: the run cannot be trusted to resume, so it stops.
+    #[error("cannot keep the run record: {0}")]
+    Record(#[from] RecordError),
+}
+
+struct Shared {
+    pipeline: Arc<Pipeline>,
+    graph: Graph,
+    run: RunDir,
+    record: Mutex<RunRecord>,
+    observer: Arc<dyn Observer>,
+    options: ExecOptions,
+    /// Results of `checks` steps by stage, for the stage's JUnit file.
+    reports: Mutex<BTreeMap<String, Vec<precheck::outcome::TestResult>>>,
+    /// The first error writing the record; execution stops starting steps after it.
+    broken: Mutex<Option<RecordError>>,
+}
+
+impl Shared {
+    /// Changes step `i` in the record, writes it and tells the observer.
+    fn update(&self, i: usize, event: Option<Event>, change: impl FnOnce(&mut crate::record::StepRecord)) {
+        let mut record = self.record.lock().expect("record lock");
+        change(&mut record.steps[i]);
+        record.updated_ms = now_ms();
+        if let Err(e) = self.run.write(&record) {
+            self.broken.lock().expect("broken lock").get_or_insert(e);
+        }
+        if let Some(event) = event {
+            self.observer.event(&record, &event);
+        }
+    }
+
+    fn status(&self, i: usize) -> StepStatus {
+        self.record.lock().expect("record lock").steps[i].status
+    }
+}
+
+/// Runs `graph` (of `pipeline`) in `run`, whose record holds its state: steps already succeeded or
+/// skipped stay so (a resumed run), the others run. Returns the final record.
+pub async fn execute(
+    pipeline: Arc<Pipeline>,
+    graph: Graph,
+    run: RunDir,
+    record: RunRecord,
+    observer: Arc<dyn Observer>,
+    options: ExecOptions,
+) -> Result<RunRecord, ExecError> {
+    let parallelism = options.parallelism.unwrap_or(pipeline.parallelism).max(1);
+    let global = Arc::new(Semaphore::new(parallelism));
+    let mut stage_limits: BTreeMap<String, Arc<Semaphore>> = BTreeMap::new();
+    for node in &graph.nodes {
+        if let Some(limit) = node.stage_parallelism {
+            stage_limits.entry(node.stage.clone()).or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))));
+        }
+    }
+    let shared = Arc::new(Shared {
+        pipeline,
+        graph,
+        run,
+        record: Mutex::new(record),
+        observer,
+        options,
+        reports: Mutex::new(BTreeMap::new()),
+        broken: Mutex::new(None),
+    });
+    let count = shared.graph.nodes.len();
+    let mut started = vec![false; count];
+    for (i, s) in started.iter_mut().enumerate() {
+        *s = shared.status(i).is_final();
+    }
+    {
+        let record = shared.record.lock().expect("record lock");
+        for (i, step) in record.steps.iter().enumerate() {
+            if step.status == StepStatus::Skipped {
+                shared.observer.event(&record, &Event::Finished { step: i });
+            }
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        // Settle what can be settled without running anything: skips that follow from failures.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (i, begun) in started.iter_mut().enumerate() {
+                if *begun {
+                    continue;
+                }
+                let node = &shared.graph.nodes[i];
+                let deps: Vec<StepStatus> = node.depends.iter().map(|&d| shared.status(d)).collect();
+                if !deps.iter().all(|s| s.is_final()) {
+                    continue;
+                }
+                let blocker = node.depends.iter().find(|&&d| {
+                    let record = shared.record.lock().expect("record lock");
+                    let dep = &record.steps[d];
+                    dep.status == StepStatus::Failed || (dep.status == StepStatus::Skipped && dep.blocked)
+                });
+                *begun = true;
+                match blocker {
+                    Some(&d) if !node.finally => {
+                        let why = format!("not run: {} did not succeed", shared.graph.nodes[d].id);
+                        shared.update(i, Some(Event::Finished { step: i }), |s| {
+                            s.status = StepStatus::Skipped;
+                            s.blocked = true;
+                            s.message = Some(why);
+                            s.finished_ms = Some(now_ms());
+                        });
+                        changed = true;
+                    }
+                    _ => {
+                        let shared = shared.clone();
+                        let global = global.clone();
+                        let stage = stage_limits.get(&node.stage).cloned();
+                        tasks.spawn(async move {
+                            let _slot = global.acquire_owned().await;
+                            let _stage_slot = match stage {
+                                Some(s) => Some(s.acquire_owned().await),
+                                None => None,
+                            };
+                            if shared.broken.lock().expect("broken lock").is_none() {
+                                run_node(&shared, i).await;
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        if tasks.join_next().await.is_none() {
+            break;
+        }
+    }
+    if let Some(e) = shared.broken.lock().expect("broken lock").take() {
+        return Err(e.into());
+    }
+    let mut record = shared.record.lock().expect("record lock").clone();
+    record.status = if record.steps.iter().any(|s| s.status == StepStatus::Failed) {
+        RunStatus::Failed
+    } else if record.steps.iter().all(|s| s.status.is_final()) {
+        RunStatus::Succeeded
+    } else {
+        RunStatus::Running
+    };
+    record.updated_ms = now_ms();
+    shared.run.write(&record)?;
+    shared.observer.event(&record, &Event::RunFinished);
+    Ok(record)
+}
+
+/// Delays between attempts: exponential from the policy's first delay, at most its maximum, with jitter.
+fn delays(policy: &RetryPolicy) -> impl Iterator<Item = Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(policy.backoff)
+        .with_max_delay(policy.max_backoff)
+        .with_factor(policy.factor)
+        .with_max_times(policy.attempts.saturating_sub(1) as usize)
+        .with_jitter()
+        .build()
+}
+
+async fn run_node(shared: &Arc<Shared>, i: usize) {
+    let node = &shared.graph.nodes[i];
+    let first = Instant::now();
+    let mut delays = delays(&node.retry);
+    let log_path = shared.run.path().join(&shared.record.lock().expect("record lock").steps[i].log);
+    loop {
+        let attempt = {
+            let record = shared.record.lock().expect("record lock");
+            record.steps[i].attempts + 1
+        };
+        shared.update(i, Some(Event::Started { step: i }), |s| {
+            s.status = StepStatus::Running;
+            s.attempts = attempt;
+            s.retry_at_ms = None;
+            s.started_ms.get_or_insert_with(now_ms);
+        });
+        let result = attempt_node(shared, node, &log_path, attempt).await;
+        let error = match result {
+            Ok(()) => {
+                shared.update(i, Some(Event::Finished { step: i }), |s| {
+                    s.status = StepStatus::Succeeded;
+                    s.message = None;
+                    s.finished_ms = Some(now_ms());
+                });
+                return;
+            }
+            Err(e) => e,
+        };
+        let next = delays.next().filter(|_| attempt < node.retry.attempts);
+        let within = |delay: Duration| node.retry.max_duration.is_none_or(|max| first.elapsed() + delay < max);
+        match next {
+            Some(delay) if within(delay) => {
+                shared.update(i, Some(Event::Retrying { step: i, delay }), |s| {
+                    s.status = StepStatus::Retrying;
+                    s.message = Some(error);
+                    s.retry_at_ms = Some(now_ms() + delay.as_millis() as u64);
+                });
+                tokio::time::sleep(delay).await;
+            }
+            next => {
+                let why = match (next, node.retry.max_duration) {
+                    (Some(_), Some(max)) => format!("{error} (no more attempts: max_duration {max:?} reached)"),
+                    _ => error,
+                };
+                shared.update(i, Some(Event::Finished { step: i }), |s| {
+                    s.status = StepStatus::Failed;
+                    s.message = Some(why);
+                    s.retry_at_ms = None;
+                    s.finished_ms = Some(now_ms());
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Appends a line to a step's log.
+fn log_line(path: &PathBuf, line: &str) {
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+async fn attempt_node(shared: &Arc<Shared>, node: &Node, log: &PathBuf, attempt: u32) -> Result<(), String> {
+    log_line(log, &format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
+    let work = async {
+        match &node.action {
+            BoundAction::Run(argv) => command(shared, node, log, &argv[0], &argv[1..]).await,
+            BoundAction::Shell(script) => {
+                command(shared, node, log, "sh", &["-e".to_owned(), "-c".to_owned(), script.clone()]).await
+            }
+            BoundAction::Checks(paths) => checks(shared, node, log, paths.clone()).await,
+        }
+    };
+    let result = match node.timeout {
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("timed out after {limit:?}")),
+        },
+        None => work.await,
+    };
+    match &result {
+        Ok(()) => log_line(log, "== succeeded =="),
+        Err(e) => log_line(log, &format!("== failed: {e} ==")),
+    }
+    result
+}
+
+/// Kills a command's whole process group when the attempt is dropped (a timeout): scripts start children.
+struct Group(Option<rustix::process::Pid>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+async fn command(
+    shared: &Arc<Shared>,
+    node: &Node,
+    log: &PathBuf,
+    program: &str,
+    args: &[String],
+) -> Result<(), String> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("cannot open the log {}: {e}", log.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let record_id = shared.record.lock().expect("record lock").id.clone();
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(&shared.pipeline.dir)
+        .envs(shared.options.env.iter().map(|(k, v)| (k, v)))
+        .envs(node.env.iter().map(|(k, v)| (k, v)))
+        .env("PRECHECK_RUN_ID", record_id)
+        .env("PRECHECK_STEP", &node.id)
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start '{program}': {e}"))?;
+    let mut group = Group(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
+    let status = child.wait().await.map_err(|e| format!("waiting for '{program}': {e}"))?;
+    if status.success() {
+        // The group may still hold background children; they belong to the step and end with it.
+        return Ok(());
+    }
+    if let Some(pid) = group.0.take() {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let what =
+        if matches!(node.action, BoundAction::Shell(_)) { "the script".to_owned() } else { format!("'{program}'") };
+    let how = match status.code() {
+        Some(code) => format!("{what} exited with status {code}"),
+        None => format!("{what} was killed by a signal"),
+    };
+    Err(match last_line(log) {
+        Some(line) => format!("{how}: {line}"),
+        None => how,
+    })
+}
+
+/// The last line a step printed (before the executor's own lines), shortened, for failure messages.
+fn last_line(log: &PathBuf) -> Option<String> {
+    const MAX: usize = 200;
+    let text = std::fs::read_to_string(log).ok()?;
+    // Only this attempt's output: what follows the last header line.
+    let line = text.lines().rev().take_while(|l| !l.starts_with("== ")).find(|l| !l.trim().is_empty())?;
+    let mut short: String = line.trim().chars().take(MAX).collect();
+    if short.len() < line.trim().len() {
+        short.push('…');
+    }
+    Some(short)
+}
+
+async fn checks(shared: &Arc<Shared>, node: &Node, log: &PathBuf, paths: Vec<PathBuf>) -> Result<(), String> {
+    let suite = {
+        let env = node.env.clone();
+        let vars = move |name: &str| {
+            env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| std::env::var(name).ok())
+        };
+        precheck::harness::Suite::load(&paths, &vars).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().flat_map(|e| e.lines()).collect();
+            for line in &lines {
+                log_line(log, line);
+            }
+            format!("invalid check files: {}", lines.first().cloned().unwrap_or_default())
+        })?
+    };
+    let target = shared.options.target.clone();
+    let output = log.with_extension("checks.txt");
+    let output_name = output.display().to_string();
+    let report = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let clusters = Arc::new(precheck::cluster::Clusters::new(target.cluster, None));
+        let options = precheck::harness::RunOptions {
+            #[cfg(feature = "aws")]
+            aws: target.aws,
+            ..Default::default()
+        };
+        let args = libtest_mimic::Arguments { logfile: Some(output_name), ..Default::default() };
+        let (_, report) = precheck::harness::run(&args, &suite, clusters, options, &runtime);
+        Ok::<_, String>(report)
+    })
+    .await
+    .map_err(|e| format!("the checks panicked: {e}"))??;
+    if let Ok(text) = std::fs::read_to_string(&output) {
+        log_line(log, text.trim_end());
+        let _ = std::fs::remove_file(&output);
+    }
+    for line in report_lines(&report) {
+        log_line(log, &line);
+    }
+    // The stage's JUnit file holds every `checks` step of the stage so far.
+    let junit = {
+        let mut reports = shared.reports.lock().expect("reports lock");
+        let results = reports.entry(node.stage.clone()).or_default();
+        results.retain(|t| !t.file.starts_with(&format!("{}: ", node.id)));
+        for test in &report.tests {
+            let mut test = test.clone();
+            test.file = format!("{}: {}", node.id, test.file);
+            results.push(test);
+        }
+        precheck::report::junit_xml(&precheck::outcome::RunReport {
+            tests: results.clone(),
+            duration: results.iter().map(|t| t.duration()).sum(),
+        })
+    };
+    let name = format!("junit/{}.xml", crate::record::file_name(&node.stage));
+    if let Err(e) = shared.run.write_file(&name, junit.as_bytes()) {
+        shared.broken.lock().expect("broken lock").get_or_insert(e);
+    }
+    use precheck::outcome::Status;
+    let count = |s| report.count(s);
+    match report.status() {
+        Status::Passed | Status::Skipped => Ok(()),
+        Status::Failed => Err(format!("{} of {} tests failed", count(Status::Failed), report.tests.len())),
+        Status::Errored => Err(format!("{} of {} tests could not run", count(Status::Errored), report.tests.len())),
+        Status::Invalid => Err(format!("{} of {} tests are invalid", count(Status::Invalid), report.tests.len())),
+    }
+}
+
+fn report_lines(report: &precheck::outcome::RunReport) -> Vec<String> {
+    report
+        .tests
+        .iter()
+        .filter(|t| t.status() != precheck::outcome::Status::Passed)
+        .map(|t| {
+            let message = t.attempts.last().map(|a| a.message.as_str()).unwrap_or_default();
+            format!("{} {}: {message}", t.status().as_str(), t.full_name())
+        })
+        .collect()
+}

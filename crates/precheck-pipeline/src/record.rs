@@ -1,0 +1,471 @@
+//! Run records: one directory per run under a state directory, holding `run.json` (rewritten atomically
+//! at every step transition, so a run killed at any moment leaves the last whole record), each step's log
+//! and each stage's JUnit file.
+//!
+//! ```text
+//! STATE/runs/RUN_ID/run.json            the record
+//! STATE/runs/RUN_ID/logs/STEP.log       output of every attempt of a step
+//! STATE/runs/RUN_ID/junit/STAGE.xml     results of a stage's `checks` steps
+//! STATE/runs/RUN_ID/lock                the process running it (a stale lock is taken over)
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{BoundAction, Graph};
+use crate::value::Values;
+
+/// Version of the record's format.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Started and not finished (or killed: see [`RunDir::is_running`]).
+    Running,
+    /// Every step succeeded or was skipped by its `when`.
+    Succeeded,
+    /// A step failed.
+    Failed,
+}
+
+/// How a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Waiting for its dependencies or a free slot.
+    Pending,
+    /// An attempt is running.
+    Running,
+    /// An attempt failed; the next starts after a delay.
+    Retrying,
+    /// Done.
+    Succeeded,
+    /// Its last attempt failed.
+    Failed,
+    /// Not run: its `when` was false, or a dependency did not succeed (see the message).
+    Skipped,
+}
+
+impl StepStatus {
+    /// Finished one way or another.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped)
+    }
+
+    /// The word shown in views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// One step instance of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// `stage/step[item]`.
+    pub id: String,
+    /// Its stage (`finally` for exit steps).
+    pub stage: String,
+    /// Its step.
+    pub step: String,
+    /// Its item, when fanned out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// `run`, `shell` or `checks`.
+    pub kind: String,
+    /// Ids of the steps it waits for.
+    pub depends: Vec<String>,
+    /// An exit step.
+    #[serde(default)]
+    pub finally: bool,
+    /// Where it stands.
+    pub status: StepStatus,
+    /// Skipped because a dependency did not succeed (rather than by its `when`).
+    #[serde(default)]
+    pub blocked: bool,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// When its first attempt started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_ms: Option<u64>,
+    /// When the next attempt starts, while retrying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at_ms: Option<u64>,
+    /// Why it failed, was skipped or is retrying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Its log, relative to the run directory.
+    pub log: String,
+    /// Its stage's JUnit file, relative to the run directory (`checks` steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit: Option<String>,
+}
+
+impl StepRecord {
+    /// How long it ran (so far, while running).
+    pub fn duration(&self) -> Option<Duration> {
+        let start = self.started_ms?;
+        let end = self.finished_ms.unwrap_or_else(now_ms);
+        Some(Duration::from_millis(end.saturating_sub(start)))
+    }
+}
+
+/// Everything known about a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// [`RECORD_VERSION`].
+    pub version: u32,
+    /// The run's id.
+    pub id: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The pipeline file (absolute).
+    pub file: PathBuf,
+    /// The digest of the pipeline file when the run started.
+    pub digest: String,
+    /// The only stage run, if one was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Parameter values.
+    pub values: Values,
+    /// Where the run stands.
+    pub status: RunStatus,
+    /// When it was created.
+    pub created_ms: u64,
+    /// When the record last changed.
+    pub updated_ms: u64,
+    /// How many times it was resumed.
+    #[serde(default)]
+    pub resumes: u32,
+    /// Step instances, in the graph's order.
+    pub steps: Vec<StepRecord>,
+}
+
+/// A file name for a step id: `addons/per-az[a]` → `addons.per-az.a.log`; other characters become `_`.
+pub fn file_name(id: &str) -> String {
+    let mut name: String = id
+        .chars()
+        .map(|c| match c {
+            '/' | '[' => '.',
+            ']' => '\0',
+            c if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') => c,
+            _ => '_',
+        })
+        .filter(|c| *c != '\0')
+        .collect();
+    name.truncate(120);
+    name
+}
+
+impl RunRecord {
+    /// A new record for a graph: every step pending, except those its `when` skips.
+    pub fn new(id: &str, pipeline: &crate::Pipeline, graph: &Graph) -> Self {
+        let now = now_ms();
+        let steps = graph
+            .nodes
+            .iter()
+            .map(|n| StepRecord {
+                id: n.id.clone(),
+                stage: n.stage.clone(),
+                step: n.step.clone(),
+                item: n.item.clone(),
+                kind: match &n.action {
+                    BoundAction::Run(_) => "run",
+                    BoundAction::Shell(_) => "shell",
+                    BoundAction::Checks(_) => "checks",
+                }
+                .to_owned(),
+                depends: n.depends.iter().map(|&d| graph.nodes[d].id.clone()).collect(),
+                finally: n.finally,
+                status: if n.skip.is_some() { StepStatus::Skipped } else { StepStatus::Pending },
+                blocked: false,
+                attempts: 0,
+                max_attempts: n.retry.attempts,
+                started_ms: None,
+                finished_ms: None,
+                retry_at_ms: None,
+                message: n.skip.clone(),
+                log: format!("logs/{}.log", file_name(&n.id)),
+                junit: matches!(n.action, BoundAction::Checks(_)).then(|| format!("junit/{}.xml", file_name(&n.stage))),
+            })
+            .collect();
+        Self {
+            version: RECORD_VERSION,
+            id: id.to_owned(),
+            pipeline: pipeline.name.clone(),
+            file: std::path::absolute(&pipeline.path).unwrap_or_else(|_| pipeline.path.clone()),
+            digest: pipeline.digest.clone(),
+            stage: graph.stage.clone(),
+            values: graph.values.clone(),
+            status: RunStatus::Running,
+            created_ms: now,
+            updated_ms: now,
+            resumes: 0,
+            steps,
+        }
+    }
+
+    /// Steps in a given status.
+    pub fn count(&self, status: StepStatus) -> usize {
+        self.steps.iter().filter(|s| s.status == status).count()
+    }
+}
+
+/// Why a record could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// No such run.
+    #[error("no run '{id}' in {}", dir.display())]
+    NotFound {
+        /// The id asked for.
+        id: String,
+        /// Where runs are kept.
+        dir: PathBuf,
+    },
+    /// Another live process runs it.
+    #[error("run '{id}' is being run by process {pid}")]
+    Busy {
+        /// The run.
+        id: String,
+        /// The process.
+        pid: i32,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The record is not valid JSON of this format.
+    #[error("{}: not a run record: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
+    move |source| RecordError::Io { path: path.to_path_buf(), source }
+}
+
+/// The state directory: where runs are kept.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Runs kept under `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory of every run.
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    /// A new run id: time of day and a counter-free random suffix, sortable by creation.
+    pub fn new_id(&self, pipeline: &str) -> String {
+        let now = now_ms();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let suffix = (u64::from(nanos) ^ u64::from(std::process::id()).rotate_left(17) ^ now)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let name: String = crate::record::file_name(pipeline).chars().take(40).collect();
+        format!("{name}-{now}-{:06x}", suffix >> 40)
+    }
+
+    /// The directory of run `id` (which must exist).
+    pub fn open(&self, id: &str) -> Result<RunDir, RecordError> {
+        let dir = self.runs().join(id);
+        if id.contains(['/', '\\']) || id.starts_with('.') || !dir.join("run.json").is_file() {
+            return Err(RecordError::NotFound { id: id.to_owned(), dir: self.runs() });
+        }
+        Ok(RunDir { dir })
+    }
+
+    /// Creates the directory of a new run and writes its first record.
+    pub fn create(&self, record: &RunRecord) -> Result<RunDir, RecordError> {
+        let dir = self.runs().join(&record.id);
+        for sub in ["logs", "junit"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir))?;
+        }
+        let run = RunDir { dir };
+        run.write(record)?;
+        Ok(run)
+    }
+
+    /// Ids of every run, oldest first.
+    pub fn list(&self) -> Result<Vec<String>, RecordError> {
+        let runs = self.runs();
+        let mut ids = Vec::new();
+        match std::fs::read_dir(&runs) {
+            Ok(entries) => {
+                for entry in entries.flatten() {
+                    if entry.path().join("run.json").is_file() {
+                        ids.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&runs)(e)),
+        }
+        ids.sort_by_key(|id| id.rsplit('-').nth(1).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0));
+        Ok(ids)
+    }
+}
+
+/// One run's directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    dir: PathBuf,
+}
+
+impl RunDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Reads the record.
+    pub fn read(&self) -> Result<RunRecord, RecordError> {
+        let path = self.dir.join("run.json");
+        let text = std::fs::read(&path).map_err(io(&path))?;
+        serde_json::from_slice(&text).map_err(|source| RecordError::Invalid { path, source })
+    }
+
+    /// Replaces the record atomically: a temporary file, flushed to disk, renamed over the old one, and
+    /// the directory flushed, so a crash leaves either the old record or the new one, never a mix.
+    pub fn write(&self, record: &RunRecord) -> Result<(), RecordError> {
+        let path = self.dir.join("run.json");
+        let temporary = self.dir.join(format!(".run.json.{}", std::process::id()));
+        let json =
+            serde_json::to_vec_pretty(record).map_err(|source| RecordError::Invalid { path: path.clone(), source })?;
+        write_durably(&temporary, &json).map_err(io(&temporary))?;
+        std::fs::rename(&temporary, &path).map_err(io(&path))?;
+        std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
+        Ok(())
+    }
+
+    /// Writes a file of the run (a JUnit file) atomically.
+    pub fn write_file(&self, relative: &str, contents: &[u8]) -> Result<(), RecordError> {
+        let path = self.dir.join(relative);
+        let temporary = path.with_extension(format!("tmp.{}", std::process::id()));
+        write_durably(&temporary, contents).map_err(io(&temporary))?;
+        std::fs::rename(&temporary, &path).map_err(io(&path))
+    }
+
+    /// Takes the run's lock for this process. A lock left by a process that no longer exists (a run
+    /// killed with SIGKILL) is taken over.
+    pub fn lock(&self) -> Result<RunLock, RecordError> {
+        let path = self.dir.join("lock");
+        let me = std::process::id() as i32;
+        for _ in 0..3 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    file.write_all(me.to_string().as_bytes()).and_then(|()| file.sync_all()).map_err(io(&path))?;
+                    return Ok(RunLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<i32>().ok());
+                    match holder {
+                        Some(pid) if pid != me && process_alive(pid) => {
+                            return Err(RecordError::Busy { id: self.id(), pid });
+                        }
+                        _ => {
+                            // Stale: its process is gone (or the file is half-written by one that died).
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        Err(RecordError::Busy { id: self.id(), pid: 0 })
+    }
+
+    /// Whether a live process holds the run's lock.
+    pub fn is_running(&self) -> bool {
+        std::fs::read_to_string(self.dir.join("lock"))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .is_some_and(process_alive)
+    }
+
+    fn id(&self) -> String {
+        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+fn write_durably(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+fn process_alive(pid: i32) -> bool {
+    rustix::process::Pid::from_raw(pid).is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
+}
+
+/// The run's lock; released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    path: PathBuf,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_ids_make_safe_file_names() {
+        assert_eq!(file_name("addons/per-az[eu-west-1a]"), "addons.per-az.eu-west-1a");
+        assert_eq!(file_name("a/b[../../etc]"), "a.b.......etc");
+        assert_eq!(file_name("a/b[x y;$]"), "a.b.x_y__");
+    }
+
+    #[test]
+    fn locks_are_exclusive_and_stale_ones_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir { dir: dir.path().to_path_buf() };
+        let parent = std::os::unix::process::parent_id() as i32; // alive: busy
+        std::fs::write(dir.path().join("lock"), parent.to_string()).unwrap();
+        assert!(matches!(run.lock(), Err(RecordError::Busy { pid, .. }) if pid == parent));
+        std::fs::write(dir.path().join("lock"), i32::MAX.to_string()).unwrap(); // no such process
+        let lock = run.lock().unwrap();
+        assert!(run.is_running());
+        drop(lock);
+        assert!(!dir.path().join("lock").exists());
+    }
+}

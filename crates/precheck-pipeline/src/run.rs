@@ -1,0 +1,98 @@
+//! Starting and resuming runs: bind the pipeline, create or reopen the run's directory, hold its lock,
+//! and execute.
+
+use std::sync::Arc;
+
+use crate::LoadError;
+use crate::executor::{ExecError, ExecOptions, Observer, execute};
+use crate::graph::{BindError, ValuesError};
+use crate::plan::Pipeline;
+use crate::record::{RecordError, RunRecord, RunStatus, StepStatus, Store};
+use crate::value::Values;
+
+/// Why a run could not start, resume or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The pipeline file is unreadable or invalid.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Parameter values were refused.
+    #[error("invalid parameters: {0}")]
+    Values(#[from] ValuesError),
+    /// The stage asked for does not exist.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// The run's directory or record.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// Execution stopped.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The pipeline file changed since the run started: resuming could run a different graph.
+    #[error("{} changed since run '{id}' started; start a new run", file.display())]
+    Changed {
+        /// The run.
+        id: String,
+        /// The pipeline file.
+        file: std::path::PathBuf,
+    },
+}
+
+/// Starts a new run of `pipeline` with `values` (all of it, or one `stage`) and runs it to the end.
+pub async fn start(
+    pipeline: Arc<Pipeline>,
+    values: &Values,
+    stage: Option<&str>,
+    store: &Store,
+    observer: Arc<dyn Observer>,
+    options: ExecOptions,
+) -> Result<RunRecord, RunError> {
+    let graph = pipeline.bind(values, stage)?;
+    let record = RunRecord::new(&store.new_id(&pipeline.name), &pipeline, &graph);
+    let run = store.create(&record)?;
+    let _lock = run.lock()?;
+    Ok(execute(pipeline, graph, run, record, observer, options).await?)
+}
+
+/// Resumes run `id`: steps that succeeded (or were skipped by their `when`) stay done; every other step
+/// runs again with all its attempts. Refused when the pipeline file changed or another process runs it.
+pub async fn resume(
+    store: &Store,
+    id: &str,
+    observer: Arc<dyn Observer>,
+    options: ExecOptions,
+) -> Result<RunRecord, RunError> {
+    let run = store.open(id)?;
+    let _lock = run.lock()?;
+    let mut record = run.read()?;
+    let pipeline = Arc::new(Pipeline::load(&record.file)?);
+    let graph = pipeline.bind(&record.values, record.stage.as_deref())?;
+    let same = pipeline.digest == record.digest
+        && graph.nodes.len() == record.steps.len()
+        && graph.nodes.iter().zip(&record.steps).all(|(n, s)| n.id == s.id);
+    if !same {
+        return Err(RunError::Changed { id: id.to_owned(), file: record.file.clone() });
+    }
+    // Done for good: succeeded, or skipped by a `when`; a step skipped for a failed dependency runs again.
+    let redo = |s: &crate::record::StepRecord| match s.status {
+        StepStatus::Succeeded => false,
+        StepStatus::Skipped => s.blocked,
+        _ => true,
+    };
+    let any_redone = record.steps.iter().any(|s| !s.finally && redo(s));
+    for step in &mut record.steps {
+        if redo(step) || (step.finally && any_redone) {
+            step.status = StepStatus::Pending;
+            step.blocked = false;
+            step.attempts = 0;
+            step.message = None;
+            step.retry_at_ms = None;
+            step.started_ms = None;
+            step.finished_ms = None;
+        }
+    }
+    record.status = RunStatus::Running;
+    record.resumes += 1;
+    run.write(&record)?;
+    Ok(execute(pipeline, graph, run, record, observer, options).await?)
+}

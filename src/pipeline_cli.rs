@@ -1,0 +1,406 @@
+//! `precheck pipeline …`: plan, run, resume, status, logs and list of pipeline runs.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use precheck::cluster::Clusters;
+use precheck_pipeline::executor::{ChecksTarget, ExecOptions};
+use precheck_pipeline::graph::BoundAction;
+use precheck_pipeline::progress::{Progress, summary};
+use precheck_pipeline::record::{RunRecord, RunStatus, StepStatus, Store};
+use precheck_pipeline::run::RunError;
+use precheck_pipeline::{LoadError, Pipeline};
+
+use crate::cli::{Target, handler, runtime};
+use crate::exit_codes;
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Check a pipeline file (every error, with line and column) and print the steps a run would make.
+    Plan {
+        /// The pipeline file.
+        file: PathBuf,
+        #[command(flatten)]
+        params: Params,
+    },
+    /// Run a pipeline, or one stage of it, recording the run under the state directory.
+    Run {
+        /// The pipeline file.
+        file: PathBuf,
+        #[command(flatten)]
+        params: Params,
+        /// At most this many steps at once (default: the pipeline's `parallelism`).
+        #[arg(short = 'j', long)]
+        parallelism: Option<usize>,
+        #[command(flatten)]
+        state: StateDir,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Resume a run: steps that succeeded are not run again; the others get all their attempts.
+    Resume {
+        /// The run's id.
+        run: String,
+        /// At most this many steps at once.
+        #[arg(short = 'j', long)]
+        parallelism: Option<usize>,
+        #[command(flatten)]
+        state: StateDir,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show a run's steps, their status, attempts, durations and messages.
+    Status {
+        /// The run's id (default: the latest run).
+        run: Option<String>,
+        /// Print the run record as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        state: StateDir,
+    },
+    /// Print a run's logs: one step's (by id, or by a unique part of it), or every step's.
+    Logs {
+        /// The run's id.
+        run: String,
+        /// A step id such as `addons/metrics-server`.
+        step: Option<String>,
+        #[command(flatten)]
+        state: StateDir,
+    },
+    /// List the runs under the state directory, oldest first.
+    List {
+        #[command(flatten)]
+        state: StateDir,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Params {
+    /// A parameter value, `NAME=VALUE` (lists as `a,b,c`); repeatable.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = name_value)]
+    params: Vec<(String, String)>,
+    /// Run only this stage (its dependencies on other stages are taken as met).
+    #[arg(long)]
+    stage: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StateDir {
+    /// Where runs are recorded.
+    #[arg(long, env = "PRECHECK_STATE_DIR", default_value = ".precheck", value_name = "DIR")]
+    state_dir: PathBuf,
+}
+
+fn name_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(n, v)| (n.trim().to_owned(), v.to_owned()))
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| format!("expected NAME=VALUE, got '{text}'"))
+}
+
+pub fn main(command: PipelineCommand) -> i32 {
+    match command {
+        PipelineCommand::Plan { file, params } => plan(&file, &params),
+        PipelineCommand::Run { file, params, parallelism, state, target } => {
+            run(&file, &params, parallelism, &state, &target)
+        }
+        PipelineCommand::Resume { run, parallelism, state, target } => resume(&run, parallelism, &state, &target),
+        PipelineCommand::Status { run, json, state } => status(run.as_deref(), json, &state),
+        PipelineCommand::Logs { run, step, state } => logs(&run, step.as_deref(), &state),
+        PipelineCommand::List { state } => list(&state),
+    }
+}
+
+fn load(file: &Path) -> Result<Pipeline, i32> {
+    Pipeline::load(file).map_err(|e| {
+        print_pipeline_error(&e);
+        exit_codes::INVALID_INPUT
+    })
+}
+
+fn print_pipeline_error(error: &LoadError) {
+    let mut stderr = std::io::stderr().lock();
+    match error {
+        LoadError::Invalid { errors } => {
+            let handler = handler();
+            for e in errors {
+                let mut out = String::new();
+                let _ = handler.render_report(&mut out, e);
+                let _ = writeln!(stderr, "{out}");
+            }
+            let _ = writeln!(
+                stderr,
+                "error: {} error{} in the pipeline",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+        }
+        other => {
+            let _ = writeln!(stderr, "error: {other}");
+        }
+    }
+}
+
+fn plan(file: &Path, params: &Params) -> i32 {
+    let pipeline = match load(file) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let values = match pipeline.values_from_args(&params.params) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let graph = match pipeline.bind(&values, params.stage.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "pipeline {}: {} steps, at most {} at once",
+        pipeline.name,
+        graph.nodes.len(),
+        pipeline.parallelism
+    );
+    for node in &graph.nodes {
+        let what = match &node.action {
+            BoundAction::Run(argv) => format!("run {argv:?}"),
+            BoundAction::Shell(script) => format!("shell {:?}", script.lines().next().unwrap_or_default()),
+            BoundAction::Checks(paths) => format!("checks {paths:?}"),
+        };
+        let after: Vec<&str> = node.depends.iter().map(|&d| graph.nodes[d].id.as_str()).collect();
+        let after = if node.finally {
+            " (finally: after everything)".to_owned()
+        } else if after.is_empty() {
+            String::new()
+        } else {
+            format!(" after {}", after.join(", "))
+        };
+        let skip = node.skip.as_ref().map(|s| format!(" — skipped: {s}")).unwrap_or_default();
+        let _ = writeln!(out, "  {}{after}: {what}{skip}", node.id);
+    }
+    exit_codes::SUCCESS
+}
+
+fn exec_options(target: &Target, parallelism: Option<usize>) -> Result<ExecOptions, i32> {
+    let cluster = target.source(false).map_err(|e| {
+        eprintln!("error: {e}");
+        exit_codes::INVALID_INPUT
+    })?;
+    let mut env = Clusters::new(cluster.clone(), None).command_env();
+    let aws = target.aws();
+    env.extend(aws.command_env());
+    Ok(ExecOptions { parallelism, target: ChecksTarget { cluster, aws }, env })
+}
+
+fn finish(result: Result<RunRecord, RunError>) -> i32 {
+    match result {
+        Ok(record) => match record.status {
+            RunStatus::Succeeded => exit_codes::SUCCESS,
+            _ => exit_codes::FAILED,
+        },
+        Err(RunError::Load(e)) => {
+            print_pipeline_error(&e);
+            exit_codes::INVALID_INPUT
+        }
+        Err(e @ (RunError::Values(_) | RunError::Bind(_) | RunError::Changed { .. })) => {
+            eprintln!("error: {e}");
+            exit_codes::INVALID_INPUT
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::INFRASTRUCTURE
+        }
+    }
+}
+
+fn run(file: &Path, params: &Params, parallelism: Option<usize>, state: &StateDir, target: &Target) -> i32 {
+    let pipeline = match load(file) {
+        Ok(p) => Arc::new(p),
+        Err(code) => return code,
+    };
+    let values = match pipeline.values_from_args(&params.params) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: invalid parameters: {e}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let options = match exec_options(target, parallelism) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let store = Store::new(&state.state_dir);
+    let progress = Arc::new(Progress::new(std::io::stderr()));
+    let result = runtime().block_on(precheck_pipeline::run::start(
+        pipeline,
+        &values,
+        params.stage.as_deref(),
+        &store,
+        progress,
+        options,
+    ));
+    if let Ok(record) = &result {
+        eprintln!("record: {}", store.runs().join(&record.id).join("run.json").display());
+    }
+    finish(result)
+}
+
+fn resume(id: &str, parallelism: Option<usize>, state: &StateDir, target: &Target) -> i32 {
+    let options = match exec_options(target, parallelism) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let store = Store::new(&state.state_dir);
+    let progress = Arc::new(Progress::new(std::io::stderr()));
+    finish(runtime().block_on(precheck_pipeline::run::resume(&store, id, progress, options)))
+}
+
+fn latest(store: &Store) -> Result<String, i32> {
+    match store.list() {
+        Ok(ids) => ids.last().cloned().ok_or_else(|| {
+            eprintln!("error: no runs in {}", store.runs().display());
+            exit_codes::INVALID_INPUT
+        }),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(exit_codes::INFRASTRUCTURE)
+        }
+    }
+}
+
+fn open(store: &Store, id: &str) -> Result<(precheck_pipeline::record::RunDir, RunRecord), i32> {
+    let run = store.open(id).map_err(|e| {
+        eprintln!("error: {e}");
+        exit_codes::INVALID_INPUT
+    })?;
+    let record = run.read().map_err(|e| {
+        eprintln!("error: {e}");
+        exit_codes::INFRASTRUCTURE
+    })?;
+    Ok((run, record))
+}
+
+fn status(id: Option<&str>, json: bool, state: &StateDir) -> i32 {
+    let store = Store::new(&state.state_dir);
+    let id = match id {
+        Some(id) => id.to_owned(),
+        None => match latest(&store) {
+            Ok(id) => id,
+            Err(code) => return code,
+        },
+    };
+    let (run, record) = match open(&store, &id) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&record).unwrap_or_default());
+        return exit_codes::SUCCESS;
+    }
+    let state = match record.status {
+        RunStatus::Running if !run.is_running() => {
+            format!("interrupted (resume it: precheck pipeline resume {})", record.id)
+        }
+        RunStatus::Running => "running".to_owned(),
+        RunStatus::Succeeded => "succeeded".to_owned(),
+        RunStatus::Failed => "failed".to_owned(),
+    };
+    let resumed = match record.resumes {
+        0 => String::new(),
+        n => format!("; resumed {n} time{}", if n == 1 { "" } else { "s" }),
+    };
+    let _ = writeln!(out, "run {} ({}) {state}: {}{resumed}", record.id, record.pipeline, summary(&record));
+    let width = record.steps.iter().map(|s| s.id.chars().count()).max().unwrap_or(0);
+    for s in &record.steps {
+        let mark = match s.status {
+            StepStatus::Succeeded => "✓",
+            StepStatus::Failed => "✗",
+            StepStatus::Skipped => "⤼",
+            StepStatus::Running => "▶",
+            StepStatus::Retrying => "↻",
+            StepStatus::Pending => "·",
+        };
+        let took = s.duration().map(|d| format!("{:.1}s", d.as_secs_f64())).unwrap_or_else(|| "-".into());
+        let attempts = match s.attempts {
+            0 => String::new(),
+            1 => "1 attempt".to_owned(),
+            n => format!("{n} attempts"),
+        };
+        let message = s.message.as_deref().unwrap_or_default();
+        let _ =
+            writeln!(out, "  {mark} {:width$}  {:9}  {took:>7}  {attempts:10}  {message}", s.id, s.status.as_str(),);
+    }
+    exit_codes::SUCCESS
+}
+
+fn logs(id: &str, step: Option<&str>, state: &StateDir) -> i32 {
+    let store = Store::new(&state.state_dir);
+    let (run, record) = match open(&store, id) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let steps: Vec<_> = match step {
+        None => record.steps.iter().collect(),
+        Some(wanted) => {
+            let exact: Vec<_> = record.steps.iter().filter(|s| s.id == wanted).collect();
+            let found =
+                if exact.is_empty() { record.steps.iter().filter(|s| s.id.contains(wanted)).collect() } else { exact };
+            if found.is_empty() {
+                eprintln!("error: run {id} has no step '{wanted}'");
+                return exit_codes::INVALID_INPUT;
+            }
+            found
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for s in steps {
+        let path = run.path().join(&s.log);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let _ = write!(out, "{text}");
+            }
+            Err(_) if step.is_none() => {}
+            Err(_) => {
+                let _ = writeln!(out, "(no log: {} has not run)", s.id);
+            }
+        }
+    }
+    exit_codes::SUCCESS
+}
+
+fn list(state: &StateDir) -> i32 {
+    let store = Store::new(&state.state_dir);
+    let ids = match store.list() {
+        Ok(ids) => ids,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INFRASTRUCTURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for id in ids {
+        if let Ok(run) = store.open(&id)
+            && let Ok(record) = run.read()
+        {
+            let status = match record.status {
+                RunStatus::Running if !run.is_running() => "interrupted",
+                RunStatus::Running => "running",
+                RunStatus::Succeeded => "succeeded",
+                RunStatus::Failed => "failed",
+            };
+            let _ = writeln!(out, "{id}  {status:11}  {}", summary(&record));
+        }
+    }
+    exit_codes::SUCCESS
+}

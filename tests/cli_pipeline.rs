@@ -1,0 +1,336 @@
+//! End-to-end tests of `precheck pipeline`: plans, runs with retries, fan-out, conditions, parallelism,
+//! timeouts and `finally` steps; parameters that never reach a shell; run records that survive SIGKILL.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temporary directory") }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_precheck"));
+        command
+            .arg("pipeline")
+            .args(args)
+            .env("PRECHECK_STATE_DIR", self.path("state"))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn precheck(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run precheck")
+    }
+
+    /// The record of the latest run, as JSON.
+    fn record(&self) -> serde_json::Value {
+        let out = self.precheck(&["status", "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn step<'a>(record: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    record["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id}"))
+}
+
+const DEMO: &str = r#"
+name: demo
+parameters:
+  - name: CLUSTER
+  - name: METRICS_SERVER
+    default: none
+  - name: AZS
+    type: list
+    default: [a, b, c]
+stages:
+  - name: preflight
+    steps:
+      - name: hello
+        run: [echo, "hello ${CLUSTER}"]
+  - name: build
+    depends: [preflight]
+    steps:
+      - name: flaky
+        retry: { attempts: 3, backoff: 100ms }
+        shell: |
+          n=$(cat flaky.count 2>/dev/null || echo 0)
+          echo $((n+1)) > flaky.count
+          echo "attempt $((n+1))"
+          [ "$n" -ge 1 ]
+      - name: per-az
+        for_each: AZS
+        depends: [flaky]
+        run: [sh, -c, 'echo "subnet in $ITEM for $CLUSTER"']
+  - name: addons
+    depends: [build]
+    steps:
+      - name: metrics-server
+        when: METRICS_SERVER != 'none'
+        run: [echo, "installing ${METRICS_SERVER}"]
+      - name: broken
+        run: [sh, -c, 'echo "cannot reach the registry" >&2; exit 7']
+      - name: after-broken
+        depends: [broken]
+        run: [echo, never]
+finally:
+  - name: diagnostics
+    shell: echo "diagnostics for $CLUSTER" > diagnostics.txt
+"#;
+
+#[test]
+fn a_run_retries_fans_out_skips_and_always_runs_finally() {
+    let ws = Workspace::new();
+    ws.write("p.yaml", DEMO);
+    let out = ws.precheck(&["run", "p.yaml", "-p", "CLUSTER=prod-eu-1"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "a step failed: {all}");
+    assert!(
+        all.contains("↻ build/flaky attempt 1/3 failed: the script exited with status 1: attempt 1; retrying"),
+        "{all}"
+    );
+    assert!(all.contains("✗ addons/broken failed after 1 attempt"), "{all}");
+    assert!(all.contains("exited with status 7: cannot reach the registry"), "{all}");
+    assert!(all.contains("⤼ addons/metrics-server skipped: `when: METRICS_SERVER != 'none'` is false"), "{all}");
+
+    let record = ws.record();
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["values"]["CLUSTER"], "prod-eu-1");
+    assert_eq!(step(&record, "build/flaky")["attempts"], 2);
+    assert_eq!(step(&record, "build/flaky")["status"], "succeeded");
+    for az in ["a", "b", "c"] {
+        assert_eq!(step(&record, &format!("build/per-az[{az}]"))["status"], "succeeded");
+    }
+    assert_eq!(step(&record, "addons/after-broken")["status"], "skipped");
+    assert_eq!(step(&record, "addons/after-broken")["blocked"], true);
+    assert_eq!(step(&record, "finally/diagnostics")["status"], "succeeded");
+    assert_eq!(std::fs::read_to_string(ws.path("diagnostics.txt")).unwrap(), "diagnostics for prod-eu-1\n");
+
+    let id = record["id"].as_str().unwrap();
+    let logs = text(&ws.precheck(&["logs", id, "per-az[b]"]));
+    assert!(logs.contains("subnet in b for prod-eu-1"), "{logs}");
+    assert!(!logs.contains("subnet in a"), "one step's log: {logs}");
+    let status = text(&ws.precheck(&["status", id]));
+    assert!(status.contains(&format!("run {id} (demo) failed: 6 succeeded, 1 failed, 2 skipped")), "{status}");
+
+    // With the addon asked for, it runs; the stage alone runs without the others.
+    let out = ws.precheck(&["run", "p.yaml", "-p", "CLUSTER=c", "-p", "METRICS_SERVER=v0.7.2", "--stage", "addons"]);
+    let record = ws.record();
+    assert_eq!(record["stage"], "addons", "{}", text(&out));
+    let ids: Vec<&str> = record["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["addons/metrics-server", "addons/broken", "addons/after-broken", "finally/diagnostics"]);
+    assert_eq!(step(&record, "addons/metrics-server")["status"], "succeeded");
+    let list = text(&ws.precheck(&["list"]));
+    assert_eq!(list.lines().count(), 2, "{list}");
+}
+
+#[test]
+fn parameters_never_reach_a_shell() {
+    let ws = Workspace::new();
+    ws.write(
+        "p.yaml",
+        r#"
+name: hostile
+parameters:
+  - name: NAME
+stages:
+  - name: s
+    steps:
+      - name: argv
+        run: [printf, "%s\n", "${NAME}"]
+      - name: script
+        shell: printf '%s\n' "$NAME"
+"#,
+    );
+    let hostile = "x'; touch pwned-1; echo '$(touch pwned-2)`touch pwned-3`\"";
+    let out = ws.precheck(&["run", "p.yaml", "-p", &format!("NAME={hostile}")]);
+    assert!(out.status.success(), "{}", text(&out));
+    for n in 1..=3 {
+        assert!(!ws.path(&format!("pwned-{n}")).exists(), "a parameter was run as code");
+    }
+    let record = ws.record();
+    let id = record["id"].as_str().unwrap();
+    for s in ["argv", "script"] {
+        let logs = text(&ws.precheck(&["logs", id, &format!("s/{s}")]));
+        assert!(logs.contains(hostile), "{s}: the value arrives literally: {logs}");
+    }
+}
+
+#[test]
+fn bad_files_and_values_are_refused_with_their_place() {
+    let ws = Workspace::new();
+    ws.write("bad.yaml", "name: bad\nstages:\n  - name: a\n    steps:\n      - name: s\n        when: FLAG == 'x'\n        rnu: [echo]\n");
+    let out = ws.precheck(&["run", "bad.yaml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("bad.yaml:7:9"), "{all}");
+    assert!(all.contains("unknown field `rnu`"), "{all}");
+    assert!(all.contains("did you mean `run`?"), "{all}");
+    assert!(!ws.path("state").exists(), "nothing ran, nothing recorded");
+
+    ws.write("p.yaml", DEMO);
+    let out = ws.precheck(&["run", "p.yaml", "-p", "CLUSTR=x", "-p", "AZS"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("expected NAME=VALUE, got 'AZS'"), "{all}");
+    let out = ws.precheck(&["plan", "p.yaml", "-p", "CLUSTR=x"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("unknown parameter 'CLUSTR' (did you mean 'CLUSTER'?)"), "{all}");
+    assert!(all.contains("parameter 'CLUSTER' is required"), "{all}");
+    let out = ws.precheck(&["run", "p.yaml", "-p", "CLUSTER=x", "--stage", "addon"]);
+    assert!(text(&out).contains("no stage named 'addon' (did you mean 'addons'?)"), "{}", text(&out));
+}
+
+#[test]
+fn parallelism_is_bounded_and_timeouts_kill_the_whole_step() {
+    let ws = Workspace::new();
+    // Each step notes how many steps run at the moment it starts (a directory entry per running step).
+    ws.write(
+        "p.yaml",
+        r#"
+name: bounded
+parallelism: 2
+stages:
+  - name: s
+    steps:
+      - name: work
+        for_each: [1, 2, 3, 4, 5, 6]
+        shell: |
+          mkdir -p running
+          touch "running/$ITEM"
+          ls running | wc -l >> concurrency.txt
+          sleep 0.4
+          rm "running/$ITEM"
+  - name: slow
+    steps:
+      - name: hang
+        timeout: 1s
+        shell: |
+          sleep 30 &
+          echo $! > sleeper.pid
+          wait
+"#,
+    );
+    let started = Instant::now();
+    let out = ws.precheck(&["run", "p.yaml"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let counts: Vec<usize> = std::fs::read_to_string(ws.path("concurrency.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 6);
+    assert_eq!(counts.iter().max(), Some(&2), "2 at once, never more (the hang step takes a slot too): {counts:?}");
+    assert!(took < Duration::from_secs(20), "the timeout ended the hang: {took:?}");
+    let record = ws.record();
+    assert!(step(&record, "slow/hang")["message"].as_str().unwrap().contains("timed out after 1s"), "{record}");
+    // The script's background child went with it.
+    let pid = std::fs::read_to_string(ws.path("sleeper.pid")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Gone, or a zombie nobody reaped yet (pid 1 of a container may not reap): either way, not running.
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = state.rsplit(')').next().unwrap_or_default().split_whitespace().next().unwrap_or("gone").to_owned();
+    assert!(state == "gone" || state == "Z", "the step's children were killed: state {state}");
+}
+
+fn wait_for(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn a_run_killed_at_any_moment_resumes_without_redoing_finished_steps() {
+    let ws = Workspace::new();
+    let steps: String = (1..=8)
+        .map(|n| {
+            let depends = if n > 1 { format!("\n        depends: [s{}]", n - 1) } else { String::new() };
+            format!("      - name: s{n}{depends}\n        shell: echo start >> s{n}.ran; sleep 0.15\n")
+        })
+        .collect();
+    ws.write("p.yaml", &format!("name: chain\nstages:\n  - name: c\n    steps:\n{steps}"));
+    let mut child = ws.command(&["run", "p.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    let recorded = || std::fs::read_dir(ws.path("state/runs")).is_ok_and(|mut d| d.next().is_some());
+    while !recorded() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let mut kills = 1;
+    let mut resumed = 0;
+    loop {
+        // Whatever the moment of the kill, the record is whole and readable.
+        let record = ws.record();
+        let id = record["id"].as_str().unwrap().to_owned();
+        let runs = |name: &str| std::fs::read_to_string(ws.path(&format!("{name}.ran"))).unwrap().lines().count();
+        // Steps done before this resume, and how often they had started (a killed attempt counts too).
+        let done: Vec<(String, usize)> = record["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == "succeeded")
+            .map(|s| s["step"].as_str().unwrap().to_owned())
+            .map(|name| {
+                let count = runs(&name);
+                (name, count)
+            })
+            .collect();
+        if record["status"] == "succeeded" {
+            break;
+        }
+        let status = text(&ws.precheck(&["status", &id]));
+        assert!(status.contains("interrupted (resume it: precheck pipeline resume"), "{status}");
+        let mut child = ws.command(&["resume", &id]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        resumed += 1;
+        if kills < 3 {
+            std::thread::sleep(Duration::from_millis(200 + 100 * kills));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            kills += 1;
+        } else {
+            let status = wait_for(&mut child, Duration::from_secs(60)).expect("resume finishes");
+            assert!(status.success());
+        }
+        // Steps that had succeeded before this resume never ran again.
+        for (name, count) in &done {
+            assert_eq!(runs(name), *count, "{name} ran again after it had succeeded");
+        }
+        assert!(resumed < 10, "the run never finished");
+    }
+    let record = ws.record();
+    assert_eq!(record["resumes"], resumed, "{record}");
+    for n in 1..=8 {
+        assert!(ws.path(&format!("s{n}.ran")).exists(), "s{n} ran");
+    }
+}
