@@ -231,3 +231,79 @@ fn the_bats_shim_runs_detik_sentences_through_precheck() {
         assert!(stdout.contains(expected), "{expected} in {stdout}{}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn a_pipeline_applies_with_kubectl_then_validates_with_checks_and_junit_per_stage() {
+    let cluster = TestCluster::with_fixtures();
+    cluster.write(
+        "addon.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: addon-config\n  namespace: default\ndata:\n  mode: fast\n",
+    );
+    cluster.write(
+        "addon.check",
+        "namespace 'default'\n\ntest 'the addon is configured' {\n    verify there is 1 configmap named '^addon-config$'\n    verify '.data.mode' is '${MODE}' for configmaps named '^addon-config$'\n}\n",
+    );
+    cluster.write(
+        "workloads.check",
+        "namespace 'default'\n\ntest 'nginx runs' {\n    verify there are 2 pods named '^nginx-'\n}\n\ntest 'a missing addon' {\n    verify there is 1 deployment named '^metrics-server$'\n}\n",
+    );
+    let pipeline = cluster.write(
+        "pipeline.yaml",
+        r#"
+name: addons-and-validation
+parameters:
+  - name: MODE
+    enum: [fast, slow]
+    default: fast
+stages:
+  - name: addons
+    steps:
+      - name: config
+        run: [kubectl, apply, -f, addon.yaml]
+  - name: validation
+    depends: [addons]
+    steps:
+      - name: addon
+        checks: [addon.check]
+      - name: workloads
+        checks: [workloads.check]
+"#,
+    );
+    let state = cluster.dir().join("state");
+    let out = precheck(
+        &cluster.kubeconfig,
+        &["pipeline", "run", pipeline.to_str().unwrap(), "--state-dir", state.to_str().unwrap()],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "the workloads step fails: {all}\n{}", cluster.log());
+    assert!(all.contains("✓ validation/addon succeeded"), "kubectl applied it, the checks saw it: {all}");
+    assert!(all.contains("✗ validation/workloads failed after 1 attempt"), "{all}");
+    assert!(all.contains("1 of 2 tests failed"), "{all}");
+
+    let run = std::fs::read_dir(state.join("runs")).unwrap().next().unwrap().unwrap().path();
+    let junit = std::fs::read_to_string(run.join("junit/validation.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 3, "both steps' tests in the stage's file: {junit}");
+    assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
+    assert!(junit.contains("validation/workloads"), "{junit}");
+    let log = std::fs::read_to_string(run.join("logs/validation.workloads.log")).unwrap();
+    assert!(log.contains("a missing addon"), "{log}");
+
+    let out = precheck(
+        &cluster.kubeconfig,
+        &[
+            "pipeline",
+            "run",
+            pipeline.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "-p",
+            "MODE=slow",
+            "--stage",
+            "validation",
+        ],
+    );
+    let all = text(&out);
+    assert!(all.contains("✗ validation/addon failed"), "the parameter reached the check file: {all}");
+    let out = precheck(&cluster.kubeconfig, &["pipeline", "plan", pipeline.to_str().unwrap(), "-p", "MODE=medium"]);
+    assert!(text(&out).contains("parameter 'MODE': 'medium' is not one of fast, slow"), "{}", text(&out));
+}
