@@ -171,20 +171,27 @@ fn plan(file: &Path, params: &Params) -> i32 {
         graph.nodes.len(),
         pipeline.parallelism
     );
+    let mut stage = "";
     for node in &graph.nodes {
+        if node.stage != stage {
+            stage = &node.stage;
+            let after = pipeline
+                .stage(stage)
+                .filter(|s| !s.depends.is_empty() && graph.stage.is_none())
+                .map(|s| format!(" (after {})", s.depends.join(", ")))
+                .unwrap_or_default();
+            let when =
+                pipeline.stage(stage).and_then(|s| s.when.as_ref()).map(|w| format!(" when {w}")).unwrap_or_default();
+            let name = if node.finally { "finally (after everything, whatever happened)" } else { stage };
+            let _ = writeln!(out, "stage {name}{after}{when}");
+        }
         let what = match &node.action {
             BoundAction::Run(argv) => format!("run {argv:?}"),
             BoundAction::Shell(script) => format!("shell {:?}", script.lines().next().unwrap_or_default()),
             BoundAction::Checks(paths) => format!("checks {paths:?}"),
         };
-        let after: Vec<&str> = node.depends.iter().map(|&d| graph.nodes[d].id.as_str()).collect();
-        let after = if node.finally {
-            " (finally: after everything)".to_owned()
-        } else if after.is_empty() {
-            String::new()
-        } else {
-            format!(" after {}", after.join(", "))
-        };
+        let after: Vec<&str> = node.after.iter().map(|&d| graph.nodes[d].id.as_str()).collect();
+        let after = if after.is_empty() { String::new() } else { format!(" after {}", after.join(", ")) };
         let skip = node.skip.as_ref().map(|s| format!(" — skipped: {s}")).unwrap_or_default();
         let _ = writeln!(out, "  {}{after}: {what}{skip}", node.id);
     }

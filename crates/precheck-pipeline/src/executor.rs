@@ -107,17 +107,20 @@ struct Shared {
     reports: Mutex<BTreeMap<String, Vec<precheck::outcome::TestResult>>>,
     /// The first error writing the record; execution stops starting steps after it.
     broken: Mutex<Option<RecordError>>,
+    /// Told when the record changed; the record keeper writes it.
+    changed: tokio::sync::Notify,
+    /// Set when the run is over: the keeper stops after a last write.
+    over: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
     /// Changes step `i` in the record, writes it and tells the observer.
+    /// Changes step `i` in the record, has it written and tells the observer.
     fn update(&self, i: usize, event: Option<Event>, change: impl FnOnce(&mut crate::record::StepRecord)) {
         let mut record = self.record.lock().expect("record lock");
         change(&mut record.steps[i]);
         record.updated_ms = now_ms();
-        if let Err(e) = self.run.write(&record) {
-            self.broken.lock().expect("broken lock").get_or_insert(e);
-        }
+        self.changed.notify_one();
         if let Some(event) = event {
             self.observer.event(&record, &event);
         }
@@ -125,6 +128,36 @@ impl Shared {
 
     fn status(&self, i: usize) -> StepStatus {
         self.record.lock().expect("record lock").steps[i].status
+    }
+}
+
+/// Writes the record whenever it changed: transitions made while a write is under way go together in
+/// the next one, so a large graph does not rewrite its record once per transition. Every write is whole
+/// and atomic ([`RunDir::write`]); the last one happens after the last transition.
+async fn keep_record(shared: Arc<Shared>) {
+    use std::sync::atomic::Ordering;
+    loop {
+        shared.changed.notified().await;
+        let over = shared.over.load(Ordering::SeqCst);
+        let json = {
+            let record = shared.record.lock().expect("record lock");
+            serde_json::to_vec(&*record)
+        };
+        let result = match json {
+            Ok(json) => {
+                let run = shared.run.clone();
+                tokio::task::spawn_blocking(move || run.write_json(&json)).await.unwrap_or_else(|e| {
+                    Err(RecordError::Io { path: shared.run.path().into(), source: std::io::Error::other(e) })
+                })
+            }
+            Err(source) => Err(RecordError::Invalid { path: shared.run.path().join("run.json"), source }),
+        };
+        if let Err(e) = result {
+            shared.broken.lock().expect("broken lock").get_or_insert(e);
+        }
+        if over {
+            return;
+        }
     }
 }
 
@@ -155,7 +188,10 @@ pub async fn execute(
         options,
         reports: Mutex::new(BTreeMap::new()),
         broken: Mutex::new(None),
+        changed: tokio::sync::Notify::new(),
+        over: std::sync::atomic::AtomicBool::new(false),
     });
+    let keeper = tokio::spawn(keep_record(shared.clone()));
     let count = shared.graph.nodes.len();
     let mut started = vec![false; count];
     for (i, s) in started.iter_mut().enumerate() {
@@ -223,19 +259,28 @@ pub async fn execute(
             break;
         }
     }
+    let status = {
+        let record = shared.record.lock().expect("record lock");
+        if record.steps.iter().any(|s| s.status == StepStatus::Failed) {
+            RunStatus::Failed
+        } else if record.steps.iter().all(|s| s.status.is_final()) {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Running
+        }
+    };
+    {
+        let mut record = shared.record.lock().expect("record lock");
+        record.status = status;
+        record.updated_ms = now_ms();
+    }
+    shared.over.store(true, std::sync::atomic::Ordering::SeqCst);
+    shared.changed.notify_one();
+    let _ = keeper.await;
     if let Some(e) = shared.broken.lock().expect("broken lock").take() {
         return Err(e.into());
     }
-    let mut record = shared.record.lock().expect("record lock").clone();
-    record.status = if record.steps.iter().any(|s| s.status == StepStatus::Failed) {
-        RunStatus::Failed
-    } else if record.steps.iter().all(|s| s.status.is_final()) {
-        RunStatus::Succeeded
-    } else {
-        RunStatus::Running
-    };
-    record.updated_ms = now_ms();
-    shared.run.write(&record)?;
+    let record = shared.record.lock().expect("record lock").clone();
     shared.observer.event(&record, &Event::RunFinished);
     Ok(record)
 }

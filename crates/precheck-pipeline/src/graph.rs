@@ -31,8 +31,10 @@ pub struct Node {
     pub step: String,
     /// Its item, when fanned out.
     pub item: Option<String>,
-    /// Indexes of the nodes it waits for.
+    /// Indexes of the nodes it waits for: those of the steps it names and of the stages its stage names.
     pub depends: Vec<usize>,
+    /// Indexes of the nodes of the steps it names itself (its stage's dependencies left out), for views.
+    pub after: Vec<usize>,
     /// Why it will not run, when its `when` (or its stage's) is false.
     pub skip: Option<String>,
     /// An exit step: runs after all others, whatever happened.
@@ -180,9 +182,12 @@ impl Pipeline {
             let mut by_step: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
             // Steps in an order where dependencies come first (the plan has no cycle).
             for step in ordered(&s.steps) {
+                let after: Vec<usize> =
+                    step.depends.iter().flat_map(|d| by_step.get(d.as_str()).cloned().unwrap_or_default()).collect();
                 let mut depends = before.clone();
-                depends.extend(step.depends.iter().flat_map(|d| by_step.get(d.as_str()).cloned().unwrap_or_default()));
-                let made = self.instances(values, &s.name, step, depends, stage_skip.clone(), s.parallelism, false);
+                depends.extend(&after);
+                let mut made = self.instances(values, &s.name, step, depends, stage_skip.clone(), s.parallelism, false);
+                made.iter_mut().for_each(|n| n.after.clone_from(&after));
                 let start = nodes.len();
                 nodes.extend(made);
                 by_step.insert(&step.name, (start..nodes.len()).collect());
@@ -249,6 +254,7 @@ impl Pipeline {
                     step: step.name.clone(),
                     item,
                     depends: depends.clone(),
+                    after: Vec::new(),
                     skip: skip.clone(),
                     finally,
                     action,

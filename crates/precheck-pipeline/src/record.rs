@@ -89,7 +89,7 @@ pub struct StepRecord {
     pub item: Option<String>,
     /// `run`, `shell` or `checks`.
     pub kind: String,
-    /// Ids of the steps it waits for.
+    /// Ids of the steps of its stage it waits for (it also waits for its stage's dependencies).
     pub depends: Vec<String>,
     /// An exit step.
     #[serde(default)]
@@ -131,6 +131,15 @@ impl StepRecord {
     }
 }
 
+/// A stage of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageRecord {
+    /// Its name.
+    pub name: String,
+    /// The stages it waits for (among those run).
+    pub depends: Vec<String>,
+}
+
 /// Everything known about a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -158,6 +167,9 @@ pub struct RunRecord {
     /// How many times it was resumed.
     #[serde(default)]
     pub resumes: u32,
+    /// The stages run and the stages each waits for.
+    #[serde(default)]
+    pub stages: Vec<StageRecord>,
     /// Step instances, in the graph's order.
     pub steps: Vec<StepRecord>,
 }
@@ -196,7 +208,7 @@ impl RunRecord {
                     BoundAction::Checks(_) => "checks",
                 }
                 .to_owned(),
-                depends: n.depends.iter().map(|&d| graph.nodes[d].id.clone()).collect(),
+                depends: n.after.iter().map(|&d| graph.nodes[d].id.clone()).collect(),
                 finally: n.finally,
                 status: if n.skip.is_some() { StepStatus::Skipped } else { StepStatus::Pending },
                 blocked: false,
@@ -222,6 +234,15 @@ impl RunRecord {
             created_ms: now,
             updated_ms: now,
             resumes: 0,
+            stages: pipeline
+                .stages
+                .iter()
+                .filter(|s| graph.stage.as_ref().is_none_or(|only| *only == s.name))
+                .map(|s| StageRecord {
+                    name: s.name.clone(),
+                    depends: if graph.stage.is_some() { Vec::new() } else { s.depends.clone() },
+                })
+                .collect(),
             steps,
         }
     }
@@ -362,11 +383,16 @@ impl RunDir {
     /// Replaces the record atomically: a temporary file, flushed to disk, renamed over the old one, and
     /// the directory flushed, so a crash leaves either the old record or the new one, never a mix.
     pub fn write(&self, record: &RunRecord) -> Result<(), RecordError> {
+        let json = serde_json::to_vec(record)
+            .map_err(|source| RecordError::Invalid { path: self.dir.join("run.json"), source })?;
+        self.write_json(&json)
+    }
+
+    /// [`RunDir::write`] with the record already serialized.
+    pub fn write_json(&self, json: &[u8]) -> Result<(), RecordError> {
         let path = self.dir.join("run.json");
         let temporary = self.dir.join(format!(".run.json.{}", std::process::id()));
-        let json =
-            serde_json::to_vec_pretty(record).map_err(|source| RecordError::Invalid { path: path.clone(), source })?;
-        write_durably(&temporary, &json).map_err(io(&temporary))?;
+        write_durably(&temporary, json).map_err(io(&temporary))?;
         std::fs::rename(&temporary, &path).map_err(io(&path))?;
         std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
         Ok(())
