@@ -334,3 +334,27 @@ fn a_run_killed_at_any_moment_resumes_without_redoing_finished_steps() {
         assert!(ws.path(&format!("s{n}.ran")).exists(), "s{n} ran");
     }
 }
+
+#[test]
+fn the_offline_example_runs_and_a_skipped_stage_still_orders_the_stages_around_it() {
+    let ws = Workspace::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pipeline = root.join("examples/offline_pipeline/pipeline.yaml");
+    let snapshot = root.join("examples/offline_snapshot/cluster.yaml");
+    let out = ws.precheck(&["run", pipeline.to_str().unwrap(), "--snapshot", snapshot.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let record = ws.record();
+    assert_eq!(step(&record, "addons/metrics-server")["status"], "skipped");
+    // validation waits for addons, which waits for preflight: skipping addons' only step does not let
+    // validation start before preflight is done.
+    let preflight_done = ["preflight/announce", "preflight/per-zone[eu-west-1a]", "preflight/per-zone[eu-west-1b]"]
+        .iter()
+        .map(|id| step(&record, id)["finished_ms"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let validation_started = step(&record, "validation/workloads")["started_ms"].as_u64().unwrap();
+    assert!(validation_started >= preflight_done, "{record}");
+    let junit =
+        std::fs::read_dir(ws.path("state/runs")).unwrap().next().unwrap().unwrap().path().join("junit/validation.xml");
+    assert!(std::fs::read_to_string(junit).unwrap().contains("<testcase "));
+}

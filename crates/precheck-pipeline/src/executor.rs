@@ -197,14 +197,6 @@ pub async fn execute(
     for (i, s) in started.iter_mut().enumerate() {
         *s = shared.status(i).is_final();
     }
-    {
-        let record = shared.record.lock().expect("record lock");
-        for (i, step) in record.steps.iter().enumerate() {
-            if step.status == StepStatus::Skipped {
-                shared.observer.event(&record, &Event::Finished { step: i });
-            }
-        }
-    }
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         // Settle what can be settled without running anything: skips that follow from failures.
@@ -227,6 +219,15 @@ pub async fn execute(
                 });
                 *begun = true;
                 match blocker {
+                    _ if node.skip.is_some() => {
+                        let why = node.skip.clone();
+                        shared.update(i, Some(Event::Finished { step: i }), |s| {
+                            s.status = StepStatus::Skipped;
+                            s.message = why;
+                            s.finished_ms = Some(now_ms());
+                        });
+                        changed = true;
+                    }
                     Some(&d) if !node.finally => {
                         let why = format!("not run: {} did not succeed", shared.graph.nodes[d].id);
                         shared.update(i, Some(Event::Finished { step: i }), |s| {

@@ -191,7 +191,7 @@ pub fn file_name(id: &str) -> String {
 }
 
 impl RunRecord {
-    /// A new record for a graph: every step pending, except those its `when` skips.
+    /// A new record for a graph: every step pending.
     pub fn new(id: &str, pipeline: &crate::Pipeline, graph: &Graph) -> Self {
         let now = now_ms();
         let steps = graph
@@ -210,14 +210,16 @@ impl RunRecord {
                 .to_owned(),
                 depends: n.after.iter().map(|&d| graph.nodes[d].id.clone()).collect(),
                 finally: n.finally,
-                status: if n.skip.is_some() { StepStatus::Skipped } else { StepStatus::Pending },
+                // A step its `when` skips is skipped once the steps it waits for are done, so the steps that
+                // wait for it do not start early.
+                status: StepStatus::Pending,
                 blocked: false,
                 attempts: 0,
                 max_attempts: n.retry.attempts,
                 started_ms: None,
                 finished_ms: None,
                 retry_at_ms: None,
-                message: n.skip.clone(),
+                message: None,
                 log: format!("logs/{}.log", file_name(&n.id)),
                 junit: matches!(n.action, BoundAction::Checks(_)).then(|| format!("junit/{}.xml", file_name(&n.stage))),
             })

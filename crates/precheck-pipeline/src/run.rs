@@ -54,8 +54,8 @@ pub async fn start(
     Ok(execute(pipeline, graph, run, record, observer, options).await?)
 }
 
-/// Resumes run `id`: steps that succeeded (or were skipped by their `when`) stay done; every other step
-/// runs again with all its attempts. Refused when the pipeline file changed or another process runs it.
+/// Resumes run `id`: steps that succeeded stay done; every other step runs again with all its attempts
+/// (steps skipped by their `when` are skipped again). Refused when the pipeline file changed or another process runs it.
 pub async fn resume(
     store: &Store,
     id: &str,
@@ -73,12 +73,8 @@ pub async fn resume(
     if !same {
         return Err(RunError::Changed { id: id.to_owned(), file: record.file.clone() });
     }
-    // Done for good: succeeded, or skipped by a `when`; a step skipped for a failed dependency runs again.
-    let redo = |s: &crate::record::StepRecord| match s.status {
-        StepStatus::Succeeded => false,
-        StepStatus::Skipped => s.blocked,
-        _ => true,
-    };
+    // Done for good: succeeded. Skipped steps are decided again once what they wait for is done.
+    let redo = |s: &crate::record::StepRecord| s.status != StepStatus::Succeeded;
     let any_redone = record.steps.iter().any(|s| !s.finally && redo(s));
     for step in &mut record.steps {
         if redo(step) || (step.finally && any_redone) {
