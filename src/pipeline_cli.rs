@@ -114,11 +114,17 @@ pub fn main(command: PipelineCommand) -> i32 {
     }
 }
 
-fn load(file: &Path) -> Result<Pipeline, i32> {
-    Pipeline::load(file).map_err(|e| {
+/// The checked pipeline and the parameter values of the command line; errors are printed.
+fn load(file: &Path, params: &Params) -> Result<(Pipeline, precheck_pipeline::Values), i32> {
+    let pipeline = Pipeline::load(file).map_err(|e| {
         print_pipeline_error(&e);
         exit_codes::INVALID_INPUT
-    })
+    })?;
+    let values = pipeline.values_from_args(&params.params).map_err(|e| {
+        eprintln!("error: invalid parameters: {e}");
+        exit_codes::INVALID_INPUT
+    })?;
+    Ok((pipeline, values))
 }
 
 fn print_pipeline_error(error: &LoadError) {
@@ -145,16 +151,9 @@ fn print_pipeline_error(error: &LoadError) {
 }
 
 fn plan(file: &Path, params: &Params) -> i32 {
-    let pipeline = match load(file) {
-        Ok(p) => p,
+    let (pipeline, values) = match load(file, params) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let values = match pipeline.values_from_args(&params.params) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::INVALID_INPUT;
-        }
     };
     let graph = match pipeline.bind(&values, params.stage.as_deref()) {
         Ok(g) => g,
@@ -231,16 +230,9 @@ fn finish(result: Result<RunRecord, RunError>) -> i32 {
 }
 
 fn run(file: &Path, params: &Params, parallelism: Option<usize>, state: &StateDir, target: &Target) -> i32 {
-    let pipeline = match load(file) {
-        Ok(p) => Arc::new(p),
+    let (pipeline, values) = match load(file, params) {
+        Ok((pipeline, values)) => (Arc::new(pipeline), values),
         Err(code) => return code,
-    };
-    let values = match pipeline.values_from_args(&params.params) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: invalid parameters: {e}");
-            return exit_codes::INVALID_INPUT;
-        }
     };
     let options = match exec_options(target, parallelism) {
         Ok(o) => o,
@@ -372,7 +364,7 @@ fn logs(id: &str, step: Option<&str>, state: &StateDir) -> i32 {
     };
     let mut out = std::io::stdout().lock();
     for s in steps {
-        let path = run.path().join(&s.log);
+        let path = run.path().join(precheck_pipeline::record::log_path(&s.id));
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let _ = write!(out, "{text}");

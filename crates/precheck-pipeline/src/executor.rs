@@ -219,15 +219,7 @@ pub async fn execute(
                 });
                 *begun = true;
                 match blocker {
-                    _ if node.skip.is_some() => {
-                        let why = node.skip.clone();
-                        shared.update(i, Some(Event::Finished { step: i }), |s| {
-                            s.status = StepStatus::Skipped;
-                            s.message = why;
-                            s.finished_ms = Some(now_ms());
-                        });
-                        changed = true;
-                    }
+                    // A failure stops everything after it, also past steps a `when` skips.
                     Some(&d) if !node.finally => {
                         let why = format!("not run: {} did not succeed", shared.graph.nodes[d].id);
                         shared.update(i, Some(Event::Finished { step: i }), |s| {
@@ -238,18 +230,21 @@ pub async fn execute(
                         });
                         changed = true;
                     }
+                    _ if node.skip.is_some() => {
+                        let why = node.skip.clone();
+                        shared.update(i, Some(Event::Finished { step: i }), |s| {
+                            s.status = StepStatus::Skipped;
+                            s.message = why;
+                            s.finished_ms = Some(now_ms());
+                        });
+                        changed = true;
+                    }
                     _ => {
                         let shared = shared.clone();
-                        let global = global.clone();
-                        let stage = stage_limits.get(&node.stage).cloned();
+                        let slots = Slots { global: global.clone(), stage: stage_limits.get(&node.stage).cloned() };
                         tasks.spawn(async move {
-                            let _slot = global.acquire_owned().await;
-                            let _stage_slot = match stage {
-                                Some(s) => Some(s.acquire_owned().await),
-                                None => None,
-                            };
                             if shared.broken.lock().expect("broken lock").is_none() {
-                                run_node(&shared, i).await;
+                                run_node(&shared, i, &slots).await;
                             }
                         });
                     }
@@ -298,16 +293,36 @@ fn delays(policy: &RetryPolicy) -> impl Iterator<Item = Duration> {
         .build()
 }
 
-async fn run_node(shared: &Arc<Shared>, i: usize) {
+/// The limits a step's attempts take a place in: the stage's own first (so steps queued behind a narrow
+/// stage do not hold places of the whole run), then the run's.
+struct Slots {
+    global: Arc<Semaphore>,
+    stage: Option<Arc<Semaphore>>,
+}
+
+impl Slots {
+    async fn take(&self) -> (Option<tokio::sync::OwnedSemaphorePermit>, Option<tokio::sync::OwnedSemaphorePermit>) {
+        let stage = match &self.stage {
+            Some(s) => s.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        (stage, self.global.clone().acquire_owned().await.ok())
+    }
+}
+
+async fn run_node(shared: &Arc<Shared>, i: usize, slots: &Slots) {
     let node = &shared.graph.nodes[i];
     let first = Instant::now();
     let mut delays = delays(&node.retry);
-    let log_path = shared.run.path().join(&shared.record.lock().expect("record lock").steps[i].log);
+    // Made from the step's id, never read from the record (a changed record must not choose the file).
+    let log_path = shared.run.path().join(crate::record::log_path(&node.id));
     loop {
         let attempt = {
             let record = shared.record.lock().expect("record lock");
             record.steps[i].attempts + 1
         };
+        // Places are held for an attempt only, not through the backoff after it.
+        let places = slots.take().await;
         shared.update(i, Some(Event::Started { step: i }), |s| {
             s.status = StepStatus::Running;
             s.attempts = attempt;
@@ -315,6 +330,7 @@ async fn run_node(shared: &Arc<Shared>, i: usize) {
             s.started_ms.get_or_insert_with(now_ms);
         });
         let result = attempt_node(shared, node, &log_path, attempt).await;
+        drop(places);
         let error = match result {
             Ok(()) => {
                 shared.update(i, Some(Event::Finished { step: i }), |s| {

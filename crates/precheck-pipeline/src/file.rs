@@ -161,9 +161,9 @@ pub struct TemplateDecl {
 pub struct InputDecl {
     /// Its name.
     pub name: Text,
-    /// Its value when the step gives none; without one the input is required.
+    /// Its value when the step gives none (may use `${PARAMETER}`); without one the input is required.
     #[serde(default)]
-    pub default: Option<String>,
+    pub default: Option<Text>,
 }
 
 /// What a step fans out over.

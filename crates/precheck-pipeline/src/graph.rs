@@ -81,26 +81,21 @@ pub enum BindError {
         /// The nearest stage name.
         suggestion: Option<String>,
     },
+    /// A fan-out lists an item twice: two instances would have the same id.
+    #[error("{step} fans out over '{item}' twice")]
+    DuplicateItem {
+        /// The step.
+        step: String,
+        /// The item.
+        item: String,
+    },
 }
 
 impl Pipeline {
     /// Values from `NAME=VALUE` pairs (the command line), read according to each parameter's kind, with
     /// defaults filled in.
     pub fn values_from_args(&self, pairs: &[(String, String)]) -> Result<Values, ValuesError> {
-        let mut problems = Vec::new();
-        let mut given = Values::new();
-        for (name, text) in pairs {
-            match self.parameters.iter().find(|p| &p.name == name) {
-                Some(p) => match p.kind.parse(text) {
-                    Ok(v) => {
-                        given.insert(name.clone(), v);
-                    }
-                    Err(e) => problems.push(format!("parameter '{name}': {e}")),
-                },
-                None => problems.push(self.unknown(name)),
-            }
-        }
-        self.complete(given, problems)
+        self.read_values(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())), |kind, text| kind.parse(text))
     }
 
     /// Values from a JSON object (a trigger's payload): unknown fields and values of the wrong JSON type
@@ -109,20 +104,28 @@ impl Pipeline {
         let Some(object) = payload.as_object() else {
             return Err(ValuesError { problems: vec!["the payload must be a JSON object of parameters".into()] });
         };
+        self.read_values(object.iter().map(|(n, v)| (n.as_str(), v)), |kind, json| kind.from_json(json))
+    }
+
+    fn read_values<'a, T>(
+        &self,
+        given: impl Iterator<Item = (&'a str, T)>,
+        read: impl Fn(crate::Kind, T) -> Result<Value, String>,
+    ) -> Result<Values, ValuesError> {
         let mut problems = Vec::new();
-        let mut given = Values::new();
-        for (name, json) in object {
-            match self.parameters.iter().find(|p| &p.name == name) {
-                Some(p) => match p.kind.from_json(json) {
+        let mut values = Values::new();
+        for (name, raw) in given {
+            match self.parameters.iter().find(|p| p.name == name) {
+                Some(p) => match read(p.kind, raw) {
                     Ok(v) => {
-                        given.insert(name.clone(), v);
+                        values.insert(name.to_owned(), v);
                     }
                     Err(e) => problems.push(format!("parameter '{name}': {e}")),
                 },
                 None => problems.push(self.unknown(name)),
             }
         }
-        self.complete(given, problems)
+        self.complete(values, problems)
     }
 
     fn unknown(&self, name: &str) -> String {
@@ -169,50 +172,60 @@ impl Pipeline {
             });
         }
         let mut nodes: Vec<Node> = Vec::new();
-        // Node indexes of each stage, and of each step within it.
+        // The nodes each stage stands for, as the stages after it wait for them.
         let mut by_stage: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for s in &self.stages {
             if stage.is_some_and(|only| only != s.name) {
                 continue;
             }
-            let stage_skip =
-                s.when.as_ref().filter(|c| !c.holds(values)).map(|c| format!("stage `when: {c}` is false"));
+            let skip = s.when.as_ref().filter(|c| !c.holds(values)).map(|c| format!("stage `when: {c}` is false"));
             let before: Vec<usize> =
-                s.depends.iter().flat_map(|d| by_stage.get(d.as_str()).cloned().unwrap_or_default()).collect();
-            let mut by_step: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            // Steps in an order where dependencies come first (the plan has no cycle).
-            for step in ordered(&s.steps) {
-                let after: Vec<usize> =
-                    step.depends.iter().flat_map(|d| by_step.get(d.as_str()).cloned().unwrap_or_default()).collect();
-                let mut depends = before.clone();
-                depends.extend(&after);
-                let mut made = self.instances(values, &s.name, step, depends, stage_skip.clone(), s.parallelism, false);
-                made.iter_mut().for_each(|n| n.after.clone_from(&after));
-                let start = nodes.len();
-                nodes.extend(made);
-                by_step.insert(&step.name, (start..nodes.len()).collect());
-            }
-            by_stage.insert(&s.name, by_step.into_values().flatten().collect());
+                sorted(s.depends.iter().flat_map(|d| by_stage.get(d.as_str()).cloned().unwrap_or_default()));
+            let place = Place { stage: &s.name, skip, parallelism: s.parallelism, finally: false };
+            let standing = self.add_steps(&mut nodes, values, &s.steps, &before, &place)?;
+            by_stage.insert(&s.name, standing);
         }
         let everything: Vec<usize> = (0..nodes.len()).collect();
-        for step in ordered(&self.finally) {
-            let made = self.instances(values, "finally", step, everything.clone(), None, None, true);
-            nodes.extend(made);
-        }
+        let place = Place { stage: "finally", skip: None, parallelism: None, finally: true };
+        self.add_steps(&mut nodes, values, &self.finally, &everything, &place)?;
         Ok(Graph { nodes, values: values.clone(), stage: stage.map(str::to_owned) })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Adds the instances of `steps`, each waiting for `before` and for the steps it names. Returns the
+    /// nodes the whole group stands for. A step with no instance (a fan-out over an empty list) stands
+    /// for what it waited for, so the order around it holds; so does a group with no step at all.
+    fn add_steps(
+        &self,
+        nodes: &mut Vec<Node>,
+        values: &Values,
+        steps: &[Step],
+        before: &[usize],
+        place: &Place<'_>,
+    ) -> Result<Vec<usize>, BindError> {
+        let mut by_step: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        // Steps in an order where dependencies come first (the plan has no cycle).
+        for step in ordered(steps) {
+            let after = sorted(step.depends.iter().flat_map(|d| by_step.get(d.as_str()).cloned().unwrap_or_default()));
+            let depends = sorted(before.iter().chain(&after).copied());
+            let mut made = self.instances(values, step, depends.clone(), place)?;
+            made.iter_mut().for_each(|n| n.after.clone_from(&after));
+            let start = nodes.len();
+            nodes.extend(made);
+            let standing = if nodes.len() > start { (start..nodes.len()).collect() } else { depends };
+            by_step.insert(&step.name, standing);
+        }
+        let all = sorted(by_step.into_values().flatten());
+        Ok(if all.is_empty() { before.to_vec() } else { all })
+    }
+
     fn instances(
         &self,
         values: &Values,
-        stage: &str,
         step: &Step,
         depends: Vec<usize>,
-        stage_skip: Option<String>,
-        stage_parallelism: Option<usize>,
-        finally: bool,
-    ) -> Vec<Node> {
+        place: &Place<'_>,
+    ) -> Result<Vec<Node>, BindError> {
+        let stage = place.stage;
         let items: Vec<Option<String>> = match &step.for_each {
             None => vec![None],
             Some(ForEach::Items(items)) => items.iter().cloned().map(Some).collect(),
@@ -221,19 +234,25 @@ impl Pipeline {
                 _ => Vec::new(),
             },
         };
-        let skip = stage_skip
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(item) = items.iter().flatten().find(|i| !seen.insert(*i)) {
+            return Err(BindError::DuplicateItem { step: format!("{stage}/{}", step.name), item: item.clone() });
+        }
+        let skip = place
+            .skip
+            .clone()
             .or_else(|| step.when.as_ref().filter(|c| !c.holds(values)).map(|c| format!("`when: {c}` is false")));
-        items
+        Ok(items
             .into_iter()
             .map(|item| {
                 let mut env: Vec<(String, String)> = values.iter().map(|(k, v)| (k.clone(), v.as_text())).collect();
                 if let Some(item) = &item {
                     env.push((ITEM.to_owned(), item.clone()));
                 }
-                let lookup_env = env.clone();
-                let base = move |name: &str| lookup_env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                // Each entry may use those before it: parameters, ITEM, then a template's inputs in its env.
                 for (key, value) in &step.env {
-                    let expanded = value.expand(&base);
+                    let expanded =
+                        value.expand(&|name| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
                     env.push((key.clone(), expanded));
                 }
                 let lookup = |name: &str| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -256,16 +275,28 @@ impl Pipeline {
                     depends: depends.clone(),
                     after: Vec::new(),
                     skip: skip.clone(),
-                    finally,
+                    finally: place.finally,
                     action,
                     env,
                     retry: step.retry,
                     timeout: step.timeout,
-                    stage_parallelism,
+                    stage_parallelism: place.parallelism,
                 }
             })
-            .collect()
+            .collect())
     }
+}
+
+/// Where steps are added: their stage (or `finally`), its skip reason and its own parallelism.
+struct Place<'a> {
+    stage: &'a str,
+    skip: Option<String>,
+    parallelism: Option<usize>,
+    finally: bool,
+}
+
+fn sorted(indexes: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    indexes.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
 }
 
 /// Steps with each one after those it depends on, otherwise in file order.

@@ -749,10 +749,14 @@ fn check_step(
                 checker.push(err);
             }
         }
+        // The template's body is checked in its own file, with its inputs in scope.
+        let mut template_checker = Checker { file: template_file, errors: Vec::new() };
         for input in &template.inputs {
             match (s.with.get(&input.name.value), &input.default) {
                 (Some(given), _) => env.push((input.name.value.clone(), checker.interpolated(given, &scope))),
-                (None, Some(default)) => env.push((input.name.value.clone(), Interpolated(default.clone()))),
+                (None, Some(default)) => {
+                    env.push((input.name.value.clone(), template_checker.interpolated(default, &scope)));
+                }
                 (None, None) => {
                     let err = checker.at(
                         uses,
@@ -763,8 +767,6 @@ fn check_step(
                 }
             }
         }
-        // The template's body is checked in its own file, with its inputs in scope.
-        let mut template_checker = Checker { file: template_file, errors: Vec::new() };
         if s.retry.is_none() {
             retry = template_checker.retry(template.retry.as_ref());
         }
@@ -778,6 +780,8 @@ fn check_step(
                 env.push((key.clone(), template_checker.interpolated(value, &template_scope)));
             }
         }
+        // The action may also use the variables `env:` sets.
+        template_scope.extend(template.env.keys().chain(s.env.keys()).cloned());
         let body =
             Body { run: template.run.as_ref(), shell: template.shell.as_ref(), checks: template.checks.as_ref() };
         let action = action(&mut template_checker, &template.name, &body, &template_scope);
@@ -785,9 +789,49 @@ fn check_step(
         (action, Some(uses.value.clone()))
     } else {
         let body = Body { run: s.run.as_ref(), shell: s.shell.as_ref(), checks: s.checks.as_ref() };
+        // The action may also use the variables `env:` sets.
+        scope.extend(s.env.keys().cloned());
         (action(checker, &s.name, &body, &scope), None)
     };
     Some(Step { name: s.name.value.clone(), depends, when, for_each, retry, timeout, env, action: body?, uses })
+}
+
+/// Shells whose `-c` argument is script text.
+const SHELLS: [&str; 8] = ["sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "fish"];
+
+/// `run: [sh, -c, "… ${NAME} …"]` would paste a value into script text, where a quote or `$(…)` in it
+/// runs as code: refused, with the safe spelling as help.
+fn refuse_script_interpolation(checker: &mut Checker<'_>, argv: &[Text]) {
+    let program = argv.first().map(|a| a.value.rsplit('/').next().unwrap_or_default()).unwrap_or_default();
+    if !SHELLS.contains(&program) {
+        return;
+    }
+    let Some(flag) = argv
+        .iter()
+        .skip(1)
+        .position(|a| a.value.starts_with('-') && !a.value.starts_with("--") && a.value.contains('c'))
+    else {
+        return;
+    };
+    let Some(script) = argv.get(flag + 2) else { return };
+    if let Ok(names) = Interpolated(script.value.clone()).names()
+        && let Some((name, at)) = names.first()
+    {
+        let offset = checker.inside(script, *at);
+        let err = checker
+            .file
+            .error(
+                offset,
+                name.len() + 3,
+                "pipeline::script_interpolation",
+                format!("`${{{name}}}` in a `{program} -c` script would paste the value into shell code"),
+            )
+            .with_help(format!(
+                "the value is in the step's environment: write \"${name}\" (or \"$${{{name}}}\"), which the shell \
+                 reads itself, or use `shell:`"
+            ));
+        checker.push(err);
+    }
 }
 
 fn action(checker: &mut Checker<'_>, name: &Text, body: &Body<'_>, scope: &BTreeSet<String>) -> Option<Action> {
@@ -798,6 +842,7 @@ fn action(checker: &mut Checker<'_>, name: &Text, body: &Body<'_>, scope: &BTree
             checker.push(err);
             return None;
         }
+        refuse_script_interpolation(checker, &run.value);
         return Some(Action::Run(run.value.iter().map(|a| checker.interpolated(a, scope)).collect()));
     }
     if let Some(shell) = body.shell {

@@ -174,10 +174,28 @@ pub struct RunRecord {
     pub steps: Vec<StepRecord>,
 }
 
-/// A file name for a step id: `addons/per-az[a]` → `addons.per-az.a.log`; other characters become `_`.
+/// A file name for a step id: `addons/per-az[a]` → `addons.per-az.a`. When the id had to be changed
+/// beyond that (other characters become `_`, long ids are cut) a digest of the id is added, so two ids
+/// never share a file.
 pub fn file_name(id: &str) -> String {
-    let mut name: String = id
-        .chars()
+    let plain = plain_file_name(id);
+    let reversible = id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '[' | ']'))
+        && id.matches('[').count() <= 1
+        && id.ends_with(']') == id.contains('[')
+        && plain.len() <= 120;
+    if reversible {
+        return plain;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let short: String = plain.chars().take(100).collect();
+    format!("{short}~{:08x}", hash >> 32)
+}
+
+fn plain_file_name(id: &str) -> String {
+    id.chars()
         .map(|c| match c {
             '/' | '[' => '.',
             ']' => '\0',
@@ -185,9 +203,12 @@ pub fn file_name(id: &str) -> String {
             _ => '_',
         })
         .filter(|c| *c != '\0')
-        .collect();
-    name.truncate(120);
-    name
+        .collect()
+}
+
+/// Where a step's log is, relative to its run's directory.
+pub fn log_path(id: &str) -> String {
+    format!("logs/{}.log", file_name(id))
 }
 
 impl RunRecord {
@@ -220,7 +241,7 @@ impl RunRecord {
                 finished_ms: None,
                 retry_at_ms: None,
                 message: None,
-                log: format!("logs/{}.log", file_name(&n.id)),
+                log: log_path(&n.id),
                 junit: matches!(n.action, BoundAction::Checks(_)).then(|| format!("junit/{}.xml", file_name(&n.stage))),
             })
             .collect();
@@ -479,8 +500,12 @@ mod tests {
     #[test]
     fn step_ids_make_safe_file_names() {
         assert_eq!(file_name("addons/per-az[eu-west-1a]"), "addons.per-az.eu-west-1a");
-        assert_eq!(file_name("a/b[../../etc]"), "a.b.......etc");
-        assert_eq!(file_name("a/b[x y;$]"), "a.b.x_y__");
+        assert_eq!(file_name("stage_1/step-2"), "stage_1.step-2");
+        let odd = ["a/b[../../etc]", "a/b[x y;$]", "a/b[x_y;$]", "a/b.c", "a/b[c]", "a/b[é]", "a/b[è]"];
+        let names: std::collections::BTreeSet<String> = odd.iter().map(|id| file_name(id)).collect();
+        assert_eq!(names.len(), odd.len(), "no two ids share a file: {names:?}");
+        assert!(names.iter().all(|n| !n.contains('/') && n.chars().all(|c| c.is_ascii())), "{names:?}");
+        assert!(file_name(&format!("s/{}", "x".repeat(500))).len() < 120);
     }
 
     #[test]

@@ -226,3 +226,48 @@ fn interpolation_escapes_and_errors() {
     assert!(Interpolated("${".into()).names().is_err());
     assert!(Interpolated("${a b}".into()).names().is_err());
 }
+
+#[test]
+fn a_parameter_pasted_into_a_shell_script_is_refused() {
+    let errors = parse(
+        "name: x\nparameters:\n  - name: NAME\nstages:\n  - name: s\n    steps:\n      - name: a\n        run: [/bin/bash, -ec, 'helm install ${NAME}']\n      - name: b\n        run: [sh, -c, 'echo \"$NAME\"', '${NAME}']\n",
+    )
+    .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("p.yaml:8:45: `${NAME}` in a `bash -c` script would paste the value into shell code"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn template_env_and_defaults_see_inputs_and_parameters() {
+    let text = "name: t\nparameters:\n  - name: CLUSTER\n    default: c1\ntemplates:\n  - name: helm\n    inputs:\n      - name: CHART\n      - name: RELEASE\n        default: \"${CLUSTER}-rel\"\n    env:\n      VALUES: \"${CHART}.yaml\"\n    run: [helm, install, \"${RELEASE}\", \"${CHART}\", -f, \"${VALUES}\"]\nstages:\n  - name: s\n    steps:\n      - name: ms\n        uses: helm\n        with: { CHART: metrics }\n";
+    let p = parse(text).unwrap();
+    let g = p.bind(&p.values_from_args(&[]).unwrap(), None).unwrap();
+    assert_eq!(
+        g.nodes[0].action,
+        crate::graph::BoundAction::Run(
+            ["helm", "install", "c1-rel", "metrics", "-f", "metrics.yaml"].map(String::from).to_vec()
+        )
+    );
+    assert!(g.nodes[0].env.contains(&("VALUES".into(), "metrics.yaml".into())));
+    let errors = parse(&text.replace("${CLUSTER}-rel", "${CLUSTR}-rel")).unwrap_err();
+    assert!(errors[0].contains("`${CLUSTR}` is not a parameter"), "{errors:?}");
+}
+
+#[test]
+fn empty_fan_outs_and_finally_steps_keep_their_order() {
+    let text = "name: t\nparameters:\n  - name: ZONES\n    type: list\n    default: []\nstages:\n  - name: a\n    steps:\n      - name: first\n        run: [\"true\"]\n      - name: per-zone\n        depends: [first]\n        for_each: ZONES\n        run: [\"true\"]\n      - name: last\n        depends: [per-zone]\n        run: [\"true\"]\n  - name: empty\n    depends: [a]\n    steps:\n      - name: none\n        for_each: []\n        run: [\"true\"]\n  - name: b\n    depends: [empty]\n    steps:\n      - name: after\n        run: [\"true\"]\nfinally:\n  - name: collect\n    run: [\"true\"]\n  - name: upload\n    depends: [collect]\n    run: [\"true\"]\n";
+    let p = parse(text).unwrap();
+    let g = p.bind(&p.values_from_args(&[]).unwrap(), None).unwrap();
+    let ids: Vec<&str> = g.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["a/first", "a/last", "b/after", "finally/collect", "finally/upload"]);
+    assert_eq!(g.nodes[1].depends, [0], "last waits for first through the empty fan-out");
+    assert_eq!(g.nodes[2].depends, [0, 1], "b waits for a through the empty stage");
+    assert_eq!(g.nodes[4].depends, [0, 1, 2, 3], "upload waits for collect");
+    assert_eq!(g.nodes[4].after, [3]);
+
+    let twice = p.values_from_args(&[("ZONES".into(), "a,b,a".into())]).unwrap();
+    assert_eq!(p.bind(&twice, None).unwrap_err().to_string(), "a/per-zone fans out over 'a' twice");
+}
