@@ -240,7 +240,8 @@ fn run(file: &Path, params: &Params, parallelism: Option<usize>, state: &StateDi
     };
     let store = Store::new(&state.state_dir);
     let progress = Arc::new(Progress::new(std::io::stderr()));
-    let result = runtime().block_on(precheck_pipeline::run::start(
+    let runtime = runtime();
+    let result = runtime.block_on(precheck_pipeline::run::start(
         pipeline,
         &values,
         params.stage.as_deref(),
@@ -248,6 +249,8 @@ fn run(file: &Path, params: &Params, parallelism: Option<usize>, state: &StateDi
         progress,
         options,
     ));
+    // A `checks` step that timed out may still be blocked on a cluster: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if let Ok(record) = &result {
         eprintln!("record: {}", store.runs().join(&record.id).join("run.json").display());
     }
@@ -261,7 +264,10 @@ fn resume(id: &str, parallelism: Option<usize>, state: &StateDir, target: &Targe
     };
     let store = Store::new(&state.state_dir);
     let progress = Arc::new(Progress::new(std::io::stderr()));
-    finish(runtime().block_on(precheck_pipeline::run::resume(&store, id, progress, options)))
+    let runtime = runtime();
+    let result = runtime.block_on(precheck_pipeline::run::resume(&store, id, progress, options));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    finish(result)
 }
 
 fn latest(store: &Store) -> Result<String, i32> {

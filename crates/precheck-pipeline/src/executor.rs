@@ -386,7 +386,7 @@ async fn attempt_node(shared: &Arc<Shared>, node: &Node, log: &PathBuf, attempt:
             BoundAction::Shell(script) => {
                 command(shared, node, log, "sh", &["-e".to_owned(), "-c".to_owned(), script.clone()]).await
             }
-            BoundAction::Checks(paths) => checks(shared, node, log, paths.clone()).await,
+            BoundAction::Checks(paths) => checks(shared, node, log, paths.clone(), attempt).await,
         }
     };
     let result = match node.timeout {
@@ -476,7 +476,16 @@ fn last_line(log: &PathBuf) -> Option<String> {
     Some(short)
 }
 
-async fn checks(shared: &Arc<Shared>, node: &Node, log: &PathBuf, paths: Vec<PathBuf>) -> Result<(), String> {
+/// Runs check files through the harness. The harness cannot be stopped from outside: on a timeout the
+/// attempt is abandoned, and its tests end on their own bounds (every API request is bounded); each
+/// attempt writes its own output file so an abandoned one cannot mix with the next.
+async fn checks(
+    shared: &Arc<Shared>,
+    node: &Node,
+    log: &PathBuf,
+    paths: Vec<PathBuf>,
+    attempt: u32,
+) -> Result<(), String> {
     let suite = {
         let env = node.env.clone();
         let vars = move |name: &str| {
@@ -491,7 +500,7 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &PathBuf, paths: Vec<Pat
         })?
     };
     let target = shared.options.target.clone();
-    let output = log.with_extension("checks.txt");
+    let output = log.with_extension(format!("checks.{attempt}.txt"));
     let output_name = output.display().to_string();
     let report = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;

@@ -311,11 +311,14 @@ impl Checker<'_> {
         self.errors.push(error);
     }
 
-    /// The byte offset of a position inside a scalar (skipping an opening quote).
+    /// The byte offset of a position inside a scalar: exact when the scalar is written as its value (plain,
+    /// or quoted without escapes, on one line); otherwise the scalar's start (block scalars, escapes).
     fn inside(&self, text: &Text, offset: usize) -> usize {
-        let (start, _) = self.file.span_of(&text.referenced);
-        let quoted = self.file.text()[start..].starts_with(['\'', '"']);
-        start + usize::from(quoted) + offset
+        let (start, _) = self.file.span_of(&text.defined);
+        let source = &self.file.text()[start.min(self.file.text().len())..];
+        let quote = usize::from(source.starts_with(['\'', '"']));
+        let written = source.get(quote..quote + text.value.len());
+        if written == Some(text.value.as_str()) { start + quote + offset } else { start }
     }
 
     fn duration(&mut self, text: &Option<Text>) -> Option<Duration> {

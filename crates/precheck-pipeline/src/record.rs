@@ -429,41 +429,44 @@ impl RunDir {
         std::fs::rename(&temporary, &path).map_err(io(&path))
     }
 
-    /// Takes the run's lock for this process. A lock left by a process that no longer exists (a run
-    /// killed with SIGKILL) is taken over.
+    /// Takes the run's lock: an advisory `flock` on `lock`, which the kernel releases when the process
+    /// ends in any way (SIGKILL included), so a crashed run's lock is never in the way and two live
+    /// processes never run the same run. The file holds the holder's pid, for messages.
     pub fn lock(&self) -> Result<RunLock, RecordError> {
+        use rustix::fs::{FlockOperation, flock};
         let path = self.dir.join("lock");
-        let me = std::process::id() as i32;
-        for _ in 0..3 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    file.write_all(me.to_string().as_bytes()).and_then(|()| file.sync_all()).map_err(io(&path))?;
-                    return Ok(RunLock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<i32>().ok());
-                    match holder {
-                        Some(pid) if pid != me && process_alive(pid) => {
-                            return Err(RecordError::Busy { id: self.id(), pid });
-                        }
-                        _ => {
-                            // Stale: its process is gone (or the file is half-written by one that died).
-                            let _ = std::fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(e) => return Err(io(&path)(e)),
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {
+                file.set_len(0).map_err(io(&path))?;
+                file.write_all(std::process::id().to_string().as_bytes()).map_err(io(&path))?;
+                Ok(RunLock { _file: file })
             }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let pid = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+                Err(RecordError::Busy { id: self.id(), pid })
+            }
+            Err(e) => Err(io(&path)(e.into())),
         }
-        Err(RecordError::Busy { id: self.id(), pid: 0 })
     }
 
     /// Whether a live process holds the run's lock.
     pub fn is_running(&self) -> bool {
-        std::fs::read_to_string(self.dir.join("lock"))
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-            .is_some_and(process_alive)
+        use rustix::fs::{FlockOperation, flock};
+        let Ok(file) = std::fs::File::open(self.dir.join("lock")) else { return false };
+        match flock(&file, FlockOperation::NonBlockingLockShared) {
+            Ok(()) => {
+                let _ = flock(&file, FlockOperation::Unlock);
+                false
+            }
+            Err(_) => true,
+        }
     }
 
     fn id(&self) -> String {
@@ -477,20 +480,10 @@ fn write_durably(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn process_alive(pid: i32) -> bool {
-    rustix::process::Pid::from_raw(pid).is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
-}
-
-/// The run's lock; released when dropped.
+/// The run's lock; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+    _file: std::fs::File,
 }
 
 #[cfg(test)]
@@ -509,16 +502,18 @@ mod tests {
     }
 
     #[test]
-    fn locks_are_exclusive_and_stale_ones_are_taken_over() {
+    fn locks_are_exclusive_and_a_dead_holder_leaves_none() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir { dir: dir.path().to_path_buf() };
-        let parent = std::os::unix::process::parent_id() as i32; // alive: busy
-        std::fs::write(dir.path().join("lock"), parent.to_string()).unwrap();
-        assert!(matches!(run.lock(), Err(RecordError::Busy { pid, .. }) if pid == parent));
-        std::fs::write(dir.path().join("lock"), i32::MAX.to_string()).unwrap(); // no such process
+        // A lock file left by a process that died holds no lock.
+        std::fs::write(dir.path().join("lock"), "999999").unwrap();
+        assert!(!run.is_running());
         let lock = run.lock().unwrap();
         assert!(run.is_running());
+        let me = std::process::id() as i32;
+        assert!(matches!(run.lock(), Err(RecordError::Busy { pid, .. }) if pid == me));
         drop(lock);
-        assert!(!dir.path().join("lock").exists());
+        assert!(!run.is_running());
+        run.lock().unwrap();
     }
 }

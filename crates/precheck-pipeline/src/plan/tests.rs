@@ -271,3 +271,13 @@ fn empty_fan_outs_and_finally_steps_keep_their_order() {
     let twice = p.values_from_args(&[("ZONES".into(), "a,b,a".into())]).unwrap();
     assert_eq!(p.bind(&twice, None).unwrap_err().to_string(), "a/per-zone fans out over 'a' twice");
 }
+
+#[test]
+fn errors_in_block_scalars_point_into_them() {
+    let errors = parse(
+        "name: x\nparameters:\n  - name: ENV\nstages:\n  - name: s\n    steps:\n      - name: a\n        when: >-\n          ENV == prod\n        run: [echo]\n",
+    )
+    .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("p.yaml:9:18: invalid `when`"), "exactly at the word: {errors:?}");
+}
