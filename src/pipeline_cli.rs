@@ -70,6 +70,25 @@ pub enum PipelineCommand {
         #[command(flatten)]
         state: StateDir,
     },
+    /// Serve the trigger API: `POST /pipeline` or `POST /stages/STAGE` with a JSON object of parameters
+    /// starts a run (202 with its id); `GET /runs/ID` returns its record. A bearer token is required.
+    Serve {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Address to listen on; port 0 picks a free port (printed on start).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// A file holding the bearer token (default: the PRECHECK_TRIGGER_TOKEN variable).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// At most this many steps at once, per run.
+        #[arg(short = 'j', long)]
+        parallelism: Option<usize>,
+        #[command(flatten)]
+        state: StateDir,
+        #[command(flatten)]
+        target: Target,
+    },
     /// List the runs under the state directory, oldest first.
     List {
         #[command(flatten)]
@@ -111,6 +130,9 @@ pub fn main(command: PipelineCommand) -> i32 {
         PipelineCommand::Status { run, json, state } => status(run.as_deref(), json, &state),
         PipelineCommand::Logs { run, step, state } => logs(&run, step.as_deref(), &state),
         PipelineCommand::List { state } => list(&state),
+        PipelineCommand::Serve { file, listen, token_file, parallelism, state, target } => {
+            serve(&file, listen, token_file.as_deref(), parallelism, &state, &target)
+        }
     }
 }
 
@@ -408,4 +430,82 @@ fn list(state: &StateDir) -> i32 {
         }
     }
     exit_codes::SUCCESS
+}
+
+fn serve(
+    file: &Path,
+    listen: std::net::SocketAddr,
+    token_file: Option<&Path>,
+    parallelism: Option<usize>,
+    state: &StateDir,
+    target: &Target,
+) -> i32 {
+    use precheck_pipeline::trigger::{Token, Trigger};
+    let pipeline = match Pipeline::load(file) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            print_pipeline_error(&e);
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let text = match token_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return exit_codes::INVALID_INPUT;
+            }
+        },
+        None => match std::env::var("PRECHECK_TRIGGER_TOKEN") {
+            Ok(text) => text,
+            Err(_) => {
+                eprintln!("error: the trigger API needs a token: --token-file FILE or PRECHECK_TRIGGER_TOKEN");
+                return exit_codes::INVALID_INPUT;
+            }
+        },
+    };
+    let token = match Token::new(&text) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let options = match exec_options(target, parallelism) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let trigger = Arc::new(Trigger {
+        pipeline,
+        store: Store::new(&state.state_dir),
+        token,
+        options,
+        observer: Arc::new(Progress::new(std::io::stderr()).with_run_ids()),
+    });
+    runtime().block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {listen}: {e}");
+                return exit_codes::INFRASTRUCTURE;
+            }
+        };
+        let address = listener.local_addr().map_or_else(|_| listen.to_string(), |a| a.to_string());
+        println!("listening on http://{address}");
+        let _ = std::io::stdout().flush();
+        let stop = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        };
+        match trigger.serve(listener, stop).await {
+            Ok(()) => exit_codes::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit_codes::INFRASTRUCTURE
+            }
+        }
+    })
 }

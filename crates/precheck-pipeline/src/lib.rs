@@ -36,6 +36,7 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod run;
+pub mod trigger;
 pub mod value;
 
 pub use error::{LoadError, PipelineError};

@@ -12,12 +12,19 @@ use crate::record::{RunRecord, StepStatus};
 pub struct Progress<W: Write + Send> {
     out: Mutex<W>,
     started: Instant,
+    run_ids: bool,
 }
 
 impl<W: Write + Send> Progress<W> {
     /// Progress written to `out`.
     pub fn new(out: W) -> Self {
-        Self { out: Mutex::new(out), started: Instant::now() }
+        Self { out: Mutex::new(out), started: Instant::now(), run_ids: false }
+    }
+
+    /// Starts each line with the run's id (for a server with several runs at once).
+    pub fn with_run_ids(mut self) -> Self {
+        self.run_ids = true;
+        self
     }
 }
 
@@ -77,6 +84,10 @@ impl<W: Write + Send> Observer for Progress<W> {
             ),
         };
         let mut out = self.out.lock().expect("progress lock");
-        let _ = writeln!(out, "[{at:7.1}s] {line}");
+        if self.run_ids && !matches!(event, Event::RunFinished) {
+            let _ = writeln!(out, "[{at:7.1}s] {}: {line}", record.id);
+        } else {
+            let _ = writeln!(out, "[{at:7.1}s] {line}");
+        }
     }
 }

@@ -47,11 +47,39 @@ pub async fn start(
     observer: Arc<dyn Observer>,
     options: ExecOptions,
 ) -> Result<RunRecord, RunError> {
-    let graph = pipeline.bind(values, stage)?;
-    let record = RunRecord::new(&store.new_id(&pipeline.name), &pipeline, &graph);
-    let run = store.create(&record)?;
-    let _lock = run.lock()?;
-    Ok(execute(pipeline, graph, run, record, observer, options).await?)
+    Ok(Prepared::new(pipeline, values, stage, store)?.execute(observer, options).await?)
+}
+
+/// A run created, recorded and locked, not started yet: its id can be handed out (the trigger API answers
+/// with it) before the work begins.
+pub struct Prepared {
+    pipeline: Arc<Pipeline>,
+    graph: crate::Graph,
+    run: crate::record::RunDir,
+    record: RunRecord,
+    lock: crate::record::RunLock,
+}
+
+impl Prepared {
+    /// Binds the values, creates the run's directory and record, and takes its lock.
+    pub fn new(pipeline: Arc<Pipeline>, values: &Values, stage: Option<&str>, store: &Store) -> Result<Self, RunError> {
+        let graph = pipeline.bind(values, stage)?;
+        let record = RunRecord::new(&store.new_id(&pipeline.name), &pipeline, &graph);
+        let run = store.create(&record)?;
+        let lock = run.lock()?;
+        Ok(Self { pipeline, graph, run, record, lock })
+    }
+
+    /// The run's id.
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// Runs it to the end.
+    pub async fn execute(self, observer: Arc<dyn Observer>, options: ExecOptions) -> Result<RunRecord, ExecError> {
+        let _lock = self.lock;
+        execute(self.pipeline, self.graph, self.run, self.record, observer, options).await
+    }
 }
 
 /// Resumes run `id`: steps that succeeded stay done; every other step runs again with all its attempts
