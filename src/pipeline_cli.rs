@@ -89,6 +89,14 @@ pub enum PipelineCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Write a run's HTML report (`report.html` in its directory: the DAG coloured by status, durations,
+    /// attempts, links to logs and JUnit files) and print its path. Runs write it when they end.
+    Report {
+        /// The run's id (default: the latest run).
+        run: Option<String>,
+        #[command(flatten)]
+        state: StateDir,
+    },
     /// List the runs under the state directory, oldest first.
     List {
         #[command(flatten)]
@@ -130,6 +138,7 @@ pub fn main(command: PipelineCommand) -> i32 {
         PipelineCommand::Status { run, json, state } => status(run.as_deref(), json, &state),
         PipelineCommand::Logs { run, step, state } => logs(&run, step.as_deref(), &state),
         PipelineCommand::List { state } => list(&state),
+        PipelineCommand::Report { run, state } => report(run.as_deref(), &state),
         PipelineCommand::Serve { file, listen, token_file, parallelism, state, target } => {
             serve(&file, listen, token_file.as_deref(), parallelism, &state, &target)
         }
@@ -508,4 +517,29 @@ fn serve(
             }
         }
     })
+}
+
+fn report(id: Option<&str>, state: &StateDir) -> i32 {
+    let store = Store::new(&state.state_dir);
+    let id = match id {
+        Some(id) => id.to_owned(),
+        None => match latest(&store) {
+            Ok(id) => id,
+            Err(code) => return code,
+        },
+    };
+    let (run, record) = match open(&store, &id) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match run.write_file("report.html", precheck_pipeline::html::render(&record).as_bytes()) {
+        Ok(()) => {
+            println!("{}", run.path().join("report.html").display());
+            exit_codes::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::INFRASTRUCTURE
+        }
+    }
 }

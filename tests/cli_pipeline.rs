@@ -433,3 +433,56 @@ stages:
     let started = |id: &str| step(&record, id)["started_ms"].as_u64().unwrap();
     assert!(started("other/quick") < started("narrow/slow[2]"), "{record}");
 }
+
+/// Headless Chromium (Debian's, installed by scripts/test-browser.sh), with the flags this network needs.
+fn chromium(args: &[&str], profile: &std::path::Path) -> Output {
+    Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("chromium (scripts/test-browser.sh installs it)")
+}
+
+#[test]
+fn the_html_report_loads_in_chromium_and_shows_every_step() {
+    let ws = Workspace::new();
+    ws.write("p.yaml", DEMO);
+    let out = ws.precheck(&["run", "p.yaml", "-p", "CLUSTER=<b>prod</b>"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let out = ws.precheck(&["report"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let page = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(page.ends_with("report.html") && page.is_file(), "{}", page.display());
+    let url = format!("file://{}", std::path::absolute(&page).unwrap().display());
+
+    let out = chromium(&["--dump-dom", &url], &ws.path("profile"));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("CONSOLE") && !log.contains("Refused to"), "the page loads without errors: {log}");
+    let record = ws.record();
+    for step in record["steps"].as_array().unwrap() {
+        let id = step["id"].as_str().unwrap();
+        let status = step["status"].as_str().unwrap();
+        assert!(dom.contains(&format!(r#"<g class="step {status}" data-step="{id}">"#)), "{id} {status}: {dom}");
+        let log = step["log"].as_str().unwrap();
+        assert!(dom.contains(&format!(r#"href="{log}""#)), "a link to {log}");
+        if step["attempts"].as_u64().unwrap() > 0 {
+            assert!(page.parent().unwrap().join(log).is_file(), "{log} exists where the link points");
+        }
+    }
+    assert!(dom.contains("2 attempts"), "retries are shown");
+    assert!(dom.contains("CLUSTER=&lt;b&gt;prod&lt;/b&gt;"), "values are escaped, not markup");
+    assert!(!dom.contains("<b>prod</b>"));
+    assert!(dom.contains(r#"class="stage-edge""#), "stage dependencies are drawn");
+
+    let shot = ws.path("report.png");
+    let out =
+        chromium(&["--window-size=1400,800", &format!("--screenshot={}", shot.display()), &url], &ws.path("profile2"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a picture with content");
+}

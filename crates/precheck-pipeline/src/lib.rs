@@ -32,6 +32,7 @@ pub mod error;
 pub mod executor;
 pub mod file;
 pub mod graph;
+pub mod html;
 pub mod plan;
 pub mod progress;
 pub mod record;
