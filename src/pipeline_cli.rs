@@ -219,6 +219,7 @@ fn plan(file: &Path, params: &Params) -> i32 {
             BoundAction::Run(argv) => format!("run {argv:?}"),
             BoundAction::Shell(script) => format!("shell {:?}", script.lines().next().unwrap_or_default()),
             BoundAction::Checks(paths) => format!("checks {paths:?}"),
+            BoundAction::Apply(files) => format!("apply {files:?}"),
         };
         let after: Vec<&str> = node.after.iter().map(|&d| graph.nodes[d].id.as_str()).collect();
         let after = if after.is_empty() { String::new() } else { format!(" after {}", after.join(", ")) };

@@ -307,3 +307,78 @@ stages:
     let out = precheck(&cluster.kubeconfig, &["pipeline", "plan", pipeline.to_str().unwrap(), "-p", "MODE=medium"]);
     assert!(text(&out).contains("parameter 'MODE': 'medium' is not one of fast, slow"), "{}", text(&out));
 }
+
+#[test]
+fn apply_steps_use_server_side_apply_wait_for_crds_and_are_idempotent() {
+    let cluster = TestCluster::with_fixtures();
+    cluster.write(
+        "addons.yaml",
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: { plural: gadgets, singular: gadget, kind: Gadget, shortNames: [gd] }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+---
+apiVersion: example.com/v1
+kind: Gadget
+metadata: { name: sprocket, namespace: default }
+spec: { size: 3 }
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: { name: addon-settings }
+    data: { level: high }
+"#,
+    );
+    cluster.write("broken.yaml", "apiVersion: example.com/v1\nkind: Doohickey\nmetadata: { name: x }\n");
+    cluster.write(
+        "addons.check",
+        "namespace 'default'\n\ntest 'applied' {\n    verify there is 1 gadget named '^sprocket$'\n    verify '.spec.size' is '3' for gd named '^sprocket$'\n    verify '.data.level' is 'high' for configmaps named '^addon-settings$'\n}\n",
+    );
+    let pipeline = cluster.write(
+        "pipeline.yaml",
+        "name: apply\nstages:\n  - name: addons\n    steps:\n      - name: install\n        apply: [addons.yaml]\n  - name: validation\n    depends: [addons]\n    steps:\n      - name: check\n        checks: [addons.check]\n",
+    );
+    let state = cluster.dir().join("state");
+    let run = || {
+        precheck(
+            &cluster.kubeconfig,
+            &["pipeline", "run", pipeline.to_str().unwrap(), "--state-dir", state.to_str().unwrap()],
+        )
+    };
+    let out = run();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}\n{}", cluster.log());
+    // The real kubectl sees what the step applied, and, on a real API server, who manages it (the emulator
+    // keeps no field ownership).
+    let managers =
+        cluster.kubectl_ok(&["get", "gadget", "sprocket", "-o", "jsonpath={.metadata.managedFields[*].manager}"]);
+    assert!(managers.contains("precheck") || cluster.is_emulated(), "{managers}");
+    assert_eq!(cluster.kubectl_ok(&["get", "configmap", "addon-settings", "-o", "jsonpath={.data.level}"]), "high");
+    // Again: nothing changes, everything passes.
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let broken = cluster.write(
+        "broken-pipeline.yaml",
+        "name: broken\nstages:\n  - name: addons\n    steps:\n      - name: install\n        apply: [broken.yaml]\n",
+    );
+    let out = precheck(
+        &cluster.kubeconfig,
+        &["pipeline", "run", broken.to_str().unwrap(), "--state-dir", state.to_str().unwrap()],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("the cluster has no kind Doohickey in example.com/v1 (is its CRD installed?)"), "{all}");
+}

@@ -388,6 +388,7 @@ async fn attempt_node(shared: &Arc<Shared>, node: &Node, log: &PathBuf, attempt:
                 command(shared, node, log, "sh", &["-e".to_owned(), "-c".to_owned(), script.clone()]).await
             }
             BoundAction::Checks(paths) => checks(shared, node, log, paths.clone(), attempt).await,
+            BoundAction::Apply(files) => apply(shared, log, files).await,
         }
     };
     let result = match node.timeout {
@@ -475,6 +476,25 @@ fn last_line(log: &PathBuf) -> Option<String> {
         short.push('…');
     }
     Some(short)
+}
+
+/// Applies manifests to the target's live cluster.
+async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -> Result<(), String> {
+    #[cfg(feature = "kube")]
+    {
+        #[allow(irrefutable_let_patterns)]
+        let precheck::cluster::ClusterSource::Live(options) = &shared.options.target.cluster else {
+            return Err("`apply` needs a live cluster (--kubeconfig / --context), not a snapshot".into());
+        };
+        let log = log.to_path_buf();
+        let mut write = move |line: &str| log_line(&log, line);
+        crate::apply::apply(options, files, &mut write).await
+    }
+    #[cfg(not(feature = "kube"))]
+    {
+        let _ = (shared, log, files);
+        Err("`apply` needs Precheck built with the `kube` feature".into())
+    }
 }
 
 /// Runs check files through the harness. The harness cannot be stopped from outside: on a timeout the

@@ -118,6 +118,9 @@ pub struct StepDecl {
     /// Check files or directories run through the Precheck library.
     #[serde(default)]
     pub checks: Option<Spanned<Vec<Text>>>,
+    /// Kubernetes manifests applied with server-side apply.
+    #[serde(default)]
+    pub apply: Option<Spanned<Vec<Text>>>,
     /// A template's name; its body is used with `with` as its inputs.
     #[serde(default)]
     pub uses: Option<Text>,
@@ -153,6 +156,9 @@ pub struct TemplateDecl {
     /// Check files or directories run through the Precheck library.
     #[serde(default)]
     pub checks: Option<Spanned<Vec<Text>>>,
+    /// Kubernetes manifests applied with server-side apply.
+    #[serde(default)]
+    pub apply: Option<Spanned<Vec<Text>>>,
 }
 
 /// A template input.

@@ -60,6 +60,8 @@ pub enum BoundAction {
     Shell(String),
     /// Check files or directories.
     Checks(Vec<PathBuf>),
+    /// Kubernetes manifests.
+    Apply(Vec<PathBuf>),
 }
 
 /// Why parameter values were refused; each message names the parameter.
@@ -261,6 +263,9 @@ impl Pipeline {
                     Action::Shell(script) => BoundAction::Shell(script.clone()),
                     Action::Checks(paths) => {
                         BoundAction::Checks(paths.iter().map(|p| self.dir.join(p.expand(&lookup))).collect())
+                    }
+                    Action::Apply(paths) => {
+                        BoundAction::Apply(paths.iter().map(|p| self.dir.join(p.expand(&lookup))).collect())
                     }
                 };
                 let id = match &item {

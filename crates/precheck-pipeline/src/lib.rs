@@ -27,6 +27,8 @@
 //! assert!(graph.nodes[0].skip.is_some(), "METRICS_SERVER is 'none'");
 //! ```
 
+#[cfg(feature = "kube")]
+pub mod apply;
 pub mod condition;
 pub mod error;
 pub mod executor;

@@ -114,6 +114,8 @@ pub enum Action {
     Shell(String),
     /// Check files or directories.
     Checks(Vec<Interpolated>),
+    /// Kubernetes manifests, applied with server-side apply.
+    Apply(Vec<Interpolated>),
 }
 
 impl Action {
@@ -123,6 +125,7 @@ impl Action {
             Self::Run(_) => "run",
             Self::Shell(_) => "shell",
             Self::Checks(_) => "checks",
+            Self::Apply(_) => "apply",
         }
     }
 }
@@ -491,6 +494,7 @@ struct Body<'a> {
     run: Option<&'a Spanned<Vec<Text>>>,
     shell: Option<&'a Text>,
     checks: Option<&'a Spanned<Vec<Text>>>,
+    apply: Option<&'a Spanned<Vec<Text>>>,
 }
 
 impl Pipeline {
@@ -707,12 +711,12 @@ fn check_step(
     if for_each.is_some() {
         scope.insert(ITEM.to_owned());
     }
-    let own = [s.run.is_some(), s.shell.is_some(), s.checks.is_some(), s.uses.is_some()];
+    let own = [s.run.is_some(), s.shell.is_some(), s.checks.is_some(), s.apply.is_some(), s.uses.is_some()];
     if own.iter().filter(|x| **x).count() != 1 {
         let err = checker.at(
             &s.name,
             "pipeline::step_kind",
-            format!("step '{}' needs exactly one of `run`, `shell`, `checks` or `uses`", s.name.value),
+            format!("step '{}' needs exactly one of `run`, `shell`, `checks`, `apply` or `uses`", s.name.value),
         );
         checker.push(err);
         return None;
@@ -785,13 +789,18 @@ fn check_step(
         }
         // The action may also use the variables `env:` sets.
         template_scope.extend(template.env.keys().chain(s.env.keys()).cloned());
-        let body =
-            Body { run: template.run.as_ref(), shell: template.shell.as_ref(), checks: template.checks.as_ref() };
+        let body = Body {
+            run: template.run.as_ref(),
+            shell: template.shell.as_ref(),
+            checks: template.checks.as_ref(),
+            apply: template.apply.as_ref(),
+        };
         let action = action(&mut template_checker, &template.name, &body, &template_scope);
         checker.errors.append(&mut template_checker.errors);
         (action, Some(uses.value.clone()))
     } else {
-        let body = Body { run: s.run.as_ref(), shell: s.shell.as_ref(), checks: s.checks.as_ref() };
+        let body =
+            Body { run: s.run.as_ref(), shell: s.shell.as_ref(), checks: s.checks.as_ref(), apply: s.apply.as_ref() };
         // The action may also use the variables `env:` sets.
         scope.extend(s.env.keys().cloned());
         (action(checker, &s.name, &body, &scope), None)
@@ -864,7 +873,16 @@ fn action(checker: &mut Checker<'_>, name: &Text, body: &Body<'_>, scope: &BTree
         }
         return Some(Action::Checks(checks.value.iter().map(|a| checker.interpolated(a, scope)).collect()));
     }
-    let err = checker.at(name, "pipeline::step_kind", "a template needs one of `run`, `shell` or `checks`");
+    if let Some(apply) = body.apply {
+        if apply.value.is_empty() {
+            let err =
+                checker.file.error_at(&apply.referenced, "pipeline::apply", "`apply` needs at least one manifest file");
+            checker.push(err);
+            return None;
+        }
+        return Some(Action::Apply(apply.value.iter().map(|a| checker.interpolated(a, scope)).collect()));
+    }
+    let err = checker.at(name, "pipeline::step_kind", "a template needs one of `run`, `shell`, `checks` or `apply`");
     checker.push(err);
     None
 }

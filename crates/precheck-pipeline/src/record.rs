@@ -227,6 +227,7 @@ impl RunRecord {
                     BoundAction::Run(_) => "run",
                     BoundAction::Shell(_) => "shell",
                     BoundAction::Checks(_) => "checks",
+                    BoundAction::Apply(_) => "apply",
                 }
                 .to_owned(),
                 depends: n.after.iter().map(|&d| graph.nodes[d].id.clone()).collect(),
@@ -497,7 +498,7 @@ mod tests {
         let odd = ["a/b[../../etc]", "a/b[x y;$]", "a/b[x_y;$]", "a/b.c", "a/b[c]", "a/b[é]", "a/b[è]"];
         let names: std::collections::BTreeSet<String> = odd.iter().map(|id| file_name(id)).collect();
         assert_eq!(names.len(), odd.len(), "no two ids share a file: {names:?}");
-        assert!(names.iter().all(|n| !n.contains('/') && n.chars().all(|c| c.is_ascii())), "{names:?}");
+        assert!(names.iter().all(|n| !n.contains('/') && n.is_ascii()), "{names:?}");
         assert!(file_name(&format!("s/{}", "x".repeat(500))).len() < 120);
     }
 

@@ -152,7 +152,7 @@ stages:
             "p.yaml:18:14: `run` needs a command: `[program, arg, …]`",
             "p.yaml:20:18: expected a duration such as `30s`, `10m`, `1h30m` or `500ms`, got '10 minutes'",
             "p.yaml:21:15: no template named 'deploy'",
-            "p.yaml:22:15: step 'd' needs exactly one of `run`, `shell`, `checks` or `uses`",
+            "p.yaml:22:15: step 'd' needs exactly one of `run`, `shell`, `checks`, `apply` or `uses`",
             "p.yaml:28:19: `for_each` needs a list, and 'ENV' is a string",
             "p.yaml:29:28: attempts must be at least 1",
         ]

@@ -74,28 +74,34 @@ fn api_error(action: impl Into<String>, error: impl std::fmt::Display) -> Cluste
     ClusterError::Api { action: action.into(), message: error.to_string() }
 }
 
+/// A kube client configured like kubectl (kubeconfig, context, in-cluster), and the context's namespace.
+/// No request is made.
+pub async fn client(options: &ConnectOptions) -> Result<(Client, String), ClusterError> {
+    let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+    let config = match &options.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| ClusterError::Config(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+            Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                .await
+                .map_err(|e| ClusterError::Config(format!("kubeconfig {}: {e}", path.display())))?
+        }
+        None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
+            .await
+            .map_err(|e| ClusterError::Config(format!("kubeconfig: {e}")))?,
+        None => Config::infer().await.map_err(|e| {
+            ClusterError::Config(format!("no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"))
+        })?,
+    };
+    let default_namespace = config.default_namespace.clone();
+    let client = Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
+    Ok((client, default_namespace))
+}
+
 impl LiveCluster {
     /// Loads the configuration like kubectl and creates the client (no request is made yet).
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
-        let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
-        let config = match &options.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| ClusterError::Config(format!("cannot read kubeconfig {}: {e}", path.display())))?;
-                Config::from_custom_kubeconfig(kubeconfig, &kube_options)
-                    .await
-                    .map_err(|e| ClusterError::Config(format!("kubeconfig {}: {e}", path.display())))?
-            }
-            None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
-                .await
-                .map_err(|e| ClusterError::Config(format!("kubeconfig: {e}")))?,
-            None => Config::infer().await.map_err(|e| {
-                ClusterError::Config(format!("no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"))
-            })?,
-        };
-        let default_namespace = config.default_namespace.clone();
-        let client =
-            Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
+        let (client, default_namespace) = client(options).await?;
         Ok(Self {
             client,
             default_namespace,

@@ -1,0 +1,131 @@
+//! `apply` steps: Kubernetes manifests through server-side apply (as `kubectl apply --server-side
+//! --force-conflicts` with the field manager `precheck`), in file and document order. Each object's kind is
+//! resolved with discovery; a CustomResourceDefinition is waited for until it is `Established`, and
+//! discovery runs again, so its custom resources can follow in the same step. Applying what is already
+//! there changes nothing. Manifests are sent as written: parameters are not substituted inside them.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::{Discovery, Scope};
+
+/// How long one API call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a CRD may take to become `Established`.
+const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {CALL_TIMEOUT:?}")),
+    }
+}
+
+/// The objects of a manifest file: every YAML document, `kind: List` items included, empty ones skipped.
+fn objects(path: &PathBuf) -> Result<Vec<(usize, serde_json::Value)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&text).map_err(|e| format!("{}: not YAML: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, doc) in docs.into_iter().enumerate() {
+        match doc {
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(ref map)
+                if map.get("kind").and_then(|k| k.as_str()).is_some_and(|k| k.ends_with("List"))
+                    && map.contains_key("items") =>
+            {
+                if let Some(items) = map.get("items").and_then(|i| i.as_array()) {
+                    out.extend(items.iter().cloned().map(|i| (n + 1, i)));
+                }
+            }
+            doc => out.push((n + 1, doc)),
+        }
+    }
+    Ok(out)
+}
+
+/// Applies every object of `files`; `log` receives one line per object.
+pub async fn apply(
+    options: &precheck::cluster::ConnectOptions,
+    files: &[PathBuf],
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), String> {
+    let (client, default_namespace) = precheck::cluster::client(options).await.map_err(|e| e.to_string())?;
+    let mut discovery = bounded("discovery", Discovery::new(client.clone()).run()).await?;
+    let params = PatchParams::apply("precheck").force();
+    for file in files {
+        for (doc, value) in objects(file)? {
+            let place = format!("{} (document {doc})", file.display());
+            let object: DynamicObject =
+                serde_json::from_value(value).map_err(|e| format!("{place}: not a Kubernetes object: {e}"))?;
+            let Some(types) = &object.types else {
+                return Err(format!("{place}: the object has no apiVersion and kind"));
+            };
+            let Some(name) = object.metadata.name.clone() else {
+                return Err(format!("{place}: {} has no metadata.name", types.kind));
+            };
+            let (group, version) = match types.api_version.split_once('/') {
+                Some((g, v)) => (g.to_owned(), v.to_owned()),
+                None => (String::new(), types.api_version.clone()),
+            };
+            let gvk = kube::api::GroupVersionKind::gvk(&group, &version, &types.kind);
+            let mut found = discovery.resolve_gvk(&gvk);
+            if found.is_none() {
+                // A CRD applied by another step a moment ago: look again once.
+                discovery = bounded("discovery", Discovery::new(client.clone()).run()).await?;
+                found = discovery.resolve_gvk(&gvk);
+            }
+            let Some((resource, capabilities)) = found else {
+                return Err(format!(
+                    "{place}: the cluster has no kind {} in {} (is its CRD installed?)",
+                    types.kind, types.api_version
+                ));
+            };
+            let (api, shown): (Api<DynamicObject>, String) = match capabilities.scope {
+                Scope::Namespaced => {
+                    let namespace = object.metadata.namespace.clone().unwrap_or_else(|| default_namespace.clone());
+                    (
+                        Api::namespaced_with(client.clone(), &namespace, &resource),
+                        format!("{}/{name} in {namespace}", types.kind),
+                    )
+                }
+                Scope::Cluster => (Api::all_with(client.clone(), &resource), format!("{}/{name}", types.kind)),
+            };
+            let applied =
+                bounded(&format!("{place}: applying {shown}"), api.patch(&name, &params, &Patch::Apply(&object)))
+                    .await?;
+            log(&format!(
+                "applied {shown} (resourceVersion {})",
+                applied.metadata.resource_version.unwrap_or_default()
+            ));
+            if types.kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io" {
+                established(&api, &name).await.map_err(|e| format!("{place}: {e}"))?;
+                log(&format!("{shown} is established"));
+                discovery = bounded("discovery", Discovery::new(client.clone()).run()).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits until a CRD's `Established` condition is `True`.
+async fn established(api: &Api<DynamicObject>, name: &str) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        let crd = bounded(&format!("reading CustomResourceDefinition/{name}"), api.get(name)).await?;
+        let conditions = crd.data.pointer("/status/conditions").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+        if conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True") {
+            return Ok(());
+        }
+        if started.elapsed() > ESTABLISHED_TIMEOUT {
+            return Err(format!("CustomResourceDefinition/{name} not Established after {ESTABLISHED_TIMEOUT:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
