@@ -220,6 +220,9 @@ fn plan(file: &Path, params: &Params) -> i32 {
             BoundAction::Shell(script) => format!("shell {:?}", script.lines().next().unwrap_or_default()),
             BoundAction::Checks(paths) => format!("checks {paths:?}"),
             BoundAction::Apply(files) => format!("apply {files:?}"),
+            BoundAction::CloudFormation(stack) => {
+                format!("cloudformation stack {} from {} {:?}", stack.name, stack.template.display(), stack.parameters)
+            }
         };
         let after: Vec<&str> = node.after.iter().map(|&d| graph.nodes[d].id.as_str()).collect();
         let after = if after.is_empty() { String::new() } else { format!(" after {}", after.join(", ")) };

@@ -438,3 +438,85 @@ fn an_unknown_region_is_an_infrastructure_error_naming_region_and_action() {
     assert!(all.contains("region 'xx-nowhere-1'"), "{all}");
     assert!(!all.contains("DispatchFailure("), "no debug dump: {all}");
 }
+
+#[test]
+fn a_pipeline_deploys_a_stack_once_then_validates_it() {
+    let moto = Moto::start();
+    let template = repo_root().join("checks/preflight/network.yaml");
+    std::fs::write(
+        moto.path("stack.check"),
+        "test 'the stack' {\n    verify stack 'net-${CLUSTER}' status is one of 'CREATE_COMPLETE', 'UPDATE_COMPLETE'\n    verify stack 'net-${CLUSTER}' output 'ClusterName' is '${CLUSTER}'\n    verify export 'preflight-VpcId' matches '^vpc-'\n    verify parameter '/preflight/cluster/name' is '${CLUSTER}'\n}\n",
+    )
+    .unwrap();
+    let pipeline = moto.path("pipeline.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "name: build\nparameters:\n  - name: CLUSTER\nstages:\n  - name: build\n    steps:\n      - name: network\n        timeout: 5m\n        cloudformation:\n          stack: net-${{CLUSTER}}\n          template: {}\n          parameters: {{ ClusterName: \"${{CLUSTER}}\" }}\n  - name: validation\n    depends: [build]\n    steps:\n      - name: stack\n        checks: [stack.check]\n",
+            template.display()
+        ),
+    )
+    .unwrap();
+    let state = moto.path("state");
+    let run = |cluster: &str| {
+        precheck(
+            &moto,
+            &[
+                "pipeline",
+                "run",
+                pipeline.to_str().unwrap(),
+                "-p",
+                &format!("CLUSTER={cluster}"),
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = run("prod-eu-1");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    // The aws CLI sees the stack the step made.
+    assert_eq!(
+        moto.aws_ok(&[
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            "net-prod-eu-1",
+            "--query",
+            "Stacks[0].StackStatus",
+            "--output",
+            "text"
+        ]),
+        "CREATE_COMPLETE"
+    );
+    let log = |all: &str| {
+        let id = all
+            .lines()
+            .find_map(|l| l.split("run ").nth(1))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_owned();
+        std::fs::read_to_string(state.join("runs").join(id).join("logs/build.network.log")).unwrap()
+    };
+    assert!(log(&all).contains("stack net-prod-eu-1: CREATE_COMPLETE"), "{}", log(&all));
+
+    // The same again: nothing to do.
+    let out = run("prod-eu-1");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(log(&all).contains("stack net-prod-eu-1 is up to date: no changes"), "{}", log(&all));
+
+    // A template that cannot be created: the step fails with AWS's reason, and nothing after it runs.
+    std::fs::write(
+        moto.path("bad.yaml"),
+        "Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n    Properties: { CidrBlock: 10.30.0.0/16 }\n  Subnet:\n    Type: AWS::EC2::Subnet\n    Properties: { VpcId: !Ref Vpc, CidrBlock: 192.168.0.0/24 }\n",
+    )
+    .unwrap();
+    let text_of = std::fs::read_to_string(&pipeline).unwrap().replace(&template.display().to_string(), "bad.yaml");
+    std::fs::write(&pipeline, text_of).unwrap();
+    let out = run("broken");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("could not ask AWS (cloudformation:CreateStack)") || all.contains("InvalidSubnet"), "{all}");
+    assert!(all.contains("⤼ validation/stack skipped: not run: build/network did not succeed"), "{all}");
+}

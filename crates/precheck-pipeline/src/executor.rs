@@ -389,6 +389,7 @@ async fn attempt_node(shared: &Arc<Shared>, node: &Node, log: &PathBuf, attempt:
             }
             BoundAction::Checks(paths) => checks(shared, node, log, paths.clone(), attempt).await,
             BoundAction::Apply(files) => apply(shared, log, files).await,
+            BoundAction::CloudFormation(stack) => cloudformation(shared, log, stack).await,
         }
     };
     let result = match node.timeout {
@@ -494,6 +495,26 @@ async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -
     {
         let _ = (shared, log, files);
         Err("`apply` needs Precheck built with the `kube` feature".into())
+    }
+}
+
+/// Deploys a CloudFormation stack in the target's account.
+async fn cloudformation(
+    shared: &Arc<Shared>,
+    log: &std::path::Path,
+    stack: &crate::graph::BoundStack,
+) -> Result<(), String> {
+    #[cfg(feature = "aws")]
+    {
+        let aws = precheck::aws::Aws::connect(&shared.options.target.aws).await.map_err(|e| e.to_string())?;
+        let log = log.to_path_buf();
+        let mut write = move |line: &str| log_line(&log, line);
+        crate::stack::deploy(aws.cloudformation(), stack, &mut write).await
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = (shared, log, stack);
+        Err("`cloudformation` needs Precheck built with the `aws` feature".into())
     }
 }
 

@@ -121,6 +121,9 @@ pub struct StepDecl {
     /// Kubernetes manifests applied with server-side apply.
     #[serde(default)]
     pub apply: Option<Spanned<Vec<Text>>>,
+    /// A CloudFormation stack deployed from a template.
+    #[serde(default)]
+    pub cloudformation: Option<Spanned<StackDecl>>,
     /// A template's name; its body is used with `with` as its inputs.
     #[serde(default)]
     pub uses: Option<Text>,
@@ -159,6 +162,9 @@ pub struct TemplateDecl {
     /// Kubernetes manifests applied with server-side apply.
     #[serde(default)]
     pub apply: Option<Spanned<Vec<Text>>>,
+    /// A CloudFormation stack deployed from a template.
+    #[serde(default)]
+    pub cloudformation: Option<Spanned<StackDecl>>,
 }
 
 /// A template input.
@@ -254,4 +260,20 @@ pub struct RetryDecl {
     /// No attempt starts after this long since the first began.
     #[serde(default)]
     pub max_duration: Option<Text>,
+}
+
+/// A `cloudformation` step's body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackDecl {
+    /// The stack's name (may use `${PARAMETER}`).
+    pub stack: Text,
+    /// The template file, relative to the pipeline file.
+    pub template: Text,
+    /// Template parameters (values may use `${PARAMETER}`).
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Text>,
+    /// Capabilities to acknowledge: `CAPABILITY_IAM`, `CAPABILITY_NAMED_IAM`, `CAPABILITY_AUTO_EXPAND`.
+    #[serde(default)]
+    pub capabilities: Vec<Text>,
 }

@@ -62,6 +62,21 @@ pub enum BoundAction {
     Checks(Vec<PathBuf>),
     /// Kubernetes manifests.
     Apply(Vec<PathBuf>),
+    /// A CloudFormation stack.
+    CloudFormation(BoundStack),
+}
+
+/// A stack to deploy, with every `${…}` substituted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundStack {
+    /// The stack's name.
+    pub name: String,
+    /// The template file.
+    pub template: PathBuf,
+    /// Template parameters.
+    pub parameters: BTreeMap<String, String>,
+    /// Capabilities to acknowledge.
+    pub capabilities: Vec<String>,
 }
 
 /// Why parameter values were refused; each message names the parameter.
@@ -266,6 +281,14 @@ impl Pipeline {
                     }
                     Action::Apply(paths) => {
                         BoundAction::Apply(paths.iter().map(|p| self.dir.join(p.expand(&lookup))).collect())
+                    }
+                    Action::CloudFormation { stack, template, parameters, capabilities } => {
+                        BoundAction::CloudFormation(BoundStack {
+                            name: stack.expand(&lookup),
+                            template: self.dir.join(template.expand(&lookup)),
+                            parameters: parameters.iter().map(|(k, v)| (k.clone(), v.expand(&lookup))).collect(),
+                            capabilities: capabilities.clone(),
+                        })
                     }
                 };
                 let id = match &item {

@@ -39,6 +39,8 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod run;
+#[cfg(feature = "aws")]
+pub mod stack;
 pub mod trigger;
 pub mod value;
 

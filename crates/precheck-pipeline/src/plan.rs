@@ -116,6 +116,17 @@ pub enum Action {
     Checks(Vec<Interpolated>),
     /// Kubernetes manifests, applied with server-side apply.
     Apply(Vec<Interpolated>),
+    /// A CloudFormation stack deployed from a template.
+    CloudFormation {
+        /// The stack's name.
+        stack: Interpolated,
+        /// The template file.
+        template: Interpolated,
+        /// Template parameters.
+        parameters: Vec<(String, Interpolated)>,
+        /// Capabilities to acknowledge.
+        capabilities: Vec<String>,
+    },
 }
 
 impl Action {
@@ -126,6 +137,7 @@ impl Action {
             Self::Shell(_) => "shell",
             Self::Checks(_) => "checks",
             Self::Apply(_) => "apply",
+            Self::CloudFormation { .. } => "cloudformation",
         }
     }
 }
@@ -495,6 +507,7 @@ struct Body<'a> {
     shell: Option<&'a Text>,
     checks: Option<&'a Spanned<Vec<Text>>>,
     apply: Option<&'a Spanned<Vec<Text>>>,
+    cloudformation: Option<&'a Spanned<file::StackDecl>>,
 }
 
 impl Pipeline {
@@ -711,12 +724,22 @@ fn check_step(
     if for_each.is_some() {
         scope.insert(ITEM.to_owned());
     }
-    let own = [s.run.is_some(), s.shell.is_some(), s.checks.is_some(), s.apply.is_some(), s.uses.is_some()];
+    let own = [
+        s.run.is_some(),
+        s.shell.is_some(),
+        s.checks.is_some(),
+        s.apply.is_some(),
+        s.cloudformation.is_some(),
+        s.uses.is_some(),
+    ];
     if own.iter().filter(|x| **x).count() != 1 {
         let err = checker.at(
             &s.name,
             "pipeline::step_kind",
-            format!("step '{}' needs exactly one of `run`, `shell`, `checks`, `apply` or `uses`", s.name.value),
+            format!(
+                "step '{}' needs exactly one of `run`, `shell`, `checks`, `apply`, `cloudformation` or `uses`",
+                s.name.value
+            ),
         );
         checker.push(err);
         return None;
@@ -794,13 +817,19 @@ fn check_step(
             shell: template.shell.as_ref(),
             checks: template.checks.as_ref(),
             apply: template.apply.as_ref(),
+            cloudformation: template.cloudformation.as_ref(),
         };
         let action = action(&mut template_checker, &template.name, &body, &template_scope);
         checker.errors.append(&mut template_checker.errors);
         (action, Some(uses.value.clone()))
     } else {
-        let body =
-            Body { run: s.run.as_ref(), shell: s.shell.as_ref(), checks: s.checks.as_ref(), apply: s.apply.as_ref() };
+        let body = Body {
+            run: s.run.as_ref(),
+            shell: s.shell.as_ref(),
+            checks: s.checks.as_ref(),
+            apply: s.apply.as_ref(),
+            cloudformation: s.cloudformation.as_ref(),
+        };
         // The action may also use the variables `env:` sets.
         scope.extend(s.env.keys().cloned());
         (action(checker, &s.name, &body, &scope), None)
@@ -882,7 +911,38 @@ fn action(checker: &mut Checker<'_>, name: &Text, body: &Body<'_>, scope: &BTree
         }
         return Some(Action::Apply(apply.value.iter().map(|a| checker.interpolated(a, scope)).collect()));
     }
-    let err = checker.at(name, "pipeline::step_kind", "a template needs one of `run`, `shell`, `checks` or `apply`");
+    if let Some(stack) = body.cloudformation {
+        const CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+        for capability in &stack.value.capabilities {
+            if !CAPABILITIES.contains(&capability.value.as_str()) {
+                let mut err = checker.at(
+                    capability,
+                    "pipeline::capability",
+                    format!("unknown capability '{}'", capability.value),
+                );
+                if let Some(near) = suggest(&capability.value, CAPABILITIES) {
+                    err = err.with_help(format!("did you mean '{near}'?"));
+                }
+                checker.push(err);
+            }
+        }
+        return Some(Action::CloudFormation {
+            stack: checker.interpolated(&stack.value.stack, scope),
+            template: checker.interpolated(&stack.value.template, scope),
+            parameters: stack
+                .value
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), checker.interpolated(v, scope)))
+                .collect(),
+            capabilities: stack.value.capabilities.iter().map(|c| c.value.clone()).collect(),
+        });
+    }
+    let err = checker.at(
+        name,
+        "pipeline::step_kind",
+        "a template needs one of `run`, `shell`, `checks`, `apply` or `cloudformation`",
+    );
     checker.push(err);
     None
 }

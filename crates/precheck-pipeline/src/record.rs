@@ -228,6 +228,7 @@ impl RunRecord {
                     BoundAction::Shell(_) => "shell",
                     BoundAction::Checks(_) => "checks",
                     BoundAction::Apply(_) => "apply",
+                    BoundAction::CloudFormation(_) => "cloudformation",
                 }
                 .to_owned(),
                 depends: n.after.iter().map(|&d| graph.nodes[d].id.clone()).collect(),

@@ -169,7 +169,9 @@ impl std::fmt::Debug for Aws {
 /// The most of an unreadable error answer shown in a message.
 const MAX_SHOWN_BODY: usize = 300;
 
-fn error<E>(action: &str, e: &SdkError<E, HttpResponse>) -> AwsError
+/// An SDK error as an [`AwsError`] naming the action (`cloudformation:CreateStack`): the service's code and
+/// message, or the transport's causes.
+pub fn error<E>(action: &str, e: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -314,6 +316,11 @@ impl Aws {
     /// API calls made so far (each page of a paginated call counts once; SDK retries are not counted).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The CloudFormation client (retries, timeouts and TLS as above), for callers that deploy stacks.
+    pub fn cloudformation(&self) -> &aws_sdk_cloudformation::Client {
+        &self.cloudformation
     }
 
     fn count(&self) {
