@@ -565,8 +565,9 @@ async fn checks(
     for line in report_lines(&report) {
         log_line(log, &line);
     }
-    // The stage's JUnit file holds every `checks` step of the stage so far.
-    let junit = {
+    // The stage's JUnit file holds every `checks` step of the stage so far; written under the lock, so
+    // steps of one stage finishing together write one after the other, the last with everything.
+    {
         let mut reports = shared.reports.lock().expect("reports lock");
         let results = reports.entry(node.stage.clone()).or_default();
         results.retain(|t| !t.file.starts_with(&format!("{}: ", node.id)));
@@ -575,14 +576,14 @@ async fn checks(
             test.file = format!("{}: {}", node.id, test.file);
             results.push(test);
         }
-        precheck::report::junit_xml(&precheck::outcome::RunReport {
+        let junit = precheck::report::junit_xml(&precheck::outcome::RunReport {
             tests: results.clone(),
             duration: results.iter().map(|t| t.duration()).sum(),
-        })
-    };
-    let name = format!("junit/{}.xml", crate::record::file_name(&node.stage));
-    if let Err(e) = shared.run.write_file(&name, junit.as_bytes()) {
-        shared.broken.lock().expect("broken lock").get_or_insert(e);
+        });
+        let name = format!("junit/{}.xml", crate::record::file_name(&node.stage));
+        if let Err(e) = shared.run.write_file(&name, junit.as_bytes()) {
+            shared.broken.lock().expect("broken lock").get_or_insert(e);
+        }
     }
     use precheck::outcome::Status;
     let count = |s| report.count(s);

@@ -425,8 +425,10 @@ impl RunDir {
 
     /// Writes a file of the run (a JUnit file) atomically.
     pub fn write_file(&self, relative: &str, contents: &[u8]) -> Result<(), RecordError> {
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = self.dir.join(relative);
-        let temporary = path.with_extension(format!("tmp.{}", std::process::id()));
+        let temporary = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
         write_durably(&temporary, contents).map_err(io(&temporary))?;
         std::fs::rename(&temporary, &path).map_err(io(&path))
     }

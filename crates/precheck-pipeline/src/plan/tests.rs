@@ -281,3 +281,17 @@ fn errors_in_block_scalars_point_into_them() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("p.yaml:9:18: invalid `when`"), "exactly at the word: {errors:?}");
 }
+
+#[test]
+fn step_paths_are_tidied() {
+    let p = Pipeline::parse(
+        Path::new("examples/build/p.yaml"),
+        "name: t\nstages:\n  - name: s\n    steps:\n      - name: c\n        checks: [../checks/./a.check, ../../../up.check]\n",
+    )
+    .unwrap();
+    let g = p.bind(&p.values_from_args(&[]).unwrap(), None).unwrap();
+    assert_eq!(
+        g.nodes[0].action,
+        crate::graph::BoundAction::Checks(vec![PathBuf::from("examples/checks/a.check"), PathBuf::from("../up.check")])
+    );
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs the cluster-build pipeline end to end on this machine: starts moto (AWS) and the Kubernetes API
+# emulator on free 127.0.0.1 ports (from the test venv, created on first use), points Precheck, the aws
+# CLI and kubectl at them, runs the pipeline, and stops both. Extra arguments go to `precheck pipeline run`
+# (e.g. -p METRICS_SERVER=v0.7.2). The exit code is the pipeline's.
+#
+#   PRECHECK=path/to/precheck   use this binary instead of `cargo run`
+#   STATE_DIR=dir               keep the run records there (default: a temporary directory, printed)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bash "$REPO/scripts/test-env.sh" >/dev/null
+VENV="${PRECHECK_VENV:-$REPO/.venv}"
+export PATH="$VENV/bin:$PATH"
+
+work="$(mktemp -d)"
+moto_pid=""
+cleanup() {
+    [[ -n "$moto_pid" ]] && kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null
+    [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null
+    [[ -z "${STATE_DIR:-}" ]] || true
+    rm -rf "$work/kube-cache"
+}
+trap cleanup EXIT
+
+free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# moto: retry with another port if the one picked is taken in between.
+for _ in 1 2 3 4 5; do
+    port="$(free_port)"
+    moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+    moto_pid=$!
+    for _ in $(seq 100); do
+        if python -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break 2; fi
+        kill -0 "$moto_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$moto_pid" 2>/dev/null || true
+    moto_pid=""
+done
+[[ -n "$moto_pid" ]] || { echo "run.sh: moto did not start: $(cat "$work/moto.log")" >&2; exit 4; }
+
+# The Kubernetes emulator prints `READY http://127.0.0.1:PORT` and stops when its stdin closes.
+coproc EMULATOR { exec python "$REPO/tests/support/kube_emulator.py" --load "$REPO/examples/cluster-build/emulator-namespaces.yaml" 2>"$work/emulator.log"; }
+read -r ready url <&"${EMULATOR[0]}" || { echo "run.sh: the emulator did not start: $(cat "$work/emulator.log")" >&2; exit 4; }
+[[ "$ready" == READY ]] || { echo "run.sh: unexpected emulator output: $ready $url" >&2; exit 4; }
+
+cat >"$work/kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters: [{name: emulator, cluster: {server: "$url"}}]
+users: [{name: emulator, user: {}}]
+contexts: [{name: emulator, context: {cluster: emulator, user: emulator, namespace: default}}]
+current-context: emulator
+KUBECONFIG
+
+export KUBECONFIG="$work/kubeconfig" KUBECACHEDIR="$work/kube-cache"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_CONFIG_FILE="$work/none" AWS_SHARED_CREDENTIALS_FILE="$work/none" AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE
+
+state="${STATE_DIR:-$work/state}"
+echo "run.sh: moto on $AWS_ENDPOINT_URL, Kubernetes emulator on $url, run records in $state" >&2
+if [[ -n "${PRECHECK:-}" ]]; then
+    precheck=("$PRECHECK")
+else
+    precheck=(cargo run --quiet --manifest-path "$REPO/Cargo.toml" --)
+fi
+status=0
+"${precheck[@]}" pipeline run "$REPO/examples/cluster-build/pipeline.yaml" --state-dir "$state" "$@" || status=$?
+exit "$status"
