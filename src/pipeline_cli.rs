@@ -318,8 +318,13 @@ fn latest(store: &Store) -> Result<String, i32> {
     }
 }
 
-fn open(store: &Store, id: &str) -> Result<(precheck_pipeline::record::RunDir, RunRecord), i32> {
-    let run = store.open(id).map_err(|e| {
+/// Run `id` (the latest run when `None`) and its record; errors are printed.
+fn open(store: &Store, id: Option<&str>) -> Result<(precheck_pipeline::record::RunDir, RunRecord), i32> {
+    let id = match id {
+        Some(id) => id.to_owned(),
+        None => latest(store)?,
+    };
+    let run = store.open(&id).map_err(|e| {
         eprintln!("error: {e}");
         exit_codes::INVALID_INPUT
     })?;
@@ -332,14 +337,7 @@ fn open(store: &Store, id: &str) -> Result<(precheck_pipeline::record::RunDir, R
 
 fn status(id: Option<&str>, json: bool, state: &StateDir) -> i32 {
     let store = Store::new(&state.state_dir);
-    let id = match id {
-        Some(id) => id.to_owned(),
-        None => match latest(&store) {
-            Ok(id) => id,
-            Err(code) => return code,
-        },
-    };
-    let (run, record) = match open(&store, &id) {
+    let (run, record) = match open(&store, id) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -386,7 +384,7 @@ fn status(id: Option<&str>, json: bool, state: &StateDir) -> i32 {
 
 fn logs(id: &str, step: Option<&str>, state: &StateDir) -> i32 {
     let store = Store::new(&state.state_dir);
-    let (run, record) = match open(&store, id) {
+    let (run, record) = match open(&store, Some(id)) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -525,14 +523,7 @@ fn serve(
 
 fn report(id: Option<&str>, state: &StateDir) -> i32 {
     let store = Store::new(&state.state_dir);
-    let id = match id {
-        Some(id) => id.to_owned(),
-        None => match latest(&store) {
-            Ok(id) => id,
-            Err(code) => return code,
-        },
-    };
-    let (run, record) = match open(&store, &id) {
+    let (run, record) = match open(&store, id) {
         Ok(r) => r,
         Err(code) => return code,
     };
