@@ -467,7 +467,7 @@ fn serve(
                 return exit_codes::INVALID_INPUT;
             }
         },
-        None => match std::env::var("PRECHECK_TRIGGER_TOKEN") {
+        None => match std::env::var(precheck_pipeline::trigger::TOKEN_VARIABLE) {
             Ok(text) => text,
             Err(_) => {
                 eprintln!("error: the trigger API needs a token: --token-file FILE or PRECHECK_TRIGGER_TOKEN");

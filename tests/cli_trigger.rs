@@ -43,11 +43,22 @@ struct Server {
 
 impl Server {
     fn start(pipeline: &str) -> Self {
+        Self::start_with(pipeline, false)
+    }
+
+    /// With the token in a file, or in `PRECHECK_TRIGGER_TOKEN`.
+    fn start_with(pipeline: &str, token_in_environment: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("p.yaml"), pipeline).unwrap();
         std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_precheck"))
-            .args(["pipeline", "serve", "p.yaml", "--listen", "127.0.0.1:0", "--token-file", "token"])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_precheck"));
+        command.args(["pipeline", "serve", "p.yaml", "--listen", "127.0.0.1:0"]);
+        if token_in_environment {
+            command.env("PRECHECK_TRIGGER_TOKEN", TOKEN);
+        } else {
+            command.args(["--token-file", "token"]).env_remove("PRECHECK_TRIGGER_TOKEN");
+        }
+        let mut child = command
             .args(["--state-dir", "state"])
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -191,7 +202,11 @@ fn bad_requests_are_refused_with_the_reason() {
     assert_eq!(server.request("POST", "/pipeline", Some(TOKEN), big.as_bytes()).0, 413);
     assert_eq!(server.post("/stages/adons", &serde_json::json!({ "CLUSTER": "c" })).0, 404);
     assert_eq!(server.request("GET", "/pipeline", Some(TOKEN), b"").0, 405);
-    assert_eq!(server.request("GET", "/runs/../../etc", Some(TOKEN), b"").0, 404);
+    for path in ["/runs/..", "/runs/.hidden", "/runs/%2e%2e", "/runs/../../etc"] {
+        let (status, body) = server.request("GET", path, Some(TOKEN), b"");
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(!body.contains(server.dir.path().to_str().unwrap()), "no local paths in answers: {body}");
+    }
     assert!(!server.path("state/runs").exists() || std::fs::read_dir(server.path("state/runs")).unwrap().count() == 0);
 }
 
@@ -234,4 +249,20 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
     }
     files
+}
+
+#[test]
+fn a_token_given_in_the_environment_never_reaches_the_steps() {
+    let server = Server::start_with(
+        "name: leaky\nstages:\n  - name: s\n    steps:\n      - name: env\n        shell: env; echo \"token=[$PRECHECK_TRIGGER_TOKEN]\"\n",
+        true,
+    );
+    let (status, answer) = server.post("/pipeline", &serde_json::json!({}));
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["run"].as_str().unwrap();
+    let record = server.finished(id);
+    assert_eq!(record["status"], "succeeded", "{record}");
+    let log = std::fs::read_to_string(server.path(&format!("state/runs/{id}/logs/s.env.log"))).unwrap();
+    assert!(log.contains("token=[]"), "{log}");
+    assert!(!log.contains(TOKEN), "the step saw the token: {log}");
 }

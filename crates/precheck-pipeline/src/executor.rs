@@ -436,6 +436,8 @@ async fn command(
         .current_dir(&shared.pipeline.dir)
         .envs(shared.options.env.iter().map(|(k, v)| (k, v)))
         .envs(node.env.iter().map(|(k, v)| (k, v)))
+        // The trigger API's token is for the server only: never handed to what steps run.
+        .env_remove(crate::trigger::TOKEN_VARIABLE)
         .env("PRECHECK_RUN_ID", record_id)
         .env("PRECHECK_STEP", &node.id)
         .stdin(std::process::Stdio::null())

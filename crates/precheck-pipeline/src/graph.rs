@@ -191,7 +191,9 @@ impl Pipeline {
         let mut nodes: Vec<Node> = Vec::new();
         // The nodes each stage stands for, as the stages after it wait for them.
         let mut by_stage: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for s in &self.stages {
+        // Stages in an order where the stages they wait for come first (a stage may name one declared
+        // below it), otherwise in file order.
+        for s in ordered(&self.stages, |s| &s.name, |s| &s.depends) {
             if stage.is_some_and(|only| only != s.name) {
                 continue;
             }
@@ -221,7 +223,7 @@ impl Pipeline {
     ) -> Result<Vec<usize>, BindError> {
         let mut by_step: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         // Steps in an order where dependencies come first (the plan has no cycle).
-        for step in ordered(steps) {
+        for step in ordered(steps, |s| &s.name, |s| &s.depends) {
             let after = sorted(step.depends.iter().flat_map(|d| by_step.get(d.as_str()).cloned().unwrap_or_default()));
             let depends = sorted(before.iter().chain(&after).copied());
             let mut made = self.instances(values, step, depends.clone(), place)?;
@@ -344,16 +346,16 @@ fn sorted(indexes: impl IntoIterator<Item = usize>) -> Vec<usize> {
     indexes.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
 }
 
-/// Steps with each one after those it depends on, otherwise in file order.
-fn ordered(steps: &[Step]) -> Vec<&Step> {
+/// Items (stages or steps) with each one after those it depends on, otherwise in file order.
+fn ordered<'a, T>(items: &'a [T], name: impl Fn(&T) -> &String, depends: impl Fn(&T) -> &Vec<String>) -> Vec<&'a T> {
     let mut done: Vec<&str> = Vec::new();
     let mut out = Vec::new();
-    while out.len() < steps.len() {
+    while out.len() < items.len() {
         let before = out.len();
-        for step in steps {
-            if !done.contains(&step.name.as_str()) && step.depends.iter().all(|d| done.contains(&d.as_str())) {
-                done.push(&step.name);
-                out.push(step);
+        for item in items {
+            if !done.contains(&name(item).as_str()) && depends(item).iter().all(|d| done.contains(&d.as_str())) {
+                done.push(name(item));
+                out.push(item);
             }
         }
         if out.len() == before {

@@ -156,8 +156,8 @@ pub fn render(record: &RunRecord) -> String {
                     r##"<path class="stage-edge" d="M {a} {y} C {b} {y2}, {c} {y2}, {d} {y}" fill="none" stroke="#888" stroke-dasharray="5 4" marker-end="url(#arrow)"/>"##,
                     a = from_x + from_w,
                     b = from_x + from_w + 20,
-                    c = to_x - 30,
-                    d = to_x - 10,
+                    c = to_x.saturating_sub(30),
+                    d = to_x.saturating_sub(10),
                     y2 = y - 16,
                 );
             }

@@ -336,11 +336,14 @@ impl Store {
         self.root.join("runs")
     }
 
-    /// A new run id: time of day and a counter-free random suffix, sortable by creation.
+    /// A new run id: the pipeline's name, the time in milliseconds (so ids sort by creation) and a suffix
+    /// from the clock, the process and a counter (so ids made at the same moment differ).
     pub fn new_id(&self, pipeline: &str) -> String {
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let now = now_ms();
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let suffix = (u64::from(nanos) ^ u64::from(std::process::id()).rotate_left(17) ^ now)
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let suffix = (u64::from(nanos) ^ u64::from(std::process::id()).rotate_left(17) ^ now ^ n.rotate_left(40))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let name: String = crate::record::file_name(pipeline).chars().take(40).collect();
         format!("{name}-{now}-{:06x}", suffix >> 40)
@@ -358,6 +361,14 @@ impl Store {
     /// Creates the directory of a new run and writes its first record.
     pub fn create(&self, record: &RunRecord) -> Result<RunDir, RecordError> {
         let dir = self.runs().join(&record.id);
+        std::fs::create_dir_all(self.runs()).map_err(io(&self.runs()))?;
+        // Never over an existing run: the same id twice is refused as busy.
+        if let Err(e) = std::fs::create_dir(&dir) {
+            return Err(match e.kind() {
+                std::io::ErrorKind::AlreadyExists => RecordError::Busy { id: record.id.clone(), pid: 0 },
+                _ => io(&dir)(e),
+            });
+        }
         for sub in ["logs", "junit"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir))?;
         }

@@ -34,6 +34,15 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// The shortest token accepted.
 pub const MIN_TOKEN_LEN: usize = 16;
 
+/// The environment variable that may hold the token; steps never see it.
+pub const TOKEN_VARIABLE: &str = "PRECHECK_TRIGGER_TOKEN";
+
+/// Connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// The longest a request's body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A bearer token; never printed.
 #[derive(Clone)]
 pub struct Token(Vec<u8>);
@@ -103,13 +112,20 @@ impl Trigger {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
         tokio::pin!(shutdown);
+        let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
+            let Ok(place) = connections.clone().acquire_owned().await else { return Ok(()) };
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, _)) = accepted else {
+                        // Out of file descriptors or a connection reset before accept: do not spin.
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        continue;
+                    };
                     let trigger = self.clone();
                     tokio::spawn(async move {
+                        let _place = place;
                         let service = hyper::service::service_fn(move |request| {
                             let trigger = trigger.clone();
                             async move { Ok::<_, Infallible>(trigger.answer(request).await) }
@@ -155,7 +171,8 @@ impl Trigger {
             (Method::GET, ["runs"]) => self.runs(),
             (Method::GET, ["runs", id]) => match self.store.open(id).and_then(|r| r.read()) {
                 Ok(record) => json(StatusCode::OK, &serde_json::to_value(&record).unwrap_or_default()),
-                Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+                // Not the error itself: it names the state directory.
+                Err(_) => error(StatusCode::NOT_FOUND, format!("no run '{id}'")),
             },
             (_, ["pipeline"] | ["stages", _] | ["runs"] | ["runs", _]) => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
@@ -191,9 +208,11 @@ impl Trigger {
         if declared.is_some_and(|n| n > MAX_BODY) {
             return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MAX_BODY} bytes"));
         }
-        let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MAX_BODY} bytes")),
+        let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(request.into_body(), MAX_BODY).collect()).await
+        {
+            Ok(Ok(body)) => body.to_bytes(),
+            Ok(Err(_)) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MAX_BODY} bytes")),
+            Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time"),
         };
         let payload: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::json!({})
@@ -215,7 +234,13 @@ impl Trigger {
         let prepared = match Prepared::new(self.pipeline.clone(), &values, stage.as_deref(), &self.store) {
             Ok(p) => p,
             Err(e @ (RunError::Bind(_) | RunError::Values(_))) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => {
+                eprintln!("trigger: cannot start a run: {e}");
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the run could not be recorded (see the server's log)",
+                );
+            }
         };
         let id = prepared.id().to_owned();
         let observer = self.observer.clone();

@@ -152,7 +152,7 @@ stages:
             "p.yaml:18:14: `run` needs a command: `[program, arg, …]`",
             "p.yaml:20:18: expected a duration such as `30s`, `10m`, `1h30m` or `500ms`, got '10 minutes'",
             "p.yaml:21:15: no template named 'deploy'",
-            "p.yaml:22:15: step 'd' needs exactly one of `run`, `shell`, `checks`, `apply` or `uses`",
+            "p.yaml:22:15: step 'd' needs exactly one of `run`, `shell`, `checks`, `apply`, `cloudformation` or `uses`",
             "p.yaml:28:19: `for_each` needs a list, and 'ENV' is a string",
             "p.yaml:29:28: attempts must be at least 1",
         ]
@@ -294,4 +294,15 @@ fn step_paths_are_tidied() {
         g.nodes[0].action,
         crate::graph::BoundAction::Checks(vec![PathBuf::from("examples/checks/a.check"), PathBuf::from("../up.check")])
     );
+}
+
+#[test]
+fn a_stage_may_wait_for_one_declared_below_it() {
+    let p = parse("name: t\nstages:\n  - name: late\n    depends: [early]\n    steps:\n      - name: b\n        run: [\"true\"]\n  - name: early\n    steps:\n      - name: a\n        run: [\"true\"]\n").unwrap();
+    let g = p.bind(&p.values_from_args(&[]).unwrap(), None).unwrap();
+    let ids: Vec<&str> = g.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["early/a", "late/b"]);
+    assert_eq!(g.nodes[1].depends, [0]);
+    let record = crate::record::RunRecord::new("r", &p, &g);
+    assert!(crate::html::render(&record).contains(r#"data-step="late/b""#));
 }
