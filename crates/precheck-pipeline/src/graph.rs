@@ -347,7 +347,7 @@ fn sorted(indexes: impl IntoIterator<Item = usize>) -> Vec<usize> {
 }
 
 /// Items (stages or steps) with each one after those it depends on, otherwise in file order.
-fn ordered<'a, T>(items: &'a [T], name: impl Fn(&T) -> &String, depends: impl Fn(&T) -> &Vec<String>) -> Vec<&'a T> {
+fn ordered<T>(items: &[T], name: impl Fn(&T) -> &String, depends: impl Fn(&T) -> &Vec<String>) -> Vec<&T> {
     let mut done: Vec<&str> = Vec::new();
     let mut out = Vec::new();
     while out.len() < items.len() {
