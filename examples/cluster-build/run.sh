@@ -5,7 +5,7 @@
 # (e.g. -p METRICS_SERVER=v0.7.2). The exit code is the pipeline's.
 #
 #   PRECHECK=path/to/precheck   use this binary instead of `cargo run`
-#   STATE_DIR=dir               keep the run records there (default: a temporary directory, printed)
+#   STATE_DIR=dir               keep the run records there (default: a temporary directory, removed)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,13 +15,18 @@ export PATH="$VENV/bin:$PATH"
 
 work="$(mktemp -d)"
 moto_pid=""
+run_pid=""
 cleanup() {
+    set +e
+    [[ -n "$run_pid" ]] && kill "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
     [[ -n "$moto_pid" ]] && kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null
     [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null
-    [[ -z "${STATE_DIR:-}" ]] || true
-    rm -rf "$work/kube-cache"
+    # Run records stay where STATE_DIR says; without it they go with the rest of the scratch directory.
+    rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -31,8 +36,10 @@ for _ in 1 2 3 4 5; do
     moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
     moto_pid=$!
     for _ in $(seq 100); do
-        if python -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break 2; fi
+        # Our moto must still be alive: a port taken in between would answer for another server.
         kill -0 "$moto_pid" 2>/dev/null || break
+        if python -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null \
+            && kill -0 "$moto_pid" 2>/dev/null; then break 2; fi
         sleep 0.1
     done
     kill "$moto_pid" 2>/dev/null || true
@@ -42,7 +49,7 @@ done
 
 # The Kubernetes emulator prints `READY http://127.0.0.1:PORT` and stops when its stdin closes.
 coproc EMULATOR { exec python "$REPO/tests/support/kube_emulator.py" --load "$REPO/examples/cluster-build/emulator-namespaces.yaml" 2>"$work/emulator.log"; }
-read -r ready url <&"${EMULATOR[0]}" || { echo "run.sh: the emulator did not start: $(cat "$work/emulator.log")" >&2; exit 4; }
+read -t 60 -r ready url <&"${EMULATOR[0]}" || { echo "run.sh: the emulator did not start: $(cat "$work/emulator.log")" >&2; exit 4; }
 [[ "$ready" == READY ]] || { echo "run.sh: unexpected emulator output: $ready $url" >&2; exit 4; }
 
 cat >"$work/kubeconfig" <<KUBECONFIG
@@ -67,6 +74,10 @@ if [[ -n "${PRECHECK:-}" ]]; then
 else
     precheck=(cargo run --quiet --manifest-path "$REPO/Cargo.toml" --)
 fi
+# In the background, so a signal to this script stops the run before the emulators go.
+"${precheck[@]}" pipeline run "$REPO/examples/cluster-build/pipeline.yaml" --state-dir "$state" "$@" &
+run_pid=$!
 status=0
-"${precheck[@]}" pipeline run "$REPO/examples/cluster-build/pipeline.yaml" --state-dir "$state" "$@" || status=$?
+wait "$run_pid" || status=$?
+run_pid=""
 exit "$status"

@@ -1,20 +1,62 @@
 //! `apply` steps: Kubernetes manifests through server-side apply (as `kubectl apply --server-side
 //! --force-conflicts` with the field manager `precheck`), in file and document order. Each object's kind is
-//! resolved with discovery; a CustomResourceDefinition is waited for until it is `Established`, and
-//! discovery runs again, so its custom resources can follow in the same step. Applying what is already
+//! resolved with discovery of its own group and version only (an unavailable aggregated API elsewhere does
+//! not matter); a CustomResourceDefinition is waited for until it is `Established`, and its kind until
+//! discovery serves it, so its custom resources can follow in the same step. Applying what is already
 //! there changes nothing. Manifests are sent as written: parameters are not substituted inside them.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::discovery::{Discovery, Scope};
+use std::collections::HashMap;
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::discovery::{ApiCapabilities, Scope, pinned_kind};
 
 /// How long one API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a CRD may take to become `Established`.
+/// How long a CRD may take to become `Established`, and its kind to be served.
 const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Resolves kinds with discovery, once per kind.
+struct Kinds {
+    client: kube::Client,
+    known: HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>,
+}
+
+impl Kinds {
+    async fn resolve(&mut self, gvk: &GroupVersionKind) -> Result<Option<(ApiResource, ApiCapabilities)>, String> {
+        if let Some(found) = self.known.get(gvk) {
+            return Ok(Some(found.clone()));
+        }
+        match tokio::time::timeout(CALL_TIMEOUT, pinned_kind(&self.client, gvk)).await {
+            Ok(Ok(found)) => {
+                self.known.insert(gvk.clone(), found.clone());
+                Ok(Some(found))
+            }
+            Ok(Err(kube::Error::Api(e))) if e.code == 404 => Ok(None),
+            Ok(Err(kube::Error::Discovery(_))) => Ok(None),
+            Ok(Err(e)) => Err(format!("discovery of {}/{} {}: {e}", gvk.group, gvk.version, gvk.kind)),
+            Err(_) => Err(format!("discovery of {}/{}: no answer within {CALL_TIMEOUT:?}", gvk.group, gvk.version)),
+        }
+    }
+
+    /// Waits until discovery serves `gvk` (a CRD just established).
+    async fn wait_for(&mut self, gvk: &GroupVersionKind) -> Result<(), String> {
+        let started = Instant::now();
+        while self.resolve(gvk).await?.is_none() {
+            if started.elapsed() > ESTABLISHED_TIMEOUT {
+                return Err(format!(
+                    "kind {} of {}/{} not served after {ESTABLISHED_TIMEOUT:?}",
+                    gvk.kind, gvk.group, gvk.version
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(())
+    }
+}
 
 async fn bounded<T, E: std::fmt::Display>(
     what: &str,
@@ -57,7 +99,7 @@ pub async fn apply(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), String> {
     let (client, default_namespace) = precheck::cluster::client(options).await.map_err(|e| e.to_string())?;
-    let mut discovery = bounded("discovery", Discovery::new(client.clone()).run()).await?;
+    let mut kinds = Kinds { client: client.clone(), known: HashMap::new() };
     let params = PatchParams::apply("precheck").force();
     for file in files {
         for (doc, value) in objects(file)? {
@@ -74,14 +116,8 @@ pub async fn apply(
                 Some((g, v)) => (g.to_owned(), v.to_owned()),
                 None => (String::new(), types.api_version.clone()),
             };
-            let gvk = kube::api::GroupVersionKind::gvk(&group, &version, &types.kind);
-            let mut found = discovery.resolve_gvk(&gvk);
-            if found.is_none() {
-                // A CRD applied by another step a moment ago: look again once.
-                discovery = bounded("discovery", Discovery::new(client.clone()).run()).await?;
-                found = discovery.resolve_gvk(&gvk);
-            }
-            let Some((resource, capabilities)) = found else {
+            let gvk = GroupVersionKind::gvk(&group, &version, &types.kind);
+            let Some((resource, capabilities)) = kinds.resolve(&gvk).await? else {
                 return Err(format!(
                     "{place}: the cluster has no kind {} in {} (is its CRD installed?)",
                     types.kind, types.api_version
@@ -105,23 +141,33 @@ pub async fn apply(
                 applied.metadata.resource_version.unwrap_or_default()
             ));
             if types.kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io" {
-                established(&api, &name).await.map_err(|e| format!("{place}: {e}"))?;
+                let served = established(&api, &name).await.map_err(|e| format!("{place}: {e}"))?;
+                for gvk in served {
+                    kinds.wait_for(&gvk).await.map_err(|e| format!("{place}: {e}"))?;
+                }
                 log(&format!("{shown} is established"));
-                discovery = bounded("discovery", Discovery::new(client.clone()).run()).await?;
             }
         }
     }
     Ok(())
 }
 
-/// Waits until a CRD's `Established` condition is `True`.
-async fn established(api: &Api<DynamicObject>, name: &str) -> Result<(), String> {
+/// Waits until a CRD's `Established` condition is `True`; returns the kinds it serves.
+async fn established(api: &Api<DynamicObject>, name: &str) -> Result<Vec<GroupVersionKind>, String> {
     let started = Instant::now();
     loop {
         let crd = bounded(&format!("reading CustomResourceDefinition/{name}"), api.get(name)).await?;
         let conditions = crd.data.pointer("/status/conditions").and_then(|c| c.as_array()).cloned().unwrap_or_default();
         if conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True") {
-            return Ok(());
+            let group = crd.data.pointer("/spec/group").and_then(|g| g.as_str()).unwrap_or_default();
+            let kind = crd.data.pointer("/spec/names/kind").and_then(|k| k.as_str()).unwrap_or_default();
+            let versions = crd.data.pointer("/spec/versions").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            return Ok(versions
+                .iter()
+                .filter(|v| v["served"] == true)
+                .filter_map(|v| v["name"].as_str())
+                .map(|version| GroupVersionKind::gvk(group, version, kind))
+                .collect());
         }
         if started.elapsed() > ESTABLISHED_TIMEOUT {
             return Err(format!("CustomResourceDefinition/{name} not Established after {ESTABLISHED_TIMEOUT:?}"));
