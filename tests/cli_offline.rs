@@ -95,8 +95,20 @@ fn lint_reports_every_error_with_file_line_column_and_a_caret() {
 
 #[test]
 fn the_shipped_checks_and_examples_lint_clean() {
-    let out = precheck(&["lint", "checks", "examples"]);
+    // The cluster-build example's check files read the pipeline's parameters, which reach them as
+    // environment variables: lint them with the values a run gives.
+    let out = Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["lint", "checks", "examples"])
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("CLUSTER", "prod-eu-1")
+        .env("METRICS_SERVER", "v0.7.2")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run precheck");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = precheck(&["lint", "examples/cluster-build/validation"]);
+    assert!(text(&out).contains("environment variable `CLUSTER` is not set"), "unset parameters are caught");
 }
 
 #[test]

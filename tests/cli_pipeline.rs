@@ -486,3 +486,31 @@ fn the_html_report_loads_in_chromium_and_shows_every_step() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a picture with content");
 }
+
+#[test]
+fn a_resume_stops_what_the_killed_run_left_running() {
+    let ws = Workspace::new();
+    ws.write(
+        "p.yaml",
+        "name: orphan\nstages:\n  - name: s\n    steps:\n      - name: long\n        shell: |\n          if [ -f second ]; then exit 0; fi\n          touch second\n          echo $$ > pid\n          sleep 60\n",
+    );
+    let mut child = ws.command(&["run", "p.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while !ws.path("pid").exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = std::fs::read_to_string(ws.path("pid")).unwrap().trim().to_owned();
+    let state = |pid: &str| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(')').next().unwrap_or_default().split_whitespace().next().unwrap_or("gone").to_owned()
+    };
+    assert!(!["gone", "Z"].contains(&state(&pid).as_str()), "the step outlived the run, as orphans do");
+    let id = ws.record()["id"].as_str().unwrap().to_owned();
+    let out = ws.precheck(&["resume", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(["gone", "Z"].contains(&state(&pid).as_str()), "the resume stopped it: {}", state(&pid));
+}

@@ -330,7 +330,7 @@ async fn run_node(shared: &Arc<Shared>, i: usize, slots: &Slots) {
             s.retry_at_ms = None;
             s.started_ms.get_or_insert_with(now_ms);
         });
-        let result = attempt_node(shared, node, &log_path, attempt).await;
+        let result = attempt_node(shared, i, node, &log_path, attempt).await;
         drop(places);
         let error = match result {
             Ok(()) => {
@@ -379,13 +379,13 @@ fn log_line(path: &PathBuf, line: &str) {
     }
 }
 
-async fn attempt_node(shared: &Arc<Shared>, node: &Node, log: &PathBuf, attempt: u32) -> Result<(), String> {
+async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf, attempt: u32) -> Result<(), String> {
     log_line(log, &format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
     let work = async {
         match &node.action {
-            BoundAction::Run(argv) => command(shared, node, log, &argv[0], &argv[1..]).await,
+            BoundAction::Run(argv) => command(shared, i, node, log, &argv[0], &argv[1..]).await,
             BoundAction::Shell(script) => {
-                command(shared, node, log, "sh", &["-e".to_owned(), "-c".to_owned(), script.clone()]).await
+                command(shared, i, node, log, "sh", &["-e".to_owned(), "-c".to_owned(), script.clone()]).await
             }
             BoundAction::Checks(paths) => checks(shared, node, log, paths.clone(), attempt).await,
             BoundAction::Apply(files) => apply(shared, log, files).await,
@@ -419,6 +419,7 @@ impl Drop for Group {
 
 async fn command(
     shared: &Arc<Shared>,
+    i: usize,
     node: &Node,
     log: &PathBuf,
     program: &str,
@@ -448,7 +449,11 @@ async fn command(
         .spawn()
         .map_err(|e| format!("cannot start '{program}': {e}"))?;
     let mut group = Group(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
-    let status = child.wait().await.map_err(|e| format!("waiting for '{program}': {e}"))?;
+    let pgid = group.0.map(|p| p.as_raw_nonzero().get());
+    shared.update(i, None, |s| s.pgid = pgid);
+    let status = child.wait().await.map_err(|e| format!("waiting for '{program}': {e}"));
+    shared.update(i, None, |s| s.pgid = None);
+    let status = status?;
     if status.success() {
         // The group may still hold background children; they belong to the step and end with it.
         return Ok(());

@@ -120,6 +120,10 @@ pub struct StepRecord {
     /// Its stage's JUnit file, relative to the run directory (`checks` steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub junit: Option<String>,
+    /// The process group of the command it is running, so a resume after a crash can stop what the
+    /// crashed run left behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<i32>,
 }
 
 impl StepRecord {
@@ -245,6 +249,7 @@ impl RunRecord {
                 message: None,
                 log: log_path(&n.id),
                 junit: matches!(n.action, BoundAction::Checks(_)).then(|| format!("junit/{}.xml", file_name(&n.stage))),
+                pgid: None,
             })
             .collect();
         Self {

@@ -105,6 +105,11 @@ pub async fn resume(
     let redo = |s: &crate::record::StepRecord| s.status != StepStatus::Succeeded;
     let any_redone = record.steps.iter().any(|s| !s.finally && redo(s));
     for step in &mut record.steps {
+        // What the crashed run started is still running in its own process group: stop it first, so the
+        // step does not run twice at once.
+        if let Some(pgid) = step.pgid.take().and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
         if redo(step) || (step.finally && any_redone) {
             step.status = StepStatus::Pending;
             step.blocked = false;
