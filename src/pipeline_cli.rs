@@ -275,17 +275,8 @@ fn run(file: &Path, params: &Params, parallelism: Option<usize>, state: &StateDi
     };
     let store = Store::new(&state.state_dir);
     let progress = Arc::new(Progress::new(std::io::stderr()));
-    let runtime = runtime();
-    let result = runtime.block_on(precheck_pipeline::run::start(
-        pipeline,
-        &values,
-        params.stage.as_deref(),
-        &store,
-        progress,
-        options,
-    ));
-    // A `checks` step that timed out may still be blocked on a cluster: do not wait for it.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    let result =
+        drive(precheck_pipeline::run::start(pipeline, &values, params.stage.as_deref(), &store, progress, options));
     if let Ok(record) = &result {
         eprintln!("record: {}", store.runs().join(&record.id).join("run.json").display());
     }
@@ -299,10 +290,16 @@ fn resume(id: &str, parallelism: Option<usize>, state: &StateDir, target: &Targe
     };
     let store = Store::new(&state.state_dir);
     let progress = Arc::new(Progress::new(std::io::stderr()));
+    finish(drive(precheck_pipeline::run::resume(&store, id, progress, options)))
+}
+
+/// Runs a pipeline execution to its end on a runtime of its own. A `checks` step that timed out may still
+/// be blocked on a cluster: the runtime is shut down without waiting for it.
+fn drive<T>(execution: impl std::future::Future<Output = T>) -> T {
     let runtime = runtime();
-    let result = runtime.block_on(precheck_pipeline::run::resume(&store, id, progress, options));
+    let result = runtime.block_on(execution);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    finish(result)
+    result
 }
 
 fn latest(store: &Store) -> Result<String, i32> {
