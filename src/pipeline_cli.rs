@@ -39,6 +39,49 @@ pub enum PipelineCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Run one step once, alone, as an orchestrator that decided to run it does (Argo's containers from
+    /// `export --argo`): no dependencies, no `when`, one attempt; its output goes to stdout as it comes.
+    Step {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The step, `STAGE/STEP` (`finally/STEP` for a finally step).
+        step: String,
+        /// For a fan-out step: the item to run.
+        #[arg(long)]
+        item: Option<String>,
+        /// A parameter value, `NAME=VALUE` (lists as `a,b,c` or a JSON list); repeatable.
+        #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = name_value)]
+        params: Vec<(String, String)>,
+        /// Refuse to run unless the pipeline file (and its imports) has this digest: the one exported.
+        #[arg(long, value_name = "DIGEST")]
+        expect_digest: Option<String>,
+        #[command(flatten)]
+        state: StateDir,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Write the pipeline as Argo Workflows resources: a WorkflowTemplate per stage (and one for the
+    /// finally steps) and a Workflow chaining them, each step running `precheck pipeline step` in IMAGE.
+    Export {
+        /// The pipeline file.
+        file: PathBuf,
+        /// The directory to write the resources to (files an earlier export wrote there are replaced).
+        #[arg(long, value_name = "DIR")]
+        argo: PathBuf,
+        /// The container image steps run in: `precheck` on its PATH, the --root directory at --workdir.
+        #[arg(long)]
+        image: String,
+        /// The local directory the image holds (default: the pipeline file's directory); the pipeline
+        /// file, its imports and the files its steps read must be under it.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Where the image holds the --root directory.
+        #[arg(long, value_name = "PATH", default_value = "/precheck")]
+        workdir: PathBuf,
+        /// The service account step pods run as (their cluster and AWS permissions).
+        #[arg(long, value_name = "NAME")]
+        service_account: Option<String>,
+    },
     /// Resume a run: steps that succeeded are not run again; the others get all their attempts.
     Resume {
         /// The run's id.
@@ -133,6 +176,13 @@ pub fn main(command: PipelineCommand) -> i32 {
         PipelineCommand::Plan { file, params } => plan(&file, &params),
         PipelineCommand::Run { file, params, parallelism, state, target } => {
             run(&file, &params, parallelism, &state, &target)
+        }
+        PipelineCommand::Step { file, step: id, item, params, expect_digest, state, target } => {
+            let params = Params { params, stage: None };
+            step(&file, &id, item.as_deref(), &params, expect_digest.as_deref(), &state, &target)
+        }
+        PipelineCommand::Export { file, argo, image, root, workdir, service_account } => {
+            export(&file, &argo, precheck_pipeline::argo::ArgoOptions { image, root, workdir, service_account })
         }
         PipelineCommand::Resume { run, parallelism, state, target } => resume(&run, parallelism, &state, &target),
         PipelineCommand::Status { run, json, state } => status(run.as_deref(), json, &state),
@@ -281,6 +331,116 @@ fn run(file: &Path, params: &Params, parallelism: Option<usize>, state: &StateDi
         eprintln!("record: {}", store.runs().join(&record.id).join("run.json").display());
     }
     finish(result)
+}
+
+fn export(file: &Path, dir: &Path, options: precheck_pipeline::argo::ArgoOptions) -> i32 {
+    // No values: parameters stay parameters, given when the Workflow is submitted.
+    let pipeline = match Pipeline::load(file) {
+        Ok(pipeline) => pipeline,
+        Err(e) => {
+            print_pipeline_error(&e);
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let written = precheck_pipeline::argo::export(&pipeline, &options)
+        .and_then(|resources| precheck_pipeline::argo::write(dir, &pipeline, &resources));
+    match written {
+        Ok(paths) => {
+            for path in paths {
+                println!("{}", path.display());
+            }
+            exit_codes::SUCCESS
+        }
+        Err(e @ precheck_pipeline::argo::ExportError::Io { .. }) => {
+            eprintln!("error: {e}");
+            exit_codes::INFRASTRUCTURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::INVALID_INPUT
+        }
+    }
+}
+
+fn step(
+    file: &Path,
+    id: &str,
+    item: Option<&str>,
+    params: &Params,
+    expect_digest: Option<&str>,
+    state: &StateDir,
+    target: &Target,
+) -> i32 {
+    let (pipeline, values) = match load(file, params) {
+        Ok((pipeline, values)) => (Arc::new(pipeline), values),
+        Err(code) => return code,
+    };
+    if let Some(expected) = expect_digest.filter(|d| *d != pipeline.digest) {
+        eprintln!(
+            "error: {} (or a file it imports) is not the one exported (digest {} instead of {expected}):              rebuild the image or export again",
+            file.display(),
+            pipeline.digest
+        );
+        return exit_codes::INVALID_INPUT;
+    }
+    let graph = match pipeline.bind(&values, None).and_then(|g| g.single(id, item)) {
+        Ok(graph) => graph,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID_INPUT;
+        }
+    };
+    let options = match exec_options(target, None) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let store = Store::new(&state.state_dir);
+    let log = graph.nodes[0].id.clone();
+    let prepared = match precheck_pipeline::run::Prepared::for_graph(pipeline, graph, &store) {
+        Ok(p) => p,
+        Err(e) => return finish(Err(e)),
+    };
+    let log = prepared.dir().join(precheck_pipeline::record::log_path(&log));
+    let progress = Arc::new(Progress::new(std::io::stderr()));
+    let result = drive(async move {
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let follow = tokio::spawn(follow(log, finished));
+        let result = prepared.execute(progress, options).await;
+        let _ = done.send(());
+        let _ = follow.await;
+        result.map_err(RunError::from)
+    });
+    finish(result)
+}
+
+/// Copies what is appended to `log` to stdout until `finished`, then the rest: a step's output as it comes.
+async fn follow(log: PathBuf, mut finished: tokio::sync::oneshot::Receiver<()>) {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    let mut offset = 0u64;
+    let mut stdout = tokio::io::stdout();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let last = matches!(finished.try_recv(), Ok(()) | Err(tokio::sync::oneshot::error::TryRecvError::Closed));
+        if let Ok(mut file) = tokio::fs::File::open(&log).await
+            && file.seek(std::io::SeekFrom::Start(offset)).await.is_ok()
+        {
+            while let Ok(n) = file.read(&mut buffer).await {
+                if n == 0 {
+                    break;
+                }
+                offset += n as u64;
+                let _ = stdout.write_all(&buffer[..n]).await;
+            }
+            let _ = stdout.flush().await;
+        }
+        if last {
+            return;
+        }
+        tokio::select! {
+            _ = &mut finished => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+        }
+    }
 }
 
 fn resume(id: &str, parallelism: Option<usize>, state: &StateDir, target: &Target) -> i32 {

@@ -26,7 +26,7 @@ pub fn python() -> PathBuf {
     let venv = std::env::var_os("PRECHECK_VENV").map_or_else(|| root.join(".venv"), PathBuf::from);
     let python = venv.join("bin/python");
     let ready = python.exists()
-        && Command::new(&python).args(["-c", "import kmock, yaml"]).output().is_ok_and(|o| o.status.success());
+        && Command::new(&python).args(["-c", "import kmock, yaml, hera"]).output().is_ok_and(|o| o.status.success());
     if !ready {
         let status =
             Command::new("bash").arg(root.join("scripts/test-env.sh")).status().expect("run scripts/test-env.sh");

@@ -237,7 +237,8 @@ impl<'de> Deserialize<'de> for ScalarText {
                 Ok(ScalarText(v.to_string()))
             }
         }
-        deserializer.deserialize_any(Visit)
+        // As written: `y`, `no` or `1.10` are text here, not YAML 1.1 booleans or a float.
+        deserializer.deserialize_str(Visit)
     }
 }
 

@@ -106,6 +106,77 @@ pub enum BindError {
         /// The item.
         item: String,
     },
+    /// [`Graph::single`] was asked for a step the pipeline does not have.
+    #[error("no step '{id}'{}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
+    UnknownStep {
+        /// The id given (`stage/step`).
+        id: String,
+        /// The nearest step id.
+        suggestion: Option<String>,
+    },
+    /// [`Graph::single`]: the item does not suit the step (a fan-out needs one of its items, other steps none).
+    #[error("{id}: {problem}")]
+    Item {
+        /// The step.
+        id: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl Graph {
+    /// One instance of step `id` (`stage/step`, `finally/step` for a finally step) alone, as an orchestrator
+    /// that decided to run it wants it: waiting for nothing, not skipped by its `when` (the orchestrator
+    /// evaluated it), with one attempt (the orchestrator retries) and its own timeout. A fan-out step needs
+    /// `item`, one of its items.
+    ///
+    /// ```
+    /// # use std::path::Path;
+    /// # use precheck_pipeline::Pipeline;
+    /// let pipeline = Pipeline::parse(Path::new("p.yaml"), r#"
+    /// name: p
+    /// stages:
+    ///   - name: addons
+    ///     steps:
+    ///       - { name: a, run: [ls] }
+    ///       - { name: b, depends: [a], for_each: [x, y], retry: { attempts: 3 }, run: [echo, "${ITEM}"] }
+    /// "#).unwrap();
+    /// let graph = pipeline.bind(&pipeline.values_from_args(&[]).unwrap(), None).unwrap();
+    /// let one = graph.single("addons/b", Some("y")).unwrap();
+    /// assert_eq!(one.nodes[0].id, "addons/b[y]");
+    /// assert!(one.nodes[0].depends.is_empty());
+    /// assert_eq!(one.nodes[0].retry.attempts, 1);
+    /// ```
+    pub fn single(&self, id: &str, item: Option<&str>) -> Result<Graph, BindError> {
+        let (stage, step) = id.split_once('/').unwrap_or(("", id));
+        let instances: Vec<&Node> = self.nodes.iter().filter(|n| n.stage == stage && n.step == step).collect();
+        if instances.is_empty() {
+            let mut ids: Vec<String> = self.nodes.iter().map(|n| format!("{}/{}", n.stage, n.step)).collect();
+            ids.dedup();
+            return Err(BindError::UnknownStep {
+                id: id.to_owned(),
+                suggestion: suggest(id, ids.iter().map(String::as_str)).map(str::to_owned),
+            });
+        }
+        let problem = |problem: String| BindError::Item { id: id.to_owned(), problem };
+        let node = match (item, instances.iter().any(|n| n.item.is_some())) {
+            (None, true) => return Err(problem("a fan-out step: give the item to run (--item)".into())),
+            (Some(item), false) => return Err(problem(format!("not a fan-out step, yet given item '{item}'"))),
+            (None, false) => instances[0],
+            (Some(item), true) => {
+                instances.iter().find(|n| n.item.as_deref() == Some(item)).copied().ok_or_else(|| {
+                    let items: Vec<&str> = instances.iter().filter_map(|n| n.item.as_deref()).collect();
+                    problem(format!("'{item}' is not one of its items ({})", items.join(", ")))
+                })?
+            }
+        };
+        let mut node = node.clone();
+        node.depends.clear();
+        node.after.clear();
+        node.skip = None;
+        node.retry.attempts = 1;
+        Ok(Graph { nodes: vec![node], values: self.values.clone(), stage: Some(stage.to_owned()) })
+    }
 }
 
 impl Pipeline {
@@ -327,7 +398,7 @@ struct Place<'a> {
 
 /// A path without `.` and with each `dir/..` taken out, as written (no file system access), so names in
 /// reports read `examples/checks/a.check` rather than `examples/build/../checks/a.check`.
-fn tidy(path: &std::path::Path) -> PathBuf {
+pub(crate) fn tidy(path: &std::path::Path) -> PathBuf {
     use std::path::Component;
     let mut out: Vec<Component<'_>> = Vec::new();
     for part in path.components() {

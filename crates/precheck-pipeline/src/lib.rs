@@ -29,6 +29,7 @@
 
 #[cfg(feature = "kube")]
 pub mod apply;
+pub mod argo;
 pub mod condition;
 pub mod error;
 pub mod executor;

@@ -41,6 +41,8 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     /// Steps that always run at the end.
     pub finally: Vec<Step>,
+    /// The template files it imports, as found from its directory.
+    pub imports: Vec<PathBuf>,
 }
 
 /// A declared parameter.
@@ -658,6 +660,7 @@ impl Pipeline {
             return Err(LoadError::Invalid { errors });
         }
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let imports = decl.imports.iter().map(|i| dir.join(&i.value)).collect();
         Ok(Self {
             name: decl.name.value.clone(),
             description: decl.description.clone(),
@@ -668,6 +671,7 @@ impl Pipeline {
             parallelism,
             stages,
             finally,
+            imports,
         })
     }
 

@@ -64,6 +64,11 @@ impl Prepared {
     /// Binds the values, creates the run's directory and record, and takes its lock.
     pub fn new(pipeline: Arc<Pipeline>, values: &Values, stage: Option<&str>, store: &Store) -> Result<Self, RunError> {
         let graph = pipeline.bind(values, stage)?;
+        Self::for_graph(pipeline, graph, store)
+    }
+
+    /// Like [`Prepared::new`] for a graph already bound (e.g. one step alone, [`crate::Graph::single`]).
+    pub fn for_graph(pipeline: Arc<Pipeline>, graph: crate::Graph, store: &Store) -> Result<Self, RunError> {
         let record = RunRecord::new(&store.new_id(&pipeline.name), &pipeline, &graph);
         let run = store.create(&record)?;
         let lock = run.lock()?;
@@ -73,6 +78,11 @@ impl Prepared {
     /// The run's id.
     pub fn id(&self) -> &str {
         &self.record.id
+    }
+
+    /// The run's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.run.path()
     }
 
     /// Runs it to the end.

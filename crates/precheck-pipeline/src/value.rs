@@ -51,6 +51,10 @@ impl Kind {
                 "false" => Ok(Value::Boolean(false)),
                 _ => Err(format!("expected true or false, got '{text}'")),
             },
+            // `["a","b"]` (JSON, what Argo hands over) or `a,b`.
+            Self::List if text.trim_start().starts_with('[') => serde_json::from_str::<Vec<String>>(text)
+                .map(Value::List)
+                .map_err(|e| format!("expected a JSON list of strings, got '{text}': {e}")),
             Self::List => {
                 Ok(Value::List(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()))
             }
@@ -122,6 +126,8 @@ mod tests {
     #[test]
     fn command_line_and_json_values() {
         assert_eq!(Kind::List.parse("a, b,,c"), Ok(Value::List(vec!["a".into(), "b".into(), "c".into()])));
+        assert_eq!(Kind::List.parse(r#"["a,b", "c"]"#), Ok(Value::List(vec!["a,b".into(), "c".into()])));
+        assert!(Kind::List.parse("[a, b]").unwrap_err().contains("expected a JSON list of strings"));
         assert_eq!(Kind::Integer.parse("3"), Ok(Value::Integer(3)));
         assert!(Kind::Integer.parse("three").unwrap_err().contains("expected an integer"));
         assert!(Kind::Boolean.parse("yes").is_err());

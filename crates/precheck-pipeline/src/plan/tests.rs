@@ -99,7 +99,8 @@ fn parameter_values_are_typed_and_checked() {
     let err = p.values_from_json(&serde_json::json!({"CLUSTER": "x", "NODES": "3", "AZS": "a"})).unwrap_err();
     assert_eq!(
         err.problems,
-        ["parameter 'AZS': expected a list, got \"a\"", "parameter 'NODES': expected an integer, got \"3\""]
+        // In the payload's order.
+        ["parameter 'NODES': expected an integer, got \"3\"", "parameter 'AZS': expected a list, got \"a\""]
     );
     let ok = p.values_from_json(&serde_json::json!({"CLUSTER": "x; rm -rf /", "AZS": ["c"]})).unwrap();
     assert_eq!(ok["CLUSTER"], Value::String("x; rm -rf /".into()));
@@ -305,4 +306,12 @@ fn a_stage_may_wait_for_one_declared_below_it() {
     assert_eq!(g.nodes[1].depends, [0]);
     let record = crate::record::RunRecord::new("r", &p, &g);
     assert!(crate::html::render(&record).contains(r#"data-step="late/b""#));
+}
+
+#[test]
+fn fan_out_items_are_taken_as_written() {
+    let text = "name: t\nstages:\n  - name: a\n    steps:\n      - name: each\n        for_each: [y, no, 1.10, 3, \"on\"]\n        run: [echo]\n";
+    let p = parse(text).unwrap();
+    let items = ["y", "no", "1.10", "3", "on"].map(String::from).to_vec();
+    assert_eq!(p.stages[0].steps[0].for_each, Some(ForEach::Items(items)));
 }

@@ -1,0 +1,634 @@
+//! `precheck pipeline export --argo`: the resources are valid against Argo Workflows' published models
+//! (hera's, generated from Argo's OpenAPI, checked by tests/support/argo_validate.py), their DAG is the
+//! local plan's, and run the way Argo runs them (each container's command, in dependency order, with
+//! `when`, fan-out, retries and the exit handler) they do what a local run does.
+
+#[path = "support/emulator.rs"]
+mod emulator;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value as Json;
+
+fn precheck(args: &[&str], state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(args)
+        .env("PRECHECK_STATE_DIR", state)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run precheck")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn fixture() -> PathBuf {
+    emulator::repo_root().join("tests/fixtures/pipelines/argo.yaml")
+}
+
+/// Exports `pipeline` into `dir` with the repository as root and, as workdir, the repository's own path:
+/// the containers' paths are then real here, so their commands can be run as Argo would run them.
+fn export(pipeline: &Path, dir: &Path) {
+    export_from(&emulator::repo_root(), pipeline, dir);
+}
+
+fn export_from(root: &Path, pipeline: &Path, dir: &Path) {
+    let root = root.to_str().expect("utf-8 path");
+    let out = precheck(
+        &[
+            "pipeline",
+            "export",
+            pipeline.to_str().unwrap(),
+            "--argo",
+            dir.to_str().unwrap(),
+            "--image",
+            "registry.example/precheck:test",
+            "--root",
+            root,
+            "--workdir",
+            root,
+            "--service-account",
+            "precheck",
+        ],
+        &dir.join("state"),
+    );
+    assert!(out.status.success(), "export failed:\n{}", text(&out));
+}
+
+fn validate(dir: &Path, params: &[&str]) -> Output {
+    let mut command = Command::new(emulator::python());
+    command.arg(emulator::repo_root().join("tests/support/argo_validate.py"));
+    for p in params {
+        command.args(["-p", p]);
+    }
+    command.arg(dir).output().expect("run argo_validate.py")
+}
+
+/// The exported resources: the Workflow, and WorkflowTemplates by name.
+struct Export {
+    workflow: Json,
+    templates: BTreeMap<String, Json>,
+}
+
+impl Export {
+    fn read(dir: &Path) -> Self {
+        let mut workflow = None;
+        let mut templates = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let body: Json = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            match body["kind"].as_str() {
+                Some("Workflow") => workflow = Some(body),
+                Some("WorkflowTemplate") => {
+                    templates.insert(body["metadata"]["name"].as_str().unwrap().to_owned(), body);
+                }
+                other => panic!("{}: unexpected kind {other:?}", path.display()),
+            }
+        }
+        Self { workflow: workflow.expect("a Workflow"), templates }
+    }
+}
+
+fn template<'a>(resource: &'a Json, name: &str) -> &'a Json {
+    resource["spec"]["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no template {name}"))
+}
+
+// ---- Argo's `when` (govaluate), for the expressions the exporter writes ----
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Text(String),
+    Number(i64),
+    Bool(bool),
+    Op(&'static str),
+}
+
+fn tokens(expression: &str) -> Vec<Token> {
+    let chars: Vec<char> = expression.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let rest: String = chars[i..].iter().take(2).collect();
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '\'' {
+            let end = chars[i + 1..].iter().position(|&c| c == '\'').expect("closing quote") + i + 1;
+            out.push(Token::Text(chars[i + 1..end].iter().collect()));
+            i = end + 1;
+        } else if c.is_ascii_digit() {
+            let end = chars[i..].iter().position(|c| !c.is_ascii_digit()).map_or(chars.len(), |p| p + i);
+            out.push(Token::Number(chars[i..end].iter().collect::<String>().parse().unwrap()));
+            i = end;
+        } else if let Some(op) = ["==", "!=", "&&", "||"].into_iter().find(|op| rest == *op) {
+            out.push(Token::Op(op));
+            i += 2;
+        } else if let Some(op) = ["!", "(", ")"].into_iter().find(|op| c.to_string() == *op) {
+            out.push(Token::Op(op));
+            i += 1;
+        } else if chars[i..].starts_with(&['t', 'r', 'u', 'e']) {
+            out.push(Token::Bool(true));
+            i += 4;
+        } else if chars[i..].starts_with(&['f', 'a', 'l', 's', 'e']) {
+            out.push(Token::Bool(false));
+            i += 5;
+        } else {
+            panic!("unexpected '{c}' in `{expression}`");
+        }
+    }
+    out
+}
+
+/// Evaluates `or := and ('||' and)*; and := unary ('&&' unary)*; unary := '!' unary | cmp;
+/// cmp := primary (('=='|'!=') primary)?; primary := '(' or ')' | literal`.
+fn evaluate(expression: &str) -> bool {
+    #[derive(Debug, PartialEq)]
+    enum V {
+        T(String),
+        N(i64),
+        B(bool),
+    }
+    fn or(t: &[Token], i: &mut usize) -> V {
+        let mut v = and(t, i);
+        while t.get(*i) == Some(&Token::Op("||")) {
+            *i += 1;
+            let r = and(t, i);
+            v = V::B(v == V::B(true) || r == V::B(true));
+        }
+        v
+    }
+    fn and(t: &[Token], i: &mut usize) -> V {
+        let mut v = unary(t, i);
+        while t.get(*i) == Some(&Token::Op("&&")) {
+            *i += 1;
+            let r = unary(t, i);
+            v = V::B(v == V::B(true) && r == V::B(true));
+        }
+        v
+    }
+    fn unary(t: &[Token], i: &mut usize) -> V {
+        if t.get(*i) == Some(&Token::Op("!")) {
+            *i += 1;
+            return V::B(unary(t, i) != V::B(true));
+        }
+        let left = primary(t, i);
+        match t.get(*i) {
+            Some(Token::Op(op @ ("==" | "!="))) => {
+                *i += 1;
+                let right = primary(t, i);
+                V::B((left == right) == (*op == "=="))
+            }
+            _ => left,
+        }
+    }
+    fn primary(t: &[Token], i: &mut usize) -> V {
+        *i += 1;
+        match &t[*i - 1] {
+            Token::Op("(") => {
+                let v = or(t, i);
+                assert_eq!(t[*i], Token::Op(")"));
+                *i += 1;
+                v
+            }
+            Token::Text(s) => V::T(s.clone()),
+            Token::Number(n) => V::N(*n),
+            Token::Bool(b) => V::B(*b),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let t = tokens(expression);
+    let mut i = 0;
+    let v = or(&t, &mut i);
+    assert_eq!(i, t.len(), "trailing tokens in `{expression}`");
+    v == V::B(true)
+}
+
+// ---- Argo's DAG semantics, simulated ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Succeeded,
+    Failed,
+    Skipped,
+    /// Not run because something it depends on failed.
+    Omitted,
+}
+
+/// What a simulated Argo run did: each step instance's status, what it waited for, the order they ran.
+#[derive(Default)]
+struct Outcome {
+    status: BTreeMap<String, Status>,
+    edges: BTreeMap<String, BTreeSet<String>>,
+    ran: Vec<String>,
+}
+
+/// Runs a pod: its container template and its arguments, resolved; whether it succeeded.
+type Pod<'a> = dyn Fn(&Json, &[String]) -> bool + 'a;
+
+struct Argo<'a> {
+    export: &'a Export,
+    /// Parameter values as Argo holds them (text; lists as JSON).
+    params: BTreeMap<String, String>,
+    /// Runs a container's command; `None` only builds the graph.
+    run: Option<&'a Pod<'a>>,
+    outcome: Outcome,
+}
+
+impl Argo<'_> {
+    fn substitute(&self, text: &str, item: Option<&str>) -> String {
+        let mut out = text.to_owned();
+        for (name, value) in &self.params {
+            out = out.replace(&format!("{{{{workflow.parameters.{name}}}}}"), value);
+        }
+        if let Some(item) = item {
+            out = out.replace("{{inputs.parameters.item}}", item);
+        }
+        assert!(!out.contains("{{"), "unresolved expression in {out}");
+        out
+    }
+
+    /// Runs the workflow: its entrypoint, then its exit handler.
+    fn workflow(mut self) -> Outcome {
+        let workflow = &self.export.workflow;
+        let (_, leaves) = self.dag(workflow, "main", &BTreeSet::new(), None);
+        if let Some(exit) = workflow["spec"]["onExit"].as_str() {
+            self.dag(workflow, exit, &leaves, None);
+        }
+        self.outcome
+    }
+
+    /// Runs DAG template `name` of `resource`, every step waiting for `before`; `forced` marks every
+    /// step without running it (a skipped or omitted caller). Returns its status and its step instances.
+    fn dag(
+        &mut self,
+        resource: &Json,
+        name: &str,
+        before: &BTreeSet<String>,
+        forced: Option<Status>,
+    ) -> (Status, BTreeSet<String>) {
+        let tasks = template(resource, name)["dag"]["tasks"].as_array().unwrap().clone();
+        let mut done: BTreeMap<String, (Status, BTreeSet<String>)> = BTreeMap::new();
+        while done.len() < tasks.len() {
+            let ready = tasks
+                .iter()
+                .find(|t| {
+                    let name = t["name"].as_str().unwrap();
+                    !done.contains_key(name) && depends(t).iter().all(|d| done.contains_key(d))
+                })
+                .expect("a task whose dependencies are done (no cycle)");
+            let deps = depends(ready);
+            let mut preds = before.clone();
+            deps.iter().for_each(|d| preds.extend(done[d].1.iter().cloned()));
+            let blocked = deps.iter().any(|d| matches!(done[d].0, Status::Failed | Status::Omitted));
+            let decided = forced.or(if blocked {
+                Some(Status::Omitted)
+            } else {
+                ready["when"].as_str().filter(|w| !evaluate(&self.substitute(w, None))).map(|_| Status::Skipped)
+            });
+            let result = self.task(resource, ready, &preds, decided);
+            done.insert(ready["name"].as_str().unwrap().to_owned(), result);
+        }
+        let failed = done.values().any(|(s, _)| *s == Status::Failed);
+        let leaves = done.into_values().flat_map(|(_, l)| l).collect();
+        (if failed { Status::Failed } else { Status::Succeeded }, leaves)
+    }
+
+    fn task(
+        &mut self,
+        resource: &Json,
+        task: &Json,
+        preds: &BTreeSet<String>,
+        decided: Option<Status>,
+    ) -> (Status, BTreeSet<String>) {
+        if let Some(reference) = task.get("templateRef") {
+            let name = reference["name"].as_str().unwrap();
+            let referenced = self.export.templates.get(name).unwrap_or_else(|| panic!("no WorkflowTemplate {name}"));
+            let (status, leaves) = self.dag(referenced, reference["template"].as_str().unwrap(), preds, decided);
+            return (decided.unwrap_or(status), leaves);
+        }
+        let items: Vec<Option<String>> = if let Some(items) = task["withItems"].as_array() {
+            items.iter().map(|i| Some(i.as_str().unwrap().to_owned())).collect()
+        } else if let Some(param) = task["withParam"].as_str() {
+            let list: Vec<String> =
+                serde_json::from_str(&self.substitute(param, None)).expect("withParam: a JSON list");
+            list.into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let template = template(resource, task["template"].as_str().unwrap());
+        let args: Vec<String> =
+            template["container"]["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+        let mut status = decided.unwrap_or(Status::Succeeded);
+        let mut leaves = BTreeSet::new();
+        for item in items {
+            // The step's id, as the container's command names it: the export's names map back to the plan.
+            let id = match &item {
+                Some(item) => format!("{}[{item}]", args[3]),
+                None => args[3].clone(),
+            };
+            self.outcome.edges.insert(id.clone(), preds.clone());
+            leaves.insert(id.clone());
+            let instance = match (decided, self.run) {
+                (Some(decided), _) => decided,
+                (None, None) => Status::Succeeded,
+                (None, Some(run)) => {
+                    let args: Vec<String> = args.iter().map(|a| self.substitute(a, item.as_deref())).collect();
+                    let attempts = 1 + template["retryStrategy"]["limit"].as_u64().unwrap_or(0);
+                    self.outcome.ran.push(id.clone());
+                    if (0..attempts).any(|_| run(template, &args)) { Status::Succeeded } else { Status::Failed }
+                }
+            };
+            if instance == Status::Failed {
+                status = Status::Failed;
+            }
+            self.outcome.status.insert(id, instance);
+        }
+        (status, leaves)
+    }
+}
+
+fn depends(task: &Json) -> Vec<String> {
+    task["depends"].as_str().map(|d| d.split("&&").map(|n| n.trim().to_owned()).collect()).unwrap_or_default()
+}
+
+fn closure(edges: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, BTreeSet<String>> {
+    fn reach(id: &str, edges: &BTreeMap<String, BTreeSet<String>>, seen: &mut BTreeSet<String>) {
+        for p in &edges[id] {
+            if seen.insert(p.clone()) {
+                reach(p, edges, seen);
+            }
+        }
+    }
+    edges
+        .keys()
+        .map(|id| {
+            let mut seen = BTreeSet::new();
+            reach(id, edges, &mut seen);
+            (id.clone(), seen)
+        })
+        .collect()
+}
+
+/// Argo's parameter values for `given` (`NAME=VALUE`), defaults from the Workflow's arguments.
+fn argo_params(export: &Export, given: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut params: BTreeMap<String, String> = export.workflow["spec"]["arguments"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| Some((p["name"].as_str()?.to_owned(), p["value"].as_str()?.to_owned())))
+        .collect();
+    params.extend(given.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    params
+}
+
+#[test]
+fn export_is_valid_against_argo_models_and_its_dag_is_the_local_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("argo");
+    export(&fixture(), &out);
+    let validated = validate(&out, &["OUT=/tmp/marks"]);
+    assert!(validated.status.success(), "{}", text(&validated));
+    assert!(text(&validated).contains("argo-validate: 6 resources ok"), "{}", text(&validated));
+    // The Workflow cannot be submitted without the required parameter; Argo would refuse it too.
+    let missing = validate(&out, &[]);
+    assert!(!missing.status.success() && text(&missing).contains("parameters.0.value: required"), "{}", text(&missing));
+
+    let export = Export::read(&out);
+    let workflow = &export.workflow;
+    assert_eq!(workflow["spec"]["parallelism"], 3);
+    assert_eq!(workflow["spec"]["serviceAccountName"], "precheck");
+    let addon = &workflow["spec"]["arguments"]["parameters"][1];
+    assert_eq!(addon["enum"], serde_json::json!(["none", "metrics-server", "no"]));
+    let build = &export.templates["argo-demo-build"];
+    assert_eq!(template(build, "main")["parallelism"], 1);
+    let stack = template(build, "step-stack");
+    assert_eq!(stack["activeDeadlineSeconds"], 30);
+    assert_eq!(
+        stack["retryStrategy"],
+        serde_json::json!({"limit": 2, "retryPolicy": "Always",
+            "backoff": {"duration": "100ms", "factor": "1.5", "cap": "60s", "maxDuration": "60s"}})
+    );
+
+    let pipeline = precheck_pipeline::Pipeline::load(&fixture()).unwrap();
+    let cases: &[&[(&str, &str)]] = &[
+        &[],
+        &[("ADDON", "no"), ("ZONES", r#"["c"]"#)],
+        &[("ADDON", "metrics-server"), ("FAST", "true"), ("NODES", "4")],
+        &[("ADDON", "metrics-server"), ("ZONES", "[]")],
+    ];
+    for given in cases {
+        let mut given = given.to_vec();
+        given.push(("OUT", "/tmp/marks"));
+        let params = argo_params(&export, &given);
+        let outcome =
+            Argo { export: &export, params: params.clone(), run: None, outcome: Outcome::default() }.workflow();
+        let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let values = pipeline.values_from_args(&pairs).unwrap();
+        let graph = pipeline.bind(&values, None).unwrap();
+        let local: BTreeMap<String, BTreeSet<String>> = graph
+            .nodes
+            .iter()
+            .map(|n| (n.id.clone(), n.depends.iter().map(|&d| graph.nodes[d].id.clone()).collect()))
+            .collect();
+        assert_eq!(closure(&outcome.edges), closure(&local), "the DAG with {given:?}");
+        let skipped: BTreeSet<&str> = graph.nodes.iter().filter(|n| n.skip.is_some()).map(|n| n.id.as_str()).collect();
+        let argo_skipped: BTreeSet<&str> =
+            outcome.status.iter().filter(|(_, s)| **s == Status::Skipped).map(|(id, _)| id.as_str()).collect();
+        assert_eq!(argo_skipped, skipped, "skipped steps with {given:?}");
+    }
+}
+
+#[test]
+fn exported_steps_run_as_argo_would_do_what_a_local_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("argo");
+    export(&fixture(), &out);
+    let export = Export::read(&out);
+    let cases: &[&[(&str, &str)]] = &[
+        &[],
+        &[("ADDON", "no"), ("ZONES", r#"["c","d e"]"#)],
+        &[("FAST", "true"), ("ADDON", "metrics-server")],
+        &[("FAIL", "build/stack")],
+        &[("FAIL", "preflight/announce")],
+    ];
+    for (n, given) in cases.iter().enumerate() {
+        let local_marks = dir.path().join(format!("local-{n}"));
+        let argo_marks = dir.path().join(format!("argo-{n}"));
+        std::fs::create_dir_all(&local_marks).unwrap();
+        std::fs::create_dir_all(&argo_marks).unwrap();
+
+        // Locally.
+        let state = dir.path().join(format!("state-{n}"));
+        let mut args = vec!["pipeline".to_owned(), "run".to_owned(), fixture().display().to_string()];
+        for (k, v) in given.iter().copied().chain([("OUT", local_marks.to_str().unwrap())]) {
+            args.extend(["-p".to_owned(), format!("{k}={v}")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let local = precheck(&args, &state);
+        let status = precheck(&["pipeline", "status", "--json"], &state);
+        let record: Json = serde_json::from_slice(&status.stdout).expect("status --json");
+        let local_status: BTreeMap<String, String> = record["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].as_str().unwrap().to_owned(), s["status"].as_str().unwrap().to_owned()))
+            .collect();
+
+        // As Argo would: each container's command, its image's `precheck` being this one.
+        let mut given = given.to_vec();
+        given.push(("OUT", argo_marks.to_str().unwrap()));
+        let pod_state = dir.path().join(format!("pods-{n}"));
+        let run = |template: &Json, args: &[String]| {
+            let container = &template["container"];
+            assert_eq!(container["command"], serde_json::json!(["precheck"]));
+            let output = Command::new(env!("CARGO_BIN_EXE_precheck"))
+                .args(args)
+                .current_dir(container["workingDir"].as_str().unwrap())
+                .env("PRECHECK_STATE_DIR", &pod_state)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let out = text(&output);
+            assert!(out.contains("attempt 1 of 1"), "a pod runs one attempt:\n{out}");
+            output.status.success()
+        };
+        let outcome = Argo {
+            export: &export,
+            params: argo_params(&export, &given),
+            run: Some(&run),
+            outcome: Outcome::default(),
+        }
+        .workflow();
+
+        let marks = |dir: &Path| -> BTreeMap<String, String> {
+            std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+                .collect()
+        };
+        assert_eq!(marks(&argo_marks), marks(&local_marks), "marks with {given:?}:\n{}", text(&local));
+        let argo_status: BTreeMap<String, String> = outcome
+            .status
+            .iter()
+            .map(|(id, s)| {
+                let s = match s {
+                    Status::Succeeded => "succeeded",
+                    Status::Failed => "failed",
+                    Status::Skipped | Status::Omitted => "skipped",
+                };
+                (id.clone(), s.to_owned())
+            })
+            .collect();
+        assert_eq!(argo_status, local_status, "statuses with {given:?}");
+        let failing = given.iter().any(|(k, _)| *k == "FAIL");
+        assert_eq!(local.status.success(), !failing, "{}", text(&local));
+        assert!(outcome.ran.last().is_some_and(|id| id == "finally/report"), "the exit handler ran last");
+    }
+}
+
+#[test]
+fn the_cluster_build_example_exports_valid_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("argo");
+    export(&emulator::repo_root().join("examples/cluster-build/pipeline.yaml"), &out);
+    let validated = validate(&out, &[]);
+    assert!(validated.status.success(), "{}", text(&validated));
+    let export = Export::read(&out);
+    let addons = &export.templates["cluster-build-addons"];
+    let metrics = &template(addons, "main")["dag"]["tasks"][1];
+    assert_eq!(metrics["when"], "'{{workflow.parameters.METRICS_SERVER}}' != 'none'");
+    assert_eq!(addons["spec"]["onExit"], "exit", "a stage submitted alone runs the finally steps");
+}
+
+#[test]
+fn the_validator_catches_what_argo_would_refuse() {
+    let selftest = Command::new(emulator::python())
+        .arg(emulator::repo_root().join("tests/support/argo_validate.py"))
+        .arg("--self-test")
+        .output()
+        .unwrap();
+    assert!(selftest.status.success(), "{}", text(&selftest));
+    // And on real output: a misspelt field and a dangling reference.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("argo");
+    export(&fixture(), &out);
+    let path = out.join("argo-demo-build.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, yaml.replace("activeDeadlineSeconds", "activeDeadlineSecond")).unwrap();
+    std::fs::remove_file(out.join("argo-demo-finally.yaml")).unwrap();
+    let validated = validate(&out, &["OUT=/tmp/x"]);
+    let said = text(&validated);
+    assert!(!validated.status.success(), "{said}");
+    assert!(said.contains("activeDeadlineSecond"), "{said}");
+    assert!(said.contains("argo-demo-finally"), "{said}");
+}
+
+#[test]
+fn a_pod_refuses_a_pipeline_other_than_the_one_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("argo");
+    let copy = dir.path().join("argo.yaml");
+    std::fs::copy(fixture(), &copy).unwrap();
+    export_from(dir.path(), &copy, &out);
+    let export = Export::read(&out);
+    let argo = Argo {
+        export: &export,
+        params: argo_params(&export, &[("OUT", dir.path().to_str().unwrap())]),
+        run: None,
+        outcome: Outcome::default(),
+    };
+    let args: Vec<String> = template(&export.templates["argo-demo-validation"], "step-check")["container"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| argo.substitute(a.as_str().unwrap(), None))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let state = dir.path().join("state");
+    let ran = precheck(&args, &state);
+    assert!(ran.status.success(), "{}", text(&ran));
+    assert!(dir.path().join("validation.check").exists());
+    std::fs::write(&copy, std::fs::read_to_string(&copy).unwrap().replace("validation.check", "validation.checked"))
+        .unwrap();
+    let refused = precheck(&args, &state);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("is not the one exported"), "{}", text(&refused));
+    assert!(!dir.path().join("validation.checked").exists());
+}
+
+#[test]
+fn export_refuses_files_outside_the_image_and_replaces_its_earlier_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("argo");
+    let example = emulator::repo_root().join("examples/cluster-build/pipeline.yaml");
+    // Without --root, the example's directory is the image's: its preflight suite is outside.
+    let refused = precheck(
+        &["pipeline", "export", example.to_str().unwrap(), "--argo", out.to_str().unwrap(), "--image", "i"],
+        &dir.path().join("state"),
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("checks/preflight/network.yaml is not under"), "{}", text(&refused));
+
+    export(&fixture(), &out);
+    std::fs::write(
+        out.join("argo-demo-removed.yaml"),
+        format!("{}\nkind: WorkflowTemplate\n", precheck_pipeline::argo::HEADER),
+    )
+    .unwrap();
+    std::fs::write(out.join("mine.yaml"), "kind: ConfigMap\n").unwrap();
+    export(&fixture(), &out);
+    assert!(!out.join("argo-demo-removed.yaml").exists(), "an earlier export's file is removed");
+    assert!(out.join("mine.yaml").exists(), "other files are left alone");
+}
