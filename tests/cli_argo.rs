@@ -77,7 +77,8 @@ impl Export {
     fn read(dir: &Path) -> Self {
         let mut workflow = None;
         let mut templates = BTreeMap::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
+        let files = std::fs::read_dir(dir).unwrap().chain(std::fs::read_dir(dir.join("templates")).unwrap());
+        for entry in files {
             let path = entry.unwrap().path();
             if path.extension().is_none_or(|e| e != "yaml") {
                 continue;
@@ -564,10 +565,10 @@ fn the_validator_catches_what_argo_would_refuse() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("argo");
     export(&fixture(), &out);
-    let path = out.join("argo-demo-build.yaml");
+    let path = out.join("templates/argo-demo-build.yaml");
     let yaml = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, yaml.replace("activeDeadlineSeconds", "activeDeadlineSecond")).unwrap();
-    std::fs::remove_file(out.join("argo-demo-finally.yaml")).unwrap();
+    std::fs::remove_file(out.join("templates/argo-demo-finally.yaml")).unwrap();
     let validated = validate(&out, &["OUT=/tmp/x"]);
     let said = text(&validated);
     assert!(!validated.status.success(), "{said}");
@@ -623,12 +624,55 @@ fn export_refuses_files_outside_the_image_and_replaces_its_earlier_files() {
 
     export(&fixture(), &out);
     std::fs::write(
-        out.join("argo-demo-removed.yaml"),
+        out.join("templates/argo-demo-removed.yaml"),
         format!("{}\nkind: WorkflowTemplate\n", precheck_pipeline::argo::HEADER),
     )
     .unwrap();
     std::fs::write(out.join("mine.yaml"), "kind: ConfigMap\n").unwrap();
     export(&fixture(), &out);
-    assert!(!out.join("argo-demo-removed.yaml").exists(), "an earlier export's file is removed");
+    assert!(!out.join("templates/argo-demo-removed.yaml").exists(), "an earlier export's file is removed");
     assert!(out.join("mine.yaml").exists(), "other files are left alone");
+}
+
+#[test]
+fn a_step_alone_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let file = fixture();
+    let file = file.to_str().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["build/stak"], "no step 'build/stak' (did you mean 'build/stack'?)"),
+        (&["preflight/per_zone"], "preflight/per_zone: a fan-out step: give the item to run (--item)"),
+        (&["preflight/per_zone", "--item", "c"], "'c' is not one of its items (a, b)"),
+        (&["build/stack", "--item", "a"], "not a fan-out step, yet given item 'a'"),
+    ];
+    for (args, said) in cases {
+        let mut all = vec!["pipeline", "step", file, "-p"];
+        let param = format!("OUT={out}");
+        all.push(&param);
+        all.extend_from_slice(args);
+        let refused = precheck(&all, &state);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+        assert!(text(&refused).contains(said), "{args:?}: {}", text(&refused));
+    }
+    // One instance of a fan-out, given its list as Argo hands it over (JSON).
+    let ran = precheck(
+        &[
+            "pipeline",
+            "step",
+            file,
+            "preflight/per_zone",
+            "--item",
+            "c d",
+            "-p",
+            &format!("OUT={out}"),
+            "-p",
+            r#"ZONES=["c d"]"#,
+        ],
+        &state,
+    );
+    assert!(ran.status.success(), "{}", text(&ran));
+    assert!(dir.path().join("preflight.zone-c d").exists());
+    assert!(!dir.path().join("preflight.announce").exists(), "what it depends on is not run");
 }

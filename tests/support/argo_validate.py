@@ -5,7 +5,7 @@
                                                and every problem as "FILE: path.to.field: what"
     argo_validate.py --self-test               a valid example passes, single mutations are caught
 
-DIR holds *.yaml files, one resource each: kind Workflow or WorkflowTemplate, argoproj.io/v1alpha1.
+DIR holds *.yaml files (also in subdirectories), one resource each: kind Workflow or WorkflowTemplate, argoproj.io/v1alpha1.
 1. Schema: hera 7.1.0's Pydantic models generated from Argo's OpenAPI spec (hera/workflows/models/io/
    argoproj/workflow/v1alpha1.py, from argo-workflows-4.0.5.json), made strict: unknown fields are
    errors (typos too), only camelCase wire names are accepted, types are JSON-strict (a number
@@ -90,13 +90,13 @@ class Checker:
             self.problems.append(f"{f}: {path}: {msg}")
 
     def run(self, directory):
-        for p in sorted(Path(directory).glob("*.yaml")):
+        for p in sorted(Path(directory).rglob("*.yaml")):
             try:
                 docs = list(yaml.safe_load_all(p.read_text()))
             except yaml.YAMLError as e:
                 docs = [f"not valid YAML: {e}".replace("\n", " ")]
             if len(docs) == 1 and isinstance(docs[0], dict):
-                self.docs[p.name] = docs[0]
+                self.docs[str(p.relative_to(directory))] = docs[0]
             else:
                 self.err(p.name, "-", docs[0] if docs and isinstance(docs[0], str) else "must hold one resource")
         for f, d in self.docs.items():

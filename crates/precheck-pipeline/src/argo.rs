@@ -163,7 +163,7 @@ pub fn export(pipeline: &Pipeline, options: &ArgoOptions) -> Result<Vec<Resource
             templates.push(exit_template(&finally_name));
         }
         let body = workflow_template(&context, &name, Some(&stage.name), &params, templates, has_finally);
-        resources.push(Resource { file: format!("{name}.yaml"), kind: "WorkflowTemplate", name, body });
+        resources.push(Resource { file: format!("templates/{name}.yaml"), kind: "WorkflowTemplate", name, body });
     }
     if has_finally {
         names.claim("resource", &finally_name, "the finally steps")?;
@@ -172,7 +172,7 @@ pub fn export(pipeline: &Pipeline, options: &ArgoOptions) -> Result<Vec<Resource
         templates.extend(step_templates(&context, "finally", &pipeline.finally)?);
         let body = workflow_template(&context, &finally_name, None, &params, templates, false);
         resources.push(Resource {
-            file: format!("{finally_name}.yaml"),
+            file: format!("templates/{finally_name}.yaml"),
             kind: "WorkflowTemplate",
             name: finally_name.clone(),
             body,
@@ -230,14 +230,14 @@ pub fn export(pipeline: &Pipeline, options: &ArgoOptions) -> Result<Vec<Resource
     Ok(resources)
 }
 
-/// Writes `resources` into `dir` (created if needed), each file starting with [`HEADER`], and removes the
-/// files an earlier export wrote that this one does not (a stage since removed). Returns the paths written.
+/// Writes `resources` into `dir` (created if needed): the Workflow as `workflow.yaml`, the
+/// WorkflowTemplates under `templates/`, each file starting with [`HEADER`]; removes the files an earlier
+/// export wrote that this one does not (a stage since removed). Returns the paths written.
 pub fn write(dir: &Path, pipeline: &Pipeline, resources: &[Resource]) -> Result<Vec<PathBuf>, ExportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ExportError::Io { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut written = Vec::new();
     for resource in resources {
         let yaml = serde_saphyr::to_string(&resource.body).map_err(|e| ExportError::Io {
@@ -250,16 +250,24 @@ pub fn write(dir: &Path, pipeline: &Pipeline, resources: &[Resource]) -> Result<
             pipeline.digest
         );
         let path = dir.join(&resource.file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
         std::fs::write(&path, text).map_err(io(&path))?;
         written.push(path);
     }
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let path = entry.map_err(io(dir))?.path();
-        let ours = path.extension().is_some_and(|e| e == "yaml")
-            && !written.contains(&path)
-            && std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with(HEADER));
-        if ours {
-            std::fs::remove_file(&path).map_err(io(&path))?;
+    for dir in [dir.to_path_buf(), dir.join("templates")] {
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let path = entry.map_err(io(&dir))?.path();
+            let ours = path.extension().is_some_and(|e| e == "yaml")
+                && !written.contains(&path)
+                && std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with(HEADER));
+            if ours {
+                std::fs::remove_file(&path).map_err(io(&path))?;
+            }
         }
     }
     Ok(written)
