@@ -24,6 +24,13 @@ pub enum PipelineCommand {
         file: PathBuf,
         #[command(flatten)]
         params: Params,
+        /// Refuse unless the pipeline file (and its imports) has this digest: the one exported.
+        #[arg(long, value_name = "DIGEST")]
+        expect_digest: Option<String>,
+        /// Also write, for every `when` of the pipeline, a file in DIR named by its key holding `true` or
+        /// `false` for these values (what the exported Argo Workflow's `parameters` task hands on).
+        #[arg(long, value_name = "DIR")]
+        conditions: Option<PathBuf>,
     },
     /// Run a pipeline, or one stage of it, recording the run under the state directory.
     Run {
@@ -55,6 +62,9 @@ pub enum PipelineCommand {
         /// Refuse to run unless the pipeline file (and its imports) has this digest: the one exported.
         #[arg(long, value_name = "DIGEST")]
         expect_digest: Option<String>,
+        /// What the step sees as PRECHECK_RUN_ID (the orchestrator's run; default: this run's id).
+        #[arg(long, value_name = "ID")]
+        run_id: Option<String>,
         #[command(flatten)]
         state: StateDir,
         #[command(flatten)]
@@ -173,13 +183,16 @@ fn name_value(text: &str) -> Result<(String, String), String> {
 
 pub fn main(command: PipelineCommand) -> i32 {
     match command {
-        PipelineCommand::Plan { file, params } => plan(&file, &params),
+        PipelineCommand::Plan { file, params, expect_digest, conditions } => {
+            plan(&file, &params, expect_digest.as_deref(), conditions.as_deref())
+        }
         PipelineCommand::Run { file, params, parallelism, state, target } => {
             run(&file, &params, parallelism, &state, &target)
         }
-        PipelineCommand::Step { file, step: id, item, params, expect_digest, state, target } => {
+        PipelineCommand::Step { file, step: id, item, params, expect_digest, run_id, state, target } => {
             let params = Params { params, stage: None };
-            step(&file, &id, item.as_deref(), &params, expect_digest.as_deref(), &state, &target)
+            let digest = expect_digest.as_deref();
+            step(&file, &id, item.as_deref(), &params, digest, run_id, &state, &target)
         }
         PipelineCommand::Export { file, argo, image, root, workdir, service_account } => {
             export(&file, &argo, precheck_pipeline::argo::ArgoOptions { image, root, workdir, service_account })
@@ -197,10 +210,29 @@ pub fn main(command: PipelineCommand) -> i32 {
 
 /// The checked pipeline and the parameter values of the command line; errors are printed.
 fn load(file: &Path, params: &Params) -> Result<(Pipeline, precheck_pipeline::Values), i32> {
+    load_exported(file, params, None)
+}
+
+/// [`load`], refusing a pipeline file whose digest is not `expected` (the one exported) before reading
+/// the values, which a changed file may declare differently.
+fn load_exported(
+    file: &Path,
+    params: &Params,
+    expected: Option<&str>,
+) -> Result<(Pipeline, precheck_pipeline::Values), i32> {
     let pipeline = Pipeline::load(file).map_err(|e| {
         print_pipeline_error(&e);
         exit_codes::INVALID_INPUT
     })?;
+    if let Some(expected) = expected.filter(|d| *d != pipeline.digest) {
+        eprintln!(
+            "error: {} (or a file it imports) is not the one exported (digest {} instead of {expected}): rebuild \
+             the image or export again",
+            file.display(),
+            pipeline.digest
+        );
+        return Err(exit_codes::INVALID_INPUT);
+    }
     let values = pipeline.values_from_args(&params.params).map_err(|e| {
         eprintln!("error: invalid parameters: {e}");
         exit_codes::INVALID_INPUT
@@ -231,11 +263,37 @@ fn print_pipeline_error(error: &LoadError) {
     }
 }
 
-fn plan(file: &Path, params: &Params) -> i32 {
-    let (pipeline, values) = match load(file, params) {
+fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: Option<&Path>) -> i32 {
+    let (pipeline, values) = match load_exported(file, params, expect_digest) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    if let Some(dir) = conditions {
+        // In Argo a list parameter also feeds `withParam`, which reads JSON only.
+        let lists = pipeline.parameters.iter().filter(|p| p.kind == precheck_pipeline::Kind::List);
+        for list in lists {
+            let given = params.params.iter().rev().find(|(name, _)| *name == list.name);
+            if let Some((_, text)) = given.filter(|(_, text)| !text.trim_start().starts_with('[')) {
+                eprintln!(
+                    "error: invalid parameters: parameter '{}' is a list, which Argo needs as a JSON list \
+                     (such as [\"a\",\"b\"]), got '{text}'",
+                    list.name
+                );
+                return exit_codes::INVALID_INPUT;
+            }
+        }
+        match precheck_pipeline::argo::write_conditions(&pipeline, &values, dir) {
+            Ok(written) => {
+                for (key, holds) in written {
+                    println!("condition {key}: {holds}");
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit_codes::INFRASTRUCTURE;
+            }
+        }
+    }
     let graph = match pipeline.bind(&values, params.stage.as_deref()) {
         Ok(g) => g,
         Err(e) => {
@@ -290,7 +348,7 @@ fn exec_options(target: &Target, parallelism: Option<usize>) -> Result<ExecOptio
     let mut env = Clusters::new(cluster.clone(), None).command_env();
     let aws = target.aws();
     env.extend(aws.command_env());
-    Ok(ExecOptions { parallelism, target: ChecksTarget { cluster, aws }, env })
+    Ok(ExecOptions { parallelism, target: ChecksTarget { cluster, aws }, env, run_id: None })
 }
 
 fn finish(result: Result<RunRecord, RunError>) -> i32 {
@@ -362,27 +420,21 @@ fn export(file: &Path, dir: &Path, options: precheck_pipeline::argo::ArgoOptions
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn step(
     file: &Path,
     id: &str,
     item: Option<&str>,
     params: &Params,
     expect_digest: Option<&str>,
+    run_id: Option<String>,
     state: &StateDir,
     target: &Target,
 ) -> i32 {
-    let (pipeline, values) = match load(file, params) {
+    let (pipeline, values) = match load_exported(file, params, expect_digest) {
         Ok((pipeline, values)) => (Arc::new(pipeline), values),
         Err(code) => return code,
     };
-    if let Some(expected) = expect_digest.filter(|d| *d != pipeline.digest) {
-        eprintln!(
-            "error: {} (or a file it imports) is not the one exported (digest {} instead of {expected}):              rebuild the image or export again",
-            file.display(),
-            pipeline.digest
-        );
-        return exit_codes::INVALID_INPUT;
-    }
     let graph = match pipeline.bind(&values, None).and_then(|g| g.single(id, item)) {
         Ok(graph) => graph,
         Err(e) => {
@@ -391,7 +443,7 @@ fn step(
         }
     };
     let options = match exec_options(target, None) {
-        Ok(o) => o,
+        Ok(o) => ExecOptions { run_id, ..o },
         Err(code) => return code,
     };
     let store = Store::new(&state.state_dir);

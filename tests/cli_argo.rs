@@ -222,8 +222,69 @@ enum Status {
     Succeeded,
     Failed,
     Skipped,
-    /// Not run because something it depends on failed.
+    /// Not run because its `depends` did not hold (something it depends on failed).
     Omitted,
+}
+
+/// Whether a DAG task's `depends` holds: `A` is `A.Succeeded || A.Skipped`; `A.Failed` and the like test
+/// one status; `&&`, `||`, `!` and parentheses combine them (Argo's `depends` language).
+fn depends_hold(expression: &str, done: &BTreeMap<String, (Status, BTreeSet<String>)>) -> bool {
+    fn or(t: &[String], i: &mut usize, done: &BTreeMap<String, (Status, BTreeSet<String>)>) -> bool {
+        let mut v = and(t, i, done);
+        while t.get(*i).is_some_and(|x| x == "||") {
+            *i += 1;
+            v |= and(t, i, done);
+        }
+        v
+    }
+    fn and(t: &[String], i: &mut usize, done: &BTreeMap<String, (Status, BTreeSet<String>)>) -> bool {
+        let mut v = unary(t, i, done);
+        while t.get(*i).is_some_and(|x| x == "&&") {
+            *i += 1;
+            v &= unary(t, i, done);
+        }
+        v
+    }
+    fn unary(t: &[String], i: &mut usize, done: &BTreeMap<String, (Status, BTreeSet<String>)>) -> bool {
+        *i += 1;
+        match t[*i - 1].as_str() {
+            "!" => !unary(t, i, done),
+            "(" => {
+                let v = or(t, i, done);
+                assert_eq!(t[*i], ")");
+                *i += 1;
+                v
+            }
+            term => {
+                let (name, state) = term.split_once('.').unwrap_or((term, ""));
+                let status = done[name].0;
+                match state {
+                    "" => matches!(status, Status::Succeeded | Status::Skipped),
+                    "Succeeded" => status == Status::Succeeded,
+                    "Failed" | "Errored" => status == Status::Failed && state == "Failed",
+                    "Skipped" => status == Status::Skipped,
+                    "Omitted" => status == Status::Omitted,
+                    other => panic!("unknown state {other} in `{term}`"),
+                }
+            }
+        }
+    }
+    let spaced = expression.replace('(', " ( ").replace(')', " ) ").replace('!', " ! ");
+    let tokens: Vec<String> = spaced.split_whitespace().map(str::to_owned).collect();
+    let mut i = 0;
+    let v = or(&tokens, &mut i, done);
+    assert_eq!(i, tokens.len(), "trailing tokens in `{expression}`");
+    v
+}
+
+/// The task names a `depends` expression names.
+fn depends_names(task: &Json) -> Vec<String> {
+    let expression = task["depends"].as_str().unwrap_or_default();
+    expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.split('.').next().unwrap().to_owned())
+        .collect()
 }
 
 /// What a simulated Argo run did: each step instance's status, what it waited for, the order they ran.
@@ -237,34 +298,69 @@ struct Outcome {
 /// Runs a pod: its container template and its arguments, resolved; whether it succeeded.
 type Pod<'a> = dyn Fn(&Json, &[String]) -> bool + 'a;
 
+/// The values a DAG's expressions see: its inputs, and the outputs of its tasks so far.
+#[derive(Default, Clone)]
+struct Scope {
+    inputs: BTreeMap<String, String>,
+    outputs: BTreeMap<String, BTreeMap<String, String>>,
+}
+
 struct Argo<'a> {
     export: &'a Export,
     /// Parameter values as Argo holds them (text; lists as JSON).
     params: BTreeMap<String, String>,
-    /// Runs a container's command; `None` only builds the graph.
+    /// Runs a step's pod; `None` only builds the graph (the `parameters` pods always run: they decide).
     run: Option<&'a Pod<'a>>,
+    /// Where `parameters` pods write the conditions (their container's /tmp/precheck/conditions).
+    scratch: PathBuf,
     outcome: Outcome,
 }
 
 impl Argo<'_> {
-    fn substitute(&self, text: &str, item: Option<&str>) -> String {
-        let mut out = text.to_owned();
+    fn new<'a>(
+        export: &'a Export,
+        params: BTreeMap<String, String>,
+        run: Option<&'a Pod<'a>>,
+        scratch: &Path,
+    ) -> Argo<'a> {
+        Argo { export, params, run, scratch: scratch.to_path_buf(), outcome: Outcome::default() }
+    }
+
+    fn substitute(&self, text: &str, scope: &Scope) -> String {
+        let mut out = text.replace("{{workflow.name}}", "simulated-workflow");
         for (name, value) in &self.params {
             out = out.replace(&format!("{{{{workflow.parameters.{name}}}}}"), value);
         }
-        if let Some(item) = item {
-            out = out.replace("{{inputs.parameters.item}}", item);
+        for (name, value) in &scope.inputs {
+            out = out.replace(&format!("{{{{inputs.parameters.{name}}}}}"), value);
+        }
+        for (task, outputs) in &scope.outputs {
+            for (name, value) in outputs {
+                out = out.replace(&format!("{{{{tasks.{task}.outputs.parameters.{name}}}}}"), value);
+            }
         }
         assert!(!out.contains("{{"), "unresolved expression in {out}");
         out
     }
 
-    /// Runs the workflow: its entrypoint, then its exit handler.
+    /// Runs the Workflow: its entrypoint, then its exit handler.
     fn workflow(mut self) -> Outcome {
         let workflow = &self.export.workflow;
-        let (_, leaves) = self.dag(workflow, "main", &BTreeSet::new(), None);
+        let entry = workflow["spec"]["entrypoint"].as_str().unwrap();
+        let (_, leaves) = self.dag(workflow, entry, &BTreeSet::new(), None, Scope::default());
         if let Some(exit) = workflow["spec"]["onExit"].as_str() {
-            self.dag(workflow, exit, &leaves, None);
+            self.dag(workflow, exit, &leaves, None, Scope::default());
+        }
+        self.outcome
+    }
+
+    /// Runs a WorkflowTemplate submitted alone (`argo submit --from workflowtemplate/NAME`).
+    fn submitted(mut self, name: &str) -> Outcome {
+        let resource = &self.export.templates[name];
+        let entry = resource["spec"]["entrypoint"].as_str().unwrap();
+        let (_, leaves) = self.dag(resource, entry, &BTreeSet::new(), None, Scope::default());
+        if let Some(exit) = resource["spec"]["onExit"].as_str() {
+            self.dag(resource, exit, &leaves, None, Scope::default());
         }
         self.outcome
     }
@@ -277,6 +373,7 @@ impl Argo<'_> {
         name: &str,
         before: &BTreeSet<String>,
         forced: Option<Status>,
+        mut scope: Scope,
     ) -> (Status, BTreeSet<String>) {
         let tasks = template(resource, name)["dag"]["tasks"].as_array().unwrap().clone();
         let mut done: BTreeMap<String, (Status, BTreeSet<String>)> = BTreeMap::new();
@@ -285,20 +382,23 @@ impl Argo<'_> {
                 .iter()
                 .find(|t| {
                     let name = t["name"].as_str().unwrap();
-                    !done.contains_key(name) && depends(t).iter().all(|d| done.contains_key(d))
+                    !done.contains_key(name) && depends_names(t).iter().all(|d| done.contains_key(d))
                 })
                 .expect("a task whose dependencies are done (no cycle)");
-            let deps = depends(ready);
             let mut preds = before.clone();
-            deps.iter().for_each(|d| preds.extend(done[d].1.iter().cloned()));
-            let blocked = deps.iter().any(|d| matches!(done[d].0, Status::Failed | Status::Omitted));
-            let decided = forced.or(if blocked {
-                Some(Status::Omitted)
-            } else {
-                ready["when"].as_str().filter(|w| !evaluate(&self.substitute(w, None))).map(|_| Status::Skipped)
+            depends_names(ready).iter().for_each(|d| preds.extend(done[d].1.iter().cloned()));
+            let holds = ready["depends"].as_str().is_none_or(|d| depends_hold(d, &done));
+            let decided = forced.or_else(|| {
+                if !holds {
+                    Some(Status::Omitted)
+                } else {
+                    ready["when"].as_str().filter(|w| !evaluate(&self.substitute(w, &scope))).map(|_| Status::Skipped)
+                }
             });
-            let result = self.task(resource, ready, &preds, decided);
-            done.insert(ready["name"].as_str().unwrap().to_owned(), result);
+            let (status, leaves, outputs) = self.task(resource, ready, &preds, decided, &scope);
+            let task = ready["name"].as_str().unwrap().to_owned();
+            scope.outputs.insert(task.clone(), outputs);
+            done.insert(task, (status, leaves));
         }
         let failed = done.values().any(|(s, _)| *s == Status::Failed);
         let leaves = done.into_values().flat_map(|(_, l)| l).collect();
@@ -311,32 +411,65 @@ impl Argo<'_> {
         task: &Json,
         preds: &BTreeSet<String>,
         decided: Option<Status>,
-    ) -> (Status, BTreeSet<String>) {
-        if let Some(reference) = task.get("templateRef") {
-            let name = reference["name"].as_str().unwrap();
-            let referenced = self.export.templates.get(name).unwrap_or_else(|| panic!("no WorkflowTemplate {name}"));
-            let (status, leaves) = self.dag(referenced, reference["template"].as_str().unwrap(), preds, decided);
-            return (decided.unwrap_or(status), leaves);
+        scope: &Scope,
+    ) -> (Status, BTreeSet<String>, BTreeMap<String, String>) {
+        // A task that does not run resolves nothing (what it would read may not exist).
+        let arguments: BTreeMap<String, String> = task["arguments"]["parameters"]
+            .as_array()
+            .filter(|_| decided.is_none())
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p["value"] != "{{item}}")
+                    .map(|p| {
+                        (p["name"].as_str().unwrap().to_owned(), self.substitute(p["value"].as_str().unwrap(), scope))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (resource, callee) = match task.get("templateRef") {
+            Some(reference) => {
+                let name = reference["name"].as_str().unwrap();
+                let referenced =
+                    self.export.templates.get(name).unwrap_or_else(|| panic!("no WorkflowTemplate {name}"));
+                (referenced, template(referenced, reference["template"].as_str().unwrap()))
+            }
+            None => (resource, template(resource, task["template"].as_str().unwrap())),
+        };
+        if callee.get("dag").is_some() {
+            let inner = Scope { inputs: arguments, outputs: BTreeMap::new() };
+            let name = callee["name"].as_str().unwrap().to_owned();
+            let (status, leaves) = self.dag(resource, &name, preds, decided, inner);
+            return (decided.unwrap_or(status), leaves, BTreeMap::new());
+        }
+        let args: Vec<&str> =
+            callee["container"]["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        if args[1] != "step" {
+            // The `parameters` pod: it decides the conditions, so it runs even when only the graph is built.
+            return self.parameters_pod(callee, &args, decided, scope);
         }
         let items: Vec<Option<String>> = if let Some(items) = task["withItems"].as_array() {
             items.iter().map(|i| Some(i.as_str().unwrap().to_owned())).collect()
         } else if let Some(param) = task["withParam"].as_str() {
-            let list: Vec<String> =
-                serde_json::from_str(&self.substitute(param, None)).expect("withParam: a JSON list");
-            list.into_iter().map(Some).collect()
+            match serde_json::from_str::<Vec<String>>(&self.substitute(param, scope)) {
+                Ok(list) => list.into_iter().map(Some).collect(),
+                // Argo never expands a task it does not run.
+                Err(_) if decided.is_some() => Vec::new(),
+                Err(e) => panic!("withParam: not a JSON list: {e}"),
+            }
         } else {
             vec![None]
         };
-        let template = template(resource, task["template"].as_str().unwrap());
-        let args: Vec<String> =
-            template["container"]["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+        if items.is_empty() {
+            // Argo skips an empty fan-out; what waits for it waits for what it waited for.
+            return (decided.unwrap_or(Status::Skipped), preds.clone(), BTreeMap::new());
+        }
         let mut status = decided.unwrap_or(Status::Succeeded);
         let mut leaves = BTreeSet::new();
         for item in items {
             // The step's id, as the container's command names it: the export's names map back to the plan.
             let id = match &item {
                 Some(item) => format!("{}[{item}]", args[3]),
-                None => args[3].clone(),
+                None => args[3].to_owned(),
             };
             self.outcome.edges.insert(id.clone(), preds.clone());
             leaves.insert(id.clone());
@@ -344,10 +477,14 @@ impl Argo<'_> {
                 (Some(decided), _) => decided,
                 (None, None) => Status::Succeeded,
                 (None, Some(run)) => {
-                    let args: Vec<String> = args.iter().map(|a| self.substitute(a, item.as_deref())).collect();
-                    let attempts = 1 + template["retryStrategy"]["limit"].as_u64().unwrap_or(0);
+                    let mut inner = Scope { inputs: arguments.clone(), outputs: BTreeMap::new() };
+                    if let Some(item) = &item {
+                        inner.inputs.insert("item".into(), item.clone());
+                    }
+                    let args: Vec<String> = args.iter().map(|a| self.substitute(a, &inner)).collect();
+                    let attempts = 1 + callee["retryStrategy"]["limit"].as_u64().unwrap_or(0);
                     self.outcome.ran.push(id.clone());
-                    if (0..attempts).any(|_| run(template, &args)) { Status::Succeeded } else { Status::Failed }
+                    if (0..attempts).any(|_| run(callee, &args)) { Status::Succeeded } else { Status::Failed }
                 }
             };
             if instance == Status::Failed {
@@ -355,12 +492,54 @@ impl Argo<'_> {
             }
             self.outcome.status.insert(id, instance);
         }
-        (status, leaves)
+        (status, leaves, BTreeMap::new())
     }
-}
 
-fn depends(task: &Json) -> Vec<String> {
-    task["depends"].as_str().map(|d| d.split("&&").map(|n| n.trim().to_owned()).collect()).unwrap_or_default()
+    /// Runs a `parameters` pod (the real `precheck pipeline plan --conditions`) and reads its outputs.
+    fn parameters_pod(
+        &mut self,
+        callee: &Json,
+        args: &[&str],
+        decided: Option<Status>,
+        scope: &Scope,
+    ) -> (Status, BTreeSet<String>, BTreeMap<String, String>) {
+        if let Some(decided) = decided {
+            return (decided, BTreeSet::new(), BTreeMap::new());
+        }
+        let dir = self.scratch.join(format!("conditions-{}", self.outcome.ran.len()));
+        let container_dir = "/tmp/precheck/conditions";
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                self.substitute(a, scope)
+                    .replace(&format!("--conditions={container_dir}"), &format!("--conditions={}", dir.display()))
+            })
+            .collect();
+        let output = Command::new(env!("CARGO_BIN_EXE_precheck"))
+            .args(&args)
+            .current_dir(callee["container"]["workingDir"].as_str().unwrap())
+            .env("PRECHECK_STATE_DIR", self.scratch.join("state"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        self.outcome.ran.push(format!("parameters ({})", output.status));
+        if !output.status.success() {
+            return (Status::Failed, BTreeSet::new(), BTreeMap::new());
+        }
+        let outputs = callee["outputs"]["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        let path =
+                            p["valueFrom"]["path"].as_str().unwrap().replace(container_dir, &dir.display().to_string());
+                        (p["name"].as_str().unwrap().to_owned(), std::fs::read_to_string(path).expect("an output"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (Status::Succeeded, BTreeSet::new(), outputs)
+    }
 }
 
 fn closure(edges: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, BTreeSet<String>> {
@@ -414,11 +593,11 @@ fn export_is_valid_against_argo_models_and_its_dag_is_the_local_plan() {
     let build = &export.templates["argo-demo-build"];
     assert_eq!(template(build, "main")["parallelism"], 1);
     let stack = template(build, "step-stack");
-    assert_eq!(stack["activeDeadlineSeconds"], 30);
+    assert_eq!(stack["activeDeadlineSeconds"], 30 + 300, "the step's timeout and a margin for the pod's start");
     assert_eq!(
         stack["retryStrategy"],
         serde_json::json!({"limit": 2, "retryPolicy": "Always",
-            "backoff": {"duration": "100ms", "factor": "1.5", "cap": "60s", "maxDuration": "60s"}})
+            "backoff": {"duration": "100ms", "factor": 3, "cap": "60s", "maxDuration": "90s"}})
     );
 
     let pipeline = precheck_pipeline::Pipeline::load(&fixture()).unwrap();
@@ -432,21 +611,38 @@ fn export_is_valid_against_argo_models_and_its_dag_is_the_local_plan() {
         let mut given = given.to_vec();
         given.push(("OUT", "/tmp/marks"));
         let params = argo_params(&export, &given);
-        let outcome =
-            Argo { export: &export, params: params.clone(), run: None, outcome: Outcome::default() }.workflow();
         let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let values = pipeline.values_from_args(&pairs).unwrap();
-        let graph = pipeline.bind(&values, None).unwrap();
-        let local: BTreeMap<String, BTreeSet<String>> = graph
-            .nodes
-            .iter()
-            .map(|n| (n.id.clone(), n.depends.iter().map(|&d| graph.nodes[d].id.clone()).collect()))
-            .collect();
-        assert_eq!(closure(&outcome.edges), closure(&local), "the DAG with {given:?}");
-        let skipped: BTreeSet<&str> = graph.nodes.iter().filter(|n| n.skip.is_some()).map(|n| n.id.as_str()).collect();
-        let argo_skipped: BTreeSet<&str> =
-            outcome.status.iter().filter(|(_, s)| **s == Status::Skipped).map(|(id, _)| id.as_str()).collect();
-        assert_eq!(argo_skipped, skipped, "skipped steps with {given:?}");
+        // The whole Workflow, and each stage's WorkflowTemplate submitted alone (as `--stage` runs locally).
+        let mut runs = vec![(None, Argo::new(&export, params.clone(), None, dir.path()).workflow())];
+        for stage in &pipeline.stages {
+            let name = format!("argo-demo-{}", stage.name);
+            runs.push((
+                Some(stage.name.as_str()),
+                Argo::new(&export, params.clone(), None, dir.path()).submitted(&name),
+            ));
+        }
+        for (stage, outcome) in runs {
+            let graph = pipeline.bind(&values, stage).unwrap();
+            let local: BTreeMap<String, BTreeSet<String>> = graph
+                .nodes
+                .iter()
+                .map(|n| (n.id.clone(), n.depends.iter().map(|&d| graph.nodes[d].id.clone()).collect()))
+                .collect();
+            assert_eq!(closure(&outcome.edges), closure(&local), "the DAG of {stage:?} with {given:?}");
+            let skipped: BTreeSet<&str> =
+                graph.nodes.iter().filter(|n| n.skip.is_some()).map(|n| n.id.as_str()).collect();
+            let argo_skipped: BTreeSet<&str> =
+                outcome.status.iter().filter(|(_, s)| **s == Status::Skipped).map(|(id, _)| id.as_str()).collect();
+            assert_eq!(argo_skipped, skipped, "skipped steps of {stage:?} with {given:?}");
+        }
+    }
+    // A value a local run refuses stops the Workflow before any step, in its `parameters` task.
+    for bad in [("FAST", "yes"), ("ZONES", "a,b"), ("NODES", "3 || true")] {
+        let params = argo_params(&export, &[("OUT", "/tmp/marks"), bad]);
+        let outcome = Argo::new(&export, params, None, dir.path()).workflow();
+        assert!(outcome.status.values().all(|s| *s == Status::Omitted), "{bad:?}: {:?}", outcome.status);
+        assert!(outcome.ran[0].starts_with("parameters (exit status: 2)"), "{bad:?}: {:?}", outcome.ran);
     }
 }
 
@@ -462,6 +658,10 @@ fn exported_steps_run_as_argo_would_do_what_a_local_run_does() {
         &[("FAST", "true"), ("ADDON", "metrics-server")],
         &[("FAIL", "build/stack")],
         &[("FAIL", "preflight/announce")],
+        &[("FAIL", "finally/collect")],
+        // A quote in a value a condition reads is only a value.
+        &[("CHANNEL", "beta' || 'x")],
+        &[("CHANNEL", "beta")],
     ];
     for (n, given) in cases.iter().enumerate() {
         let local_marks = dir.path().join(format!("local-{n}"));
@@ -504,13 +704,7 @@ fn exported_steps_run_as_argo_would_do_what_a_local_run_does() {
             assert!(out.contains("attempt 1 of 1"), "a pod runs one attempt:\n{out}");
             output.status.success()
         };
-        let outcome = Argo {
-            export: &export,
-            params: argo_params(&export, &given),
-            run: Some(&run),
-            outcome: Outcome::default(),
-        }
-        .workflow();
+        let outcome = Argo::new(&export, argo_params(&export, &given), Some(&run), &pod_state).workflow();
 
         let marks = |dir: &Path| -> BTreeMap<String, String> {
             std::fs::read_dir(dir)
@@ -549,7 +743,13 @@ fn the_cluster_build_example_exports_valid_resources() {
     let export = Export::read(&out);
     let addons = &export.templates["cluster-build-addons"];
     let metrics = &template(addons, "main")["dag"]["tasks"][1];
-    assert_eq!(metrics["when"], "'{{workflow.parameters.METRICS_SERVER}}' != 'none'");
+    assert_eq!(metrics["when"], "{{inputs.parameters.when-metrics-server}} == true");
+    let call = &template(&export.workflow, "main")["dag"]["tasks"][4];
+    assert_eq!(call["name"], "addons");
+    assert_eq!(
+        call["arguments"]["parameters"][0]["value"],
+        "{{tasks.parameters.outputs.parameters.when-addons--metrics-server}}"
+    );
     assert_eq!(addons["spec"]["onExit"], "exit", "a stage submitted alone runs the finally steps");
 }
 
@@ -584,17 +784,12 @@ fn a_pod_refuses_a_pipeline_other_than_the_one_exported() {
     std::fs::copy(fixture(), &copy).unwrap();
     export_from(dir.path(), &copy, &out);
     let export = Export::read(&out);
-    let argo = Argo {
-        export: &export,
-        params: argo_params(&export, &[("OUT", dir.path().to_str().unwrap())]),
-        run: None,
-        outcome: Outcome::default(),
-    };
+    let argo = Argo::new(&export, argo_params(&export, &[("OUT", dir.path().to_str().unwrap())]), None, dir.path());
     let args: Vec<String> = template(&export.templates["argo-demo-validation"], "step-check")["container"]["args"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| argo.substitute(a.as_str().unwrap(), None))
+        .map(|a| argo.substitute(a.as_str().unwrap(), &Scope::default()))
         .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let state = dir.path().join("state");
@@ -623,15 +818,26 @@ fn export_refuses_files_outside_the_image_and_replaces_its_earlier_files() {
     assert!(text(&refused).contains("checks/preflight/network.yaml is not under"), "{}", text(&refused));
 
     export(&fixture(), &out);
-    std::fs::write(
-        out.join("templates/argo-demo-removed.yaml"),
-        format!("{}\nkind: WorkflowTemplate\n", precheck_pipeline::argo::HEADER),
-    )
-    .unwrap();
+    let ours =
+        format!("{} for pipeline argo-demo from elsewhere\nkind: WorkflowTemplate\n", precheck_pipeline::argo::HEADER);
+    let theirs =
+        format!("{} for pipeline other from elsewhere\nkind: WorkflowTemplate\n", precheck_pipeline::argo::HEADER);
+    std::fs::write(out.join("templates/argo-demo-removed.yaml"), ours).unwrap();
+    std::fs::write(out.join("templates/other-stage.yaml"), theirs).unwrap();
     std::fs::write(out.join("mine.yaml"), "kind: ConfigMap\n").unwrap();
     export(&fixture(), &out);
     assert!(!out.join("templates/argo-demo-removed.yaml").exists(), "an earlier export's file is removed");
+    assert!(out.join("templates/other-stage.yaml").exists(), "another pipeline's export is left alone");
     assert!(out.join("mine.yaml").exists(), "other files are left alone");
+    // A file in the way that no export of this pipeline wrote is not replaced.
+    std::fs::write(out.join("workflow.yaml"), "kind: Workflow # mine\n").unwrap();
+    let refused = precheck(
+        &["pipeline", "export", fixture().to_str().unwrap(), "--argo", out.to_str().unwrap(), "--image", "i"],
+        &dir.path().join("state"),
+    );
+    assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
+    assert!(text(&refused).contains("workflow.yaml exists and was not written by"), "{}", text(&refused));
+    assert_eq!(std::fs::read_to_string(out.join("workflow.yaml")).unwrap(), "kind: Workflow # mine\n");
 }
 
 #[test]
@@ -675,4 +881,15 @@ fn a_step_alone_names_what_is_wrong() {
     assert!(ran.status.success(), "{}", text(&ran));
     assert!(dir.path().join("preflight.zone-c d").exists());
     assert!(!dir.path().join("preflight.announce").exists(), "what it depends on is not run");
+
+    // Every pod of one Workflow sees the Workflow's name as its run id.
+    let tiny = dir.path().join("tiny.yaml");
+    std::fs::write(
+        &tiny,
+        "name: tiny\nstages:\n  - name: s\n    steps:\n      - { name: id, shell: 'echo \"run=$PRECHECK_RUN_ID\"' }\n",
+    )
+    .unwrap();
+    let ran = precheck(&["pipeline", "step", tiny.to_str().unwrap(), "s/id", "--run-id=wf-abc12"], &state);
+    assert!(ran.status.success(), "{}", text(&ran));
+    assert!(String::from_utf8_lossy(&ran.stdout).contains("run=wf-abc12"), "{}", text(&ran));
 }

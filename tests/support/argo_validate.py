@@ -318,9 +318,24 @@ class Checker:
                 self.err(f, path, f"{{{{{tag}}}}} outside a DAG task with withItems or withParam")
             elif items and tag != "item" and not any(tag[5:] in D(it) for it in items):
                 self.err(f, path, f"{{{{{tag}}}}}: no withItems entry has key {tag[5:]!r}")
+        elif tag == "workflow.name":
+            pass
+        elif tag.startswith("tasks.") and ".outputs.parameters." in tag:
+            # {{tasks.T.outputs.parameters.P}}: T is a task of the same DAG whose template declares output P.
+            t_name, _, p_name = tag[len("tasks."):].partition(".outputs.parameters.")
+            tasks = {D(t).get("name"): D(t) for t in L(D(tmpl.get("dag")).get("tasks"))}
+            if t_name not in tasks:
+                self.err(f, path, f"{{{{{tag}}}}}: no task {t_name!r} in this DAG")
+            else:
+                callee = next((D(t) for t in templates if D(t).get("name") == tasks[t_name].get("template")), {})
+                outputs = [D(q).get("name") for q in L(D(callee.get("outputs")).get("parameters"))]
+                if p_name not in outputs:
+                    self.err(f, path, f"{{{{{tag}}}}}: template {callee.get('name')!r} has no output {p_name!r}")
+                elif "depends" in task and t_name not in task.get("depends", ""):
+                    self.err(f, path, f"{{{{{tag}}}}}: the task does not depend on {t_name!r}")
         else:
             self.err(f, path, f"unknown expression {{{{{tag}}}}} (expected workflow.parameters.X, "
-                              "inputs.parameters.X or item)")
+                              "inputs.parameters.X, tasks.T.outputs.parameters.X, workflow.name or item)")
 
     def cross_params(self):
         """A resource reaching a WorkflowTemplate by templateRef, directly or through other

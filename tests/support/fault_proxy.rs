@@ -57,6 +57,10 @@ struct Counters {
     requests: AtomicU64,
     injected: AtomicU64,
     rate_per_million: AtomicU64,
+    /// Watches opened (`?watch=true`), whatever happened to them.
+    watches: AtomicU64,
+    /// When not 0: every watch's connection is cut this many milliseconds after it opened.
+    cut_watches_ms: AtomicU64,
 }
 
 /// A running proxy.
@@ -101,7 +105,8 @@ impl Proxy {
         Some(self.faults.kinds[((value >> 20) % self.faults.kinds.len() as u64) as usize])
     }
 
-    async fn forward(&self, request: Request<Incoming>) -> Result<Response<Body>, String> {
+    /// The upstream's answer, its body passed on as it comes (a watch streams), or cut `cut` after it began.
+    async fn forward(&self, request: Request<Incoming>, cut: Option<Duration>) -> Result<Response<Body>, String> {
         let (mut parts, body) = request.into_parts();
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -109,13 +114,25 @@ impl Proxy {
         let response =
             self.client.request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| e.to_string())?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok(Response::from_parts(parts, full(body)))
+        let body = match cut {
+            Some(after) => cut_after(body, after),
+            None => body.map_err(std::io::Error::other).boxed(),
+        };
+        Ok(Response::from_parts(parts, body))
     }
 
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, std::io::Error> {
         let fault = self.pick();
         let broken = |what: &str| std::io::Error::new(std::io::ErrorKind::ConnectionReset, what.to_owned());
+        let query = request.uri().query().unwrap_or_default();
+        let watch = query.split('&').any(|p| p == "watch=true" || p == "watch=1");
+        let cut = match self.counters.cut_watches_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
+        if watch {
+            self.counters.watches.fetch_add(1, Ordering::Relaxed);
+        }
         match fault {
             Some(Fault::ServerError) => {
                 Ok(Response::builder().status(500).body(full("injected fault: internal server error")).unwrap())
@@ -127,8 +144,12 @@ impl Proxy {
                 .unwrap()),
             // An error from the service makes hyper drop the connection without an answer.
             Some(Fault::Reset) => Err(broken("injected fault: connection reset")),
+            // A watch never ends by itself: its stream is cut instead.
+            Some(Fault::Truncated) if watch => {
+                self.forward(request, Some(Duration::from_millis(50))).await.map_err(|e| broken(&e))
+            }
             Some(Fault::Truncated) => {
-                let response = self.forward(request).await.map_err(|e| broken(&e))?;
+                let response = self.forward(request, None).await.map_err(|e| broken(&e))?;
                 let (mut parts, body) = response.into_parts();
                 let bytes = body.collect().await?.to_bytes();
                 parts.headers.insert("content-length", bytes.len().into());
@@ -139,14 +160,36 @@ impl Proxy {
             }
             Some(Fault::Slow(delay)) => {
                 tokio::time::sleep(delay).await;
-                self.forward(request).await.map_err(|e| broken(&e))
+                self.forward(request, None).await.map_err(|e| broken(&e))
             }
-            None => match self.forward(request).await {
+            None => match self.forward(request, cut.filter(|_| watch)).await {
                 Ok(response) => Ok(response),
                 Err(e) => Ok(Response::builder().status(502).body(full(format!("proxy: {e}"))).unwrap()),
             },
         }
     }
+}
+
+/// `body` passed on as it comes until `after` has passed, then the connection is cut.
+fn cut_after(body: Incoming, after: Duration) -> Body {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + after;
+    let frames = http_body_util::BodyStream::new(body);
+    let stream = futures::stream::unfold(Some(frames), move |state| async move {
+        let mut frames = state?;
+        tokio::select! {
+            frame = frames.next() => match frame {
+                Some(Ok(frame)) => Some((Ok(frame), Some(frames))),
+                Some(Err(e)) => Some((Err(std::io::Error::other(e)), None)),
+                None => None,
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected fault: watch dropped");
+                Some((Err(cut), None))
+            }
+        }
+    });
+    BodyExt::boxed(StreamBody::new(stream))
 }
 
 impl FaultProxy {
@@ -198,6 +241,17 @@ impl FaultProxy {
     /// Faults injected so far.
     pub fn injected(&self) -> u64 {
         self.counters.injected.load(Ordering::Relaxed)
+    }
+
+    /// Watches opened so far.
+    pub fn watches(&self) -> u64 {
+        self.counters.watches.load(Ordering::Relaxed)
+    }
+
+    /// Cuts every watch's connection `after` it opened (a load balancer's idle timeout, an API server
+    /// restart), or none with `None`.
+    pub fn cut_watches(&self, after: Option<Duration>) {
+        self.counters.cut_watches_ms.store(after.map_or(0, |d| d.as_millis().max(1) as u64), Ordering::Relaxed);
     }
 
     /// Changes the share of requests that get a fault (1.0: every request, as if the server were gone).

@@ -48,6 +48,9 @@ pub struct ExecOptions {
     pub target: ChecksTarget,
     /// Extra environment for every step (`KUBECONFIG`, `AWS_*` of the target).
     pub env: Vec<(String, String)>,
+    /// What steps see as `PRECHECK_RUN_ID` instead of the record's id (an orchestrator's run, such as
+    /// the Argo Workflow a step's pod belongs to).
+    pub run_id: Option<String>,
 }
 
 /// A change worth showing.
@@ -431,7 +434,10 @@ async fn command(
         .open(log)
         .map_err(|e| format!("cannot open the log {}: {e}", log.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
-    let record_id = shared.record.lock().expect("record lock").id.clone();
+    let record_id = match &shared.options.run_id {
+        Some(id) => id.clone(),
+        None => shared.record.lock().expect("record lock").id.clone(),
+    };
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .current_dir(&shared.pipeline.dir)

@@ -19,18 +19,85 @@ use super::{ClusterError, Listing, Namespaces};
 use crate::coalesce::Coalescer;
 use crate::evaluate::Verdict;
 
-/// How long one API request may take before the cluster counts as not answering. kube-rs sets no read
-/// timeout (watches are long), so every list and discovery call is bounded here instead.
+/// How long one API call (every attempt of it) may take before the cluster counts as not answering.
+/// kube-rs sets no read timeout (watches are long), so every list and discovery call is bounded here.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs one API call with [`REQUEST_TIMEOUT`].
-async fn bounded<T, E: std::fmt::Display>(
+/// How long one attempt of a call may take.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Attempts of one call at most, when the failures are transient.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// The longest pause between two attempts (they grow from 100 ms, with jitter).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The budget of discovering one API group's resources.
+const GROUP_BUDGET: Duration = Duration::from_secs(8);
+
+/// Whether a failed attempt is worth another: the server was busy or broken for a moment (429, 500, 502,
+/// 503, 504), the connection failed or was cut (a reset, a body cut short, which also shows as JSON that
+/// ends early), or the attempt took too long. Denials, unknown resources and bad requests are not.
+fn transient(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        kube::Error::SerdeError(e) => e.is_eof() || e.is_io(),
+        _ => false,
+    }
+}
+
+/// The pause a 429 answer asks for (the API server's `Status.details.retryAfterSeconds`, which it sends
+/// with the `Retry-After` header), at most 20 s.
+fn retry_after(error: &kube::Error) -> Option<Duration> {
+    let kube::Error::Api(status) = error else { return None };
+    let seconds = status.details.as_ref()?.retry_after_seconds;
+    (seconds > 0).then(|| Duration::from_secs(u64::from(seconds).min(20)))
+}
+
+/// Runs one API call: each attempt bounded by [`ATTEMPT_TIMEOUT`], transient failures retried with
+/// exponential backoff and jitter (at most [`MAX_ATTEMPTS`], [`MAX_BACKOFF`] apart), the whole bounded by
+/// [`REQUEST_TIMEOUT`]. kube-rs itself retries 429/503/504 within an attempt, honouring `Retry-After`.
+async fn bounded<T, F>(action: &str, requests: &AtomicU64, call: impl Fn() -> F) -> Result<T, ClusterError>
+where
+    F: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    bounded_within(action, requests, REQUEST_TIMEOUT, MAX_ATTEMPTS, call).await
+}
+
+/// [`bounded`] with a budget of its own: `total` for every attempt, at most `attempts`.
+async fn bounded_within<T, F>(
     action: &str,
-    call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, ClusterError> {
-    match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
-        Ok(result) => result.map_err(|e| api_error(action, e)),
-        Err(_) => Err(api_error(action, format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))),
+    requests: &AtomicU64,
+    total: Duration,
+    attempts: usize,
+    call: impl Fn() -> F,
+) -> Result<T, ClusterError>
+where
+    F: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    use backon::BackoffBuilder;
+    let deadline = tokio::time::Instant::now() + total;
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(MAX_BACKOFF)
+        .with_jitter()
+        .with_max_times(attempts.saturating_sub(1))
+        .build();
+    loop {
+        requests.fetch_add(1, Ordering::Relaxed);
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let (error, asked) = match tokio::time::timeout(ATTEMPT_TIMEOUT.min(left), call()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) if !transient(&e) => return Err(api_error(action, e)),
+            Ok(Err(e)) => (e.to_string(), retry_after(&e)),
+            Err(_) => (format!("no answer within {}s", ATTEMPT_TIMEOUT.min(left).as_secs_f32().ceil()), None),
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match delays.next().map(|d| asked.map_or(d, |a| a.max(d))) {
+            Some(delay) if delay < left => tokio::time::sleep(delay).await,
+            _ => return Err(api_error(action, error)),
+        }
     }
 }
 
@@ -77,6 +144,14 @@ fn api_error(action: impl Into<String>, error: impl std::fmt::Display) -> Cluste
 /// A kube client configured like kubectl (kubeconfig, context, in-cluster), and the context's namespace.
 /// No request is made.
 pub async fn client(options: &ConnectOptions) -> Result<(Client, String), ClusterError> {
+    let config = config(options).await?;
+    let default_namespace = config.default_namespace.clone();
+    let client = Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
+    Ok((client, default_namespace))
+}
+
+/// The client configuration kubectl would use.
+async fn config(options: &ConnectOptions) -> Result<Config, ClusterError> {
     let kube_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
     let config = match &options.kubeconfig {
         Some(path) => {
@@ -93,15 +168,19 @@ pub async fn client(options: &ConnectOptions) -> Result<(Client, String), Cluste
             ClusterError::Config(format!("no cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}"))
         })?,
     };
-    let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
-    Ok((client, default_namespace))
+    Ok(config)
 }
 
 impl LiveCluster {
     /// Loads the configuration like kubectl and creates the client (no request is made yet).
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
-        let (client, default_namespace) = client(options).await?;
+        let mut config = config(options).await?;
+        // Calls are retried by `bounded`, within budgets of their own: kube-rs's own retries (up to 15, for
+        // minutes) would hide inside one attempt.
+        config.default_retry = false;
+        let default_namespace = config.default_namespace.clone();
+        let client =
+            Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
         Ok(Self {
             client,
             default_namespace,
@@ -149,10 +228,9 @@ impl LiveCluster {
     }
 
     async fn discover(&self) -> Result<ResourceTable, ClusterError> {
-        self.count();
-        let core = bounded("discover /api/v1", self.client.list_core_api_resources("v1")).await?;
-        self.count();
-        let groups = bounded("discover /apis", self.client.list_api_groups()).await?;
+        let requests = &self.requests;
+        let core = bounded("discover /api/v1", requests, || self.client.list_core_api_resources("v1")).await?;
+        let groups = bounded("discover /apis", requests, || self.client.list_api_groups()).await?;
         let mut table = ResourceTable::default();
         add_resources(&mut table, "", "v1", core.resources);
         let versions: Vec<String> = groups
@@ -160,9 +238,10 @@ impl LiveCluster {
             .iter()
             .filter_map(|g| g.preferred_version.as_ref().or(g.versions.first()).map(|v| v.group_version.clone()))
             .collect();
+        // A broken aggregated API (metrics.k8s.io without its server answers 503 for good) gets a short
+        // budget: a moment's fault is retried, a lasting one does not hold up every check.
         let lists = futures::future::join_all(versions.iter().map(|gv| {
-            self.count();
-            bounded("discover", self.client.list_api_group_resources(gv))
+            bounded_within("discover", requests, GROUP_BUDGET, 4, || self.client.list_api_group_resources(gv))
         }))
         .await;
         for (group_version, list) in versions.iter().zip(lists) {
@@ -222,8 +301,7 @@ impl LiveCluster {
             .lists
             .run(key, move || {
                 async move {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    let list = bounded(&action, api.list(&params)).await?;
+                    let list = bounded(&action, &requests, || api.list(&params)).await?;
                     let objects = list.items.into_iter().map(to_value).collect();
                     Ok(Arc::new(Listing { objects, resource_version: list.metadata.resource_version }))
                 }

@@ -1,0 +1,139 @@
+//! The Kubernetes side under faults: the fault-injecting proxy (tests/support/fault_proxy.rs) sits between
+//! `precheck` and the Kubernetes emulator. Transient faults (500, 429, resets, cut bodies) cause no
+//! spurious failure; a server that is gone makes every test an infrastructure error, in bounded time; a
+//! dropped watch is re-established without missing the change a `try` waits for.
+
+#[path = "support/emulator.rs"]
+mod emulator;
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fault_proxy::{FaultProxy, Faults};
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A kubeconfig whose server is `url` (the proxy).
+fn kubeconfig(dir: &Path, url: &str) -> PathBuf {
+    let path = dir.join(format!("kubeconfig-{}", url.rsplit(':').next().unwrap_or("proxy")));
+    std::fs::write(&path, emulator::kubeconfig_yaml(url)).unwrap();
+    path
+}
+
+/// `tests` tests of four assertions each, over pods, services, deployments and a CRD in two namespaces:
+/// every one holds for the emulator's fixtures.
+fn suite(tests: usize) -> String {
+    let mut text = String::from("namespace 'default'\n");
+    let bodies = [
+        "verify there are 2 pods named '^nginx-'\n    verify 'status' is 'running' for pods named '^nginx-'\n    \
+         verify there are 2 pods with labels 'app=nginx,tier=web'\n    verify 'port' is '80' for svc named '^nginx$'",
+        "verify there is 1 pod named '^api-' in namespace 'team-a'\n    verify there is 0 pod named '^api-'\n    \
+         verify '.spec.replicas' is '2' for deployments.apps named '^nginx$'\n    \
+         verify there are more than 3 pods named '.' in all namespaces",
+        "verify there is 1 widget named '^blue$'\n    verify 'status.state' is 'Ready' for wd named '^blue$'\n    \
+         verify 'targetPort' is '8080' for services named '^nginx$'\n    \
+         verify there is 1 pod named '^metrics-server-'",
+    ];
+    for i in 0..tests {
+        text.push_str(&format!("\ntest 'assertions {i}' {{\n    {}\n}}\n", bodies[i % bodies.len()]));
+    }
+    text
+}
+
+fn run(file: &Path, kubeconfig: &Path, junit: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["run", file.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()])
+        .args(["--junit", junit.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run precheck")
+}
+
+/// (tests, failures, errors) of a JUnit file.
+fn junit_counts(path: &Path) -> (usize, usize, usize) {
+    let xml = std::fs::read_to_string(path).expect("JUnit file");
+    (xml.matches("<testcase").count(), xml.matches("<failure").count(), xml.matches("<error").count())
+}
+
+#[test]
+fn transient_faults_on_the_api_server_cause_no_spurious_failure() {
+    let cluster = emulator::TestCluster::with_fixtures();
+    let Some(upstream) = cluster.url() else { return }; // a real cluster: no proxy in front of it
+    let file = cluster.write("faults.check", &suite(50));
+    let (mut requests, mut injected) = (0, 0);
+    for seed in 1..=3u64 {
+        let proxy = FaultProxy::start(upstream, Faults { seed, ..Faults::all(0.2) });
+        let junit = cluster.dir().join(format!("faults-{seed}.xml"));
+        let out = run(&file, &kubeconfig(cluster.dir(), &proxy.url), &junit);
+        assert!(
+            out.status.success(),
+            "seed {seed}: {} faults injected of {}\n{}",
+            proxy.injected(),
+            proxy.requests(),
+            text(&out)
+        );
+        assert_eq!(junit_counts(&junit), (50, 0, 0), "seed {seed}: 200 assertions, none failed");
+        requests += proxy.requests();
+        injected += proxy.injected();
+        assert!(proxy.injected() >= 10, "seed {seed}: only {} faults injected", proxy.injected());
+    }
+    eprintln!(
+        "kubernetes faults: 3 runs of 200 assertions, {injected} faults injected in {requests} requests, 0 spurious failures"
+    );
+}
+
+#[test]
+fn with_the_api_server_gone_every_test_is_an_infrastructure_error_in_bounded_time() {
+    let cluster = emulator::TestCluster::with_fixtures();
+    let Some(upstream) = cluster.url() else { return };
+    let file = cluster.write("gone.check", &suite(20));
+    let proxy = FaultProxy::start(upstream, Faults::all(1.0));
+    let junit = cluster.dir().join("gone.xml");
+    let started = Instant::now();
+    let out = run(&file, &kubeconfig(cluster.dir(), &proxy.url), &junit);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(junit_counts(&junit), (20, 0, 20), "every test an error, none a failure:\n{}", text(&out));
+    assert!(text(&out).contains("could not ask the cluster"), "{}", text(&out));
+    eprintln!("kubernetes gone: 20 tests ended as errors in {took:?} after {} requests", proxy.requests());
+    assert!(took < Duration::from_secs(120), "took {took:?}");
+}
+
+#[test]
+fn a_dropped_watch_is_re_established_without_missing_the_change() {
+    let cluster = emulator::TestCluster::with_fixtures();
+    let Some(upstream) = cluster.url() else { return };
+    let gate = cluster.write(
+        "gate.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gate, namespace: default}\ndata: {state: closed}\n",
+    );
+    cluster.kubectl_ok(&["apply", "-f", gate.to_str().unwrap()]);
+    let proxy = FaultProxy::start(upstream, Faults { rate: 0.0, kinds: Vec::new(), seed: 1 });
+    // Every watch is cut 300 ms after it opened: the change below lands while one is down or new.
+    proxy.cut_watches(Some(Duration::from_millis(300)));
+    let config = kubeconfig(cluster.dir(), &proxy.url);
+    let started = Instant::now();
+    let waiting = Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["try", "--kubeconfig", config.to_str().unwrap()])
+        .arg("at most 30 times every 2s to get configmaps named '^gate$' and verify that '.data.state' is 'open'")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2_500));
+    cluster.kubectl_ok(&["patch", "configmap", "gate", "--type=merge", "-p", r#"{"data":{"state":"open"}}"#]);
+    let changed = started.elapsed();
+    let out = waiting.wait_with_output().unwrap();
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(proxy.watches() >= 3, "the watch was cut and opened again: {} watches", proxy.watches());
+    // Seen through the re-established watch (or the list after a cut), not at the end of the 60 s budget.
+    assert!(took < changed + Duration::from_secs(5), "changed after {changed:?}, seen after {took:?}");
+    eprintln!("dropped watches: {} watches opened, change at {changed:?} seen at {took:?}", proxy.watches());
+}
