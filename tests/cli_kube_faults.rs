@@ -126,7 +126,8 @@ fn a_dropped_watch_is_re_established_without_missing_the_change() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2_500));
+    // Long enough for several watches to be cut and opened again before the change.
+    std::thread::sleep(Duration::from_millis(4_500));
     cluster.kubectl_ok(&["patch", "configmap", "gate", "--type=merge", "-p", r#"{"data":{"state":"open"}}"#]);
     let changed = started.elapsed();
     let out = waiting.wait_with_output().unwrap();

@@ -55,20 +55,51 @@ fn retry_after(error: &kube::Error) -> Option<Duration> {
     (seconds > 0).then(|| Duration::from_secs(u64::from(seconds).min(20)))
 }
 
+/// How long a cluster that did not answer a call (every attempt failed on a transient error) is taken as
+/// gone: calls in that time fail at once instead of spending their own budget, so a run against a cluster
+/// that went away ends in seconds, not in minutes per test. The first call after it asks again.
+pub const GONE_FOR: Duration = Duration::from_secs(30);
+
+/// What every call of one client shares: the request count, and whether the cluster was found gone.
+#[derive(Debug, Default)]
+struct Calls {
+    requests: AtomicU64,
+    /// When and why the last call that spent its whole budget failed.
+    gone: std::sync::Mutex<Option<(tokio::time::Instant, String)>>,
+}
+
 /// Runs one API call: each attempt bounded by [`ATTEMPT_TIMEOUT`], transient failures retried with
 /// exponential backoff and jitter (at most [`MAX_ATTEMPTS`], [`MAX_BACKOFF`] apart), the whole bounded by
-/// [`REQUEST_TIMEOUT`]. kube-rs itself retries 429/503/504 within an attempt, honouring `Retry-After`.
-async fn bounded<T, F>(action: &str, requests: &AtomicU64, call: impl Fn() -> F) -> Result<T, ClusterError>
+/// [`REQUEST_TIMEOUT`]. A 429's `retryAfterSeconds` is honoured. When the whole budget is spent, the
+/// cluster counts as gone for [`GONE_FOR`].
+async fn bounded<T, F>(action: &str, calls: &Calls, call: impl Fn() -> F) -> Result<T, ClusterError>
 where
     F: std::future::Future<Output = Result<T, kube::Error>>,
 {
-    bounded_within(action, requests, REQUEST_TIMEOUT, MAX_ATTEMPTS, call).await
+    let gone = calls.gone.lock().expect("gone lock").clone();
+    if let Some((when, why)) = gone.filter(|(when, _)| when.elapsed() < GONE_FOR) {
+        let ago = when.elapsed().as_secs();
+        return Err(api_error(action, format!("{why} (the cluster did not answer {ago}s ago; not asked again yet)")));
+    }
+    let result = bounded_within(action, calls, REQUEST_TIMEOUT, MAX_ATTEMPTS, call).await;
+    match &result {
+        Err(ClusterError::Api { message, .. }) if message.starts_with(GAVE_UP) => {
+            *calls.gone.lock().expect("gone lock") = Some((tokio::time::Instant::now(), message.clone()));
+        }
+        Ok(_) => *calls.gone.lock().expect("gone lock") = None,
+        Err(_) => {}
+    }
+    result
 }
 
-/// [`bounded`] with a budget of its own: `total` for every attempt, at most `attempts`.
+/// How the message of a call that spent its budget on transient failures starts.
+const GAVE_UP: &str = "no answer after ";
+
+/// [`bounded`] with a budget of its own: `total` for every attempt, at most `attempts`; no memory of a
+/// cluster gone (a broken aggregated API is not the cluster).
 async fn bounded_within<T, F>(
     action: &str,
-    requests: &AtomicU64,
+    calls: &Calls,
     total: Duration,
     attempts: usize,
     call: impl Fn() -> F,
@@ -84,8 +115,9 @@ where
         .with_jitter()
         .with_max_times(attempts.saturating_sub(1))
         .build();
+    let mut attempt = 0;
     loop {
-        requests.fetch_add(1, Ordering::Relaxed);
+        calls.requests.fetch_add(1, Ordering::Relaxed);
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let (error, asked) = match tokio::time::timeout(ATTEMPT_TIMEOUT.min(left), call()).await {
             Ok(Ok(value)) => return Ok(value),
@@ -94,9 +126,13 @@ where
             Err(_) => (format!("no answer within {}s", ATTEMPT_TIMEOUT.min(left).as_secs_f32().ceil()), None),
         };
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        attempt += 1;
         match delays.next().map(|d| asked.map_or(d, |a| a.max(d))) {
             Some(delay) if delay < left => tokio::time::sleep(delay).await,
-            _ => return Err(api_error(action, error)),
+            _ => {
+                let s = if attempt == 1 { "" } else { "s" };
+                return Err(api_error(action, format!("{GAVE_UP}{attempt} attempt{s}: {error}")));
+            }
         }
     }
 }
@@ -126,7 +162,7 @@ pub struct LiveCluster {
     resources: std::sync::RwLock<Option<Arc<ResourceTable>>>,
     /// Held while discovery runs, so concurrent misses discover once.
     discovering: tokio::sync::Mutex<()>,
-    requests: Arc<AtomicU64>,
+    calls: Arc<Calls>,
     lists: Coalescer<ListKey, Result<Arc<Listing>, ClusterError>>,
 }
 
@@ -186,7 +222,7 @@ impl LiveCluster {
             default_namespace,
             resources: std::sync::RwLock::new(None),
             discovering: tokio::sync::Mutex::new(()),
-            requests: Arc::new(AtomicU64::new(0)),
+            calls: Arc::new(Calls::default()),
             lists: Coalescer::new(),
         })
     }
@@ -198,11 +234,11 @@ impl LiveCluster {
 
     /// HTTP requests made so far (discovery, lists and watches).
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.calls.requests.load(Ordering::Relaxed)
     }
 
     fn count(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.calls.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Resolves a resource word with discovery; discovery runs once, and again when a word is unknown
@@ -228,9 +264,9 @@ impl LiveCluster {
     }
 
     async fn discover(&self) -> Result<ResourceTable, ClusterError> {
-        let requests = &self.requests;
-        let core = bounded("discover /api/v1", requests, || self.client.list_core_api_resources("v1")).await?;
-        let groups = bounded("discover /apis", requests, || self.client.list_api_groups()).await?;
+        let calls = &*self.calls;
+        let core = bounded("discover /api/v1", calls, || self.client.list_core_api_resources("v1")).await?;
+        let groups = bounded("discover /apis", calls, || self.client.list_api_groups()).await?;
         let mut table = ResourceTable::default();
         add_resources(&mut table, "", "v1", core.resources);
         let versions: Vec<String> = groups
@@ -240,10 +276,11 @@ impl LiveCluster {
             .collect();
         // A broken aggregated API (metrics.k8s.io without its server answers 503 for good) gets a short
         // budget: a moment's fault is retried, a lasting one does not hold up every check.
-        let lists = futures::future::join_all(versions.iter().map(|gv| {
-            bounded_within("discover", requests, GROUP_BUDGET, 4, || self.client.list_api_group_resources(gv))
-        }))
-        .await;
+        let lists =
+            futures::future::join_all(versions.iter().map(|gv| {
+                bounded_within("discover", calls, GROUP_BUDGET, 4, || self.client.list_api_group_resources(gv))
+            }))
+            .await;
         for (group_version, list) in versions.iter().zip(lists) {
             // Like kubectl, one broken aggregated API does not stop discovery of the others.
             let Ok(list) = list else { continue };
@@ -294,14 +331,14 @@ impl LiveCluster {
             labels: labels.map(str::to_owned),
         };
         let api = self.api(kind, namespaces);
-        let requests = self.requests.clone();
+        let calls = self.calls.clone();
         let action = describe_list(kind, namespaces, labels);
         let params = labels.map_or_else(ListParams::default, |l| ListParams::default().labels(l));
         let result = self
             .lists
             .run(key, move || {
                 async move {
-                    let list = bounded(&action, &requests, || api.list(&params)).await?;
+                    let list = bounded(&action, &calls, || api.list(&params)).await?;
                     let objects = list.items.into_iter().map(to_value).collect();
                     Ok(Arc::new(Listing { objects, resource_version: list.metadata.resource_version }))
                 }
