@@ -216,6 +216,10 @@ pub(crate) fn handler() -> miette::GraphicalReportHandler {
     miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1)
 }
 
+/// Source lines longer than this are not quoted in reports (a one-megabyte line would be printed whole,
+/// more than once): the error is then one `file:line:col: message` line.
+pub(crate) const LONG_LINE: usize = 400;
+
 fn print_load_errors(errors: &[LoadError]) {
     let handler = handler();
     let mut stderr = std::io::stderr().lock();
@@ -226,10 +230,27 @@ fn print_load_errors(errors: &[LoadError]) {
             let _ = writeln!(stderr, "error: {error}");
             count += 1;
         }
-        for d in diagnostics {
-            let mut out = String::new();
-            let _ = handler.render_report(&mut out, &d);
-            let _ = writeln!(stderr, "{out}");
+        let long = |offset: usize| match error {
+            LoadError::Syntax { text, .. } => {
+                let at = offset.min(text.len());
+                let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+                end - start > LONG_LINE
+            }
+            _ => false,
+        };
+        let starts: Vec<usize> = match error {
+            LoadError::Syntax { errors, .. } => errors.iter().map(|e| e.span.start).collect(),
+            _ => Vec::new(),
+        };
+        for ((d, line), start) in diagnostics.iter().zip(error.lines()).zip(starts) {
+            if long(start) {
+                let _ = writeln!(stderr, "error: {line}");
+            } else {
+                let mut out = String::new();
+                let _ = handler.render_report(&mut out, d);
+                let _ = writeln!(stderr, "{out}");
+            }
             count += 1;
         }
     }

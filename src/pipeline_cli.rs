@@ -246,6 +246,11 @@ fn print_pipeline_error(error: &LoadError) {
         LoadError::Invalid { errors } => {
             let handler = handler();
             for e in errors {
+                // A huge line is not quoted: the report names where, and stays small.
+                if e.line_len() > crate::cli::LONG_LINE {
+                    let _ = writeln!(stderr, "error: {e}");
+                    continue;
+                }
                 let mut out = String::new();
                 let _ = handler.render_report(&mut out, e);
                 let _ = writeln!(stderr, "{out}");

@@ -111,19 +111,19 @@ pub struct SyntaxError {
 impl SyntaxError {
     /// An error of `kind` at `span`.
     pub fn new(kind: SyntaxErrorKind, span: Span, message: impl Into<String>) -> Self {
-        let message = message.into();
+        let message = bounded(message.into());
         Self { kind, label: message.clone(), message, span, help: None }
     }
 
     /// The same error with a help text.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(bounded(help.into()));
         self
     }
 
     /// The same error with a short label for the span.
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
+        self.label = bounded(label.into());
         self
     }
 
@@ -161,6 +161,47 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// A source file that is not UTF-8 text, and where the first byte that is not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: not UTF-8 text (byte 0x{byte:02x} cannot start or continue a character here)")]
+pub struct NotUtf8 {
+    /// 1-based line of the byte.
+    pub line: usize,
+    /// 1-based column (in characters) of the byte.
+    pub column: usize,
+    /// The byte.
+    pub byte: u8,
+}
+
+/// Messages quote the input they stumbled on; a megabyte-long word is quoted by its start.
+const MAX_MESSAGE: usize = 300;
+
+fn bounded(mut text: String) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// A file's bytes as text, or where they stop being UTF-8 (files are read as bytes so that the error can
+/// say where, which `read_to_string` does not).
+///
+/// ```
+/// let error = precheck_lang::decode_utf8(b"test 'a' {\n  verify \xff\n}".to_vec()).unwrap_err();
+/// assert_eq!((error.line, error.column, error.byte), (2, 10, 0xff));
+/// assert_eq!(precheck_lang::decode_utf8(b"ok".to_vec()).unwrap(), "ok");
+/// ```
+pub fn decode_utf8(bytes: Vec<u8>) -> Result<String, NotUtf8> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let (line, column) = line_col(prefix, valid);
+        NotUtf8 { line, column, byte: bytes[valid] }
+    })
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;
@@ -169,9 +210,11 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// The word of `rest` up to the next blank or quote, for "found `…`" and suggestions.
+/// At most 40 characters: a megabyte-long word is quoted by its start.
 pub(crate) fn word_at(rest: &str) -> &str {
     let end = rest.find([' ', '\t', '\n', '\'', '"']).unwrap_or(rest.len());
     let end = if end == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { end };
+    let end = rest.char_indices().nth(40).map_or(end, |(i, _)| end.min(i));
     &rest[..end]
 }
 

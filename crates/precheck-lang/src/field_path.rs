@@ -103,7 +103,7 @@ impl FieldPath {
         if inner.trim().is_empty() {
             return Err(err(base, "expected a path such as `.status.phase`"));
         }
-        let mut reader = Reader { text: inner, pos: 0, base };
+        let mut reader = Reader { text: inner, pos: 0, base, depth: 0 };
         let steps = reader.steps(true)?;
         if reader.pos < inner.len() {
             return Err(reader.error("expected `.field`, `[index]` or the end of the path"));
@@ -116,10 +116,16 @@ fn err(offset: usize, message: &str) -> FieldPathError {
     FieldPathError { offset, message: message.to_owned() }
 }
 
+/// How deep filters may nest (`[?(@.a[?(@.b…)])]`): far beyond real paths, and shallow enough that a
+/// hostile path cannot exhaust the stack of the recursive reader.
+pub const MAX_FILTER_DEPTH: usize = 32;
+
 struct Reader<'a> {
     text: &'a str,
     pos: usize,
     base: usize,
+    /// Filters open at this point.
+    depth: usize,
 }
 
 impl Reader<'_> {
@@ -184,7 +190,12 @@ impl Reader<'_> {
         let step = if self.eat("*") {
             Step::Wildcard
         } else if self.eat("?(") {
+            self.depth += 1;
+            if self.depth > MAX_FILTER_DEPTH {
+                return Err(err(self.base + self.pos - 2, &format!("filters nest more than {MAX_FILTER_DEPTH} deep")));
+            }
             let filter = self.filter()?;
+            self.depth -= 1;
             if !self.eat(")") {
                 return Err(self.error("expected `)` to close the filter"));
             }
@@ -376,6 +387,15 @@ mod tests {
                 comparison: Some((Comparison::Equal, Literal::String("nginx".into()))),
             })
         );
+    }
+
+    #[test]
+    fn nested_filters_are_bounded() {
+        let nested = |n: usize| format!(".a{}{}", "[?(@.b".repeat(n), ")]".repeat(n));
+        assert!(FieldPath::parse(&nested(MAX_FILTER_DEPTH)).is_ok());
+        let error = FieldPath::parse(&nested(10_000)).unwrap_err();
+        assert_eq!(error.message, "filters nest more than 32 deep");
+        assert_eq!(error.offset, 2 + MAX_FILTER_DEPTH * "[?(@.b".len() + 1);
     }
 
     #[test]

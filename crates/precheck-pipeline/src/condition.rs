@@ -107,8 +107,16 @@ fn is_name_char(c: char) -> bool {
 
 const KEYWORDS: [&str; 6] = ["and", "or", "not", "in", "true", "false"];
 
+/// How deep parentheses and `not`s may nest: far beyond any real condition, and shallow enough that a
+/// hostile one cannot exhaust the stack of the recursive parser.
+pub const MAX_DEPTH: usize = 64;
+
 struct Grammar<'a> {
     full: &'a str,
+    /// Parentheses and `not`s open at this point.
+    depth: std::cell::Cell<usize>,
+    /// Where nesting first went deeper than [`MAX_DEPTH`].
+    too_deep: std::cell::Cell<Option<usize>>,
 }
 
 impl<'a> Grammar<'a> {
@@ -145,11 +153,23 @@ impl<'a> Grammar<'a> {
         .parse(input)
     }
 
+    /// Enters one level of nesting at `input`, or fails for good when that is one too many.
+    fn deeper(&self, input: In<'a>) -> Result<(), nom::Err<nom::error::Error<In<'a>>>> {
+        self.depth.set(self.depth.get() + 1);
+        if self.depth.get() > MAX_DEPTH {
+            self.too_deep.set(self.too_deep.get().or(Some(self.offset(input))));
+            return Err(nom::Err::Failure(nom::error::Error::new(input, nom::error::ErrorKind::TooLarge)));
+        }
+        Ok(())
+    }
+
     fn atom(&self, input: In<'a>) -> IResult<In<'a>, Condition> {
         let (input, _) = multispace0(input)?;
         if let Ok((rest, _)) = char::<_, nom::error::Error<In<'a>>>('(').parse(input) {
+            self.deeper(input)?;
             let (rest, inner) = self.or(rest)?;
             let (rest, _) = cut(preceded(multispace0, char(')'))).parse(rest)?;
+            self.depth.set(self.depth.get() - 1);
             return Ok((rest, inner));
         }
         let (rest, name) = self.name(input)?;
@@ -176,7 +196,9 @@ impl<'a> Grammar<'a> {
     fn not(&self, input: In<'a>) -> IResult<In<'a>, Condition> {
         let (input, _) = multispace0(input)?;
         if let Ok((rest, _)) = terminated(tag::<_, _, nom::error::Error<In<'a>>>("not"), word_end).parse(input) {
+            self.deeper(input)?;
             let (rest, inner) = self.not(rest)?;
+            self.depth.set(self.depth.get() - 1);
             return Ok((rest, Condition::Not(Box::new(inner))));
         }
         self.atom(input)
@@ -223,7 +245,7 @@ fn word_end(input: In<'_>) -> IResult<In<'_>, ()> {
 impl Condition {
     /// Parses a condition; the error says where and what was expected.
     pub fn parse(text: &str) -> Result<Self, ConditionError> {
-        let parser = Grammar { full: text };
+        let parser = Grammar { full: text, depth: std::cell::Cell::new(0), too_deep: std::cell::Cell::new(None) };
         let expected = |rest: &str, what: &str| ConditionError {
             offset: text.len() - rest.len(),
             message: match rest.trim() {
@@ -245,6 +267,11 @@ impl Condition {
                     Err(expected(rest_trimmed, "`and`, `or` or the end"))
                 }
             }
+            Err(_) if parser.too_deep.get().is_some() => Err(ConditionError {
+                offset: parser.too_deep.get().unwrap_or_default(),
+                message: format!("parentheses and `not`s nest more than {MAX_DEPTH} deep"),
+                help: None,
+            }),
             Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
                 let rest = e.input.trim_start();
                 let what = if rest.starts_with(['\'', '"']) || rest.starts_with(|c: char| c.is_ascii_digit()) {
@@ -361,6 +388,19 @@ impl fmt::Display for Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_bounded() {
+        let fine = format!("{}A{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(Condition::parse(&fine).is_ok());
+        let deep = format!("{}A{}", "(".repeat(10_000), ")".repeat(10_000));
+        let error = Condition::parse(&deep).unwrap_err();
+        assert_eq!(
+            (error.offset, error.message.as_str()),
+            (MAX_DEPTH, "parentheses and `not`s nest more than 64 deep")
+        );
+        assert!(Condition::parse(&"not ".repeat(10_000)).unwrap_err().message.contains("nest more than"));
+    }
 
     fn values() -> Values {
         let mut v = Values::new();

@@ -121,6 +121,16 @@ impl PipelineError {
     pub fn path(&self) -> &Path {
         self.file.path()
     }
+
+    /// The length in bytes of the source line the error is on (a report quoting a huge line quotes it
+    /// without the source).
+    pub fn line_len(&self) -> usize {
+        let text = &self.file.text;
+        let at = self.offset.min(text.len());
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        end - start
+    }
 }
 
 impl fmt::Debug for PipelineError {
@@ -190,6 +200,14 @@ pub enum LoadError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// A file is not UTF-8 text.
+    #[error("{}:{error}", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// Where it stops being text.
+        error: precheck_lang::NotUtf8,
     },
     /// The file has errors; every one is listed.
     #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]

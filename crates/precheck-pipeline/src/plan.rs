@@ -515,7 +515,9 @@ struct Body<'a> {
 impl Pipeline {
     /// Reads and checks a pipeline file (and the files it imports).
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.into(), source })?;
+        let text =
+            precheck_lang::decode_utf8(bytes).map_err(|error| LoadError::NotText { path: path.into(), error })?;
         Self::parse(path, &text)
     }
 
@@ -531,7 +533,10 @@ impl Pipeline {
         let mut imported: Vec<(SourceFile, TemplateFile)> = Vec::new();
         for import in &decl.imports {
             let import_path = dir.join(&import.value);
-            match std::fs::read_to_string(&import_path) {
+            let read = std::fs::read(&import_path).map_err(|e| e.to_string()).and_then(|bytes| {
+                precheck_lang::decode_utf8(bytes).map_err(|e| format!("{}:{e}", import_path.display()))
+            });
+            match read {
                 Ok(import_text) => {
                     let import_file = SourceFile::new(&import_path, import_text.as_str());
                     texts.push(import_text);

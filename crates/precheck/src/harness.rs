@@ -58,6 +58,14 @@ pub enum LoadError {
         /// The operating system's reason.
         message: String,
     },
+    /// The file is not UTF-8 text.
+    #[error("{path}:{error}")]
+    NotText {
+        /// The path.
+        path: String,
+        /// Where it stops being text.
+        error: precheck_lang::NotUtf8,
+    },
     /// The file has syntax errors; every one of them is listed.
     #[error("{path}: {} error{}", .errors.len(), if .errors.len() == 1 { "" } else { "s" })]
     Syntax {
@@ -97,7 +105,7 @@ impl LoadError {
     /// One renderable diagnostic per error.
     pub fn diagnostics(&self) -> Vec<LocatedError> {
         match self {
-            Self::Io { .. } => Vec::new(),
+            Self::Io { .. } | Self::NotText { .. } => Vec::new(),
             Self::Syntax { path, text, errors } => errors
                 .iter()
                 .map(|e| LocatedError { error: e.clone(), source_code: NamedSource::new(path, text.clone()) })
@@ -108,7 +116,7 @@ impl LoadError {
     /// `file:line:col: message` lines, one per error, for logs and plain terminals.
     pub fn lines(&self) -> Vec<String> {
         match self {
-            Self::Io { .. } => vec![self.to_string()],
+            Self::Io { .. } | Self::NotText { .. } => vec![self.to_string()],
             Self::Syntax { path, text, errors } => errors
                 .iter()
                 .map(|e| {
@@ -162,8 +170,14 @@ impl Suite {
         let mut errors = Vec::new();
         for path in files {
             let display = path.display().to_string();
-            let source = match std::fs::read_to_string(&path) {
-                Ok(s) => s,
+            let source = match std::fs::read(&path) {
+                Ok(bytes) => match precheck_lang::decode_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        errors.push(LoadError::NotText { path: display, error: e });
+                        continue;
+                    }
+                },
                 Err(e) => {
                     errors.push(LoadError::Io { path: display, message: e.to_string() });
                     continue;
