@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each fuzz target uses one of these
 //! The bodies of the fuzz targets, shared by cargo-fuzz (fuzz_targets/*.rs, nightly) and the stable
 //! replay in CI (tests/fuzz_replay.rs). Each parses arbitrary bytes and checks what a panic-free parse
 //! must also get right: every error's span lies inside the text, on character boundaries, and renders.

@@ -269,3 +269,12 @@ fn variables_cannot_rewrite_a_sentence() {
     assert_eq!(e[0].kind, SyntaxErrorKind::Variable);
     assert_eq!(e[0].span, Span::new(44, 50));
 }
+
+#[test]
+fn spans_stay_in_a_file_without_a_last_newline() {
+    // Found by fuzzing: an empty `tags` at the very end pointed one byte past the text.
+    let text = "test 'a' {\n    tags";
+    for e in errors(text) {
+        assert!(e.span.start <= e.span.end && e.span.end <= text.len(), "{e:?}");
+    }
+}
