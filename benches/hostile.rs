@@ -107,25 +107,23 @@ fn parsers() {
     );
 }
 
-/// Median time of 401 answers for `token`, over `n` requests.
-fn median_401(address: &str, token: &str, n: usize) -> Duration {
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let mut stream = TcpStream::connect(address).unwrap();
-            let request = format!(
-                "GET /runs HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-            );
-            let started = Instant::now();
-            stream.write_all(request.as_bytes()).unwrap();
-            let mut answer = Vec::new();
-            let _ = stream.read_to_end(&mut answer);
-            let took = started.elapsed();
-            assert!(answer.starts_with(b"HTTP/1.1 401"), "{}", String::from_utf8_lossy(&answer));
-            took
-        })
-        .collect();
+/// The time from sending a request with `token` to the end of its 401 answer.
+fn time_401(address: &str, token: &str) -> Duration {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let request =
+        format!("GET /runs HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    let started = Instant::now();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let took = started.elapsed();
+    assert!(answer.starts_with(b"HTTP/1.1 401"), "{}", String::from_utf8_lossy(&answer));
+    took
+}
+
+fn median_us(times: &mut [Duration]) -> f64 {
     times.sort();
-    times[n / 2]
+    times[times.len() / 2].as_secs_f64() * 1e6
 }
 
 fn trigger_timing() {
@@ -162,25 +160,48 @@ fn trigger_timing() {
         line.push(byte[0]);
     }
     let address = String::from_utf8(line).unwrap().trim_start_matches("listening on http://").to_owned();
-    let n = 2_000;
+    let n = 3_000;
     let mut near = token.to_owned();
     near.pop();
     near.push('X');
+    // Two tokens sharing nothing with the right one: their difference is the measurement's noise floor.
     let far = "X".repeat(token.len());
-    // Interleaved rounds, so drift of the machine does not favour one of them.
-    let (mut near_total, mut far_total) = (Duration::ZERO, Duration::ZERO);
-    for _ in 0..5 {
-        near_total += median_401(&address, &near, n / 5);
-        far_total += median_401(&address, &far, n / 5);
+    let other = "Y".repeat(token.len());
+    let tokens = [near.as_str(), far.as_str(), other.as_str()];
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    // Requests interleaved in a shuffled order, so neither drift of the machine nor order favours one.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..n {
+        let mut order = [0, 1, 2];
+        for i in (1..3).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        for k in order {
+            times[k].push(time_401(&address, tokens[k]));
+        }
     }
     let _ = server.kill();
     let _ = server.wait();
-    let (near_us, far_us) = (near_total.as_secs_f64() * 1e6 / 5.0, far_total.as_secs_f64() * 1e6 / 5.0);
+    // The medians over the whole run, and the spread of the differences over 5 consecutive fifths of it.
+    let fifths = |k: usize| -> Vec<f64> { times[k].chunks(n / 5).map(|c| median_us(&mut c.to_vec())).collect() };
+    let (near5, far5, other5) = (fifths(0), fifths(1), fifths(2));
+    let spread = |a: &[f64]| {
+        let d: Vec<f64> = a.iter().zip(&far5).map(|(x, y)| x - y).collect();
+        let (lo, hi) = d.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+        format!("{lo:+.1}..{hi:+.1} µs")
+    };
+    let [near_us, far_us, other_us] = times.map(|mut t| median_us(&mut t));
     println!(
-        "trigger API, 401 for a wrong token ({n} requests each, medians): all but the last character right \
-         {near_us:.1} µs, nothing right {far_us:.1} µs, difference {:.1} µs ({:+.1}%)",
+        "trigger API, 401 for a wrong token ({n} requests each, shuffled, medians): all but the last character \
+         right {near_us:.1} µs, nothing right {far_us:.1} µs: difference {:+.1} µs (in fifths of the run {}); \
+         noise floor, another token with nothing right ({other_us:.1} µs): {:+.1} µs (in fifths {})",
         near_us - far_us,
-        (near_us - far_us) / far_us * 100.0
+        spread(&near5),
+        other_us - far_us,
+        spread(&other5),
     );
 }
 

@@ -231,12 +231,7 @@ fn print_load_errors(errors: &[LoadError]) {
             count += 1;
         }
         let long = |offset: usize| match error {
-            LoadError::Syntax { text, .. } => {
-                let at = offset.min(text.len());
-                let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-                let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-                end - start > LONG_LINE
-            }
+            LoadError::Syntax { text, .. } => precheck_lang::line_bounds(text, offset).len() > LONG_LINE,
             _ => false,
         };
         let starts: Vec<usize> = match error {

@@ -274,18 +274,9 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
         Err(code) => return code,
     };
     if let Some(dir) = conditions {
-        // In Argo a list parameter also feeds `withParam`, which reads JSON only.
-        let lists = pipeline.parameters.iter().filter(|p| p.kind == precheck_pipeline::Kind::List);
-        for list in lists {
-            let given = params.params.iter().rev().find(|(name, _)| *name == list.name);
-            if let Some((_, text)) = given.filter(|(_, text)| !text.trim_start().starts_with('[')) {
-                eprintln!(
-                    "error: invalid parameters: parameter '{}' is a list, which Argo needs as a JSON list \
-                     (such as [\"a\",\"b\"]), got '{text}'",
-                    list.name
-                );
-                return exit_codes::INVALID_INPUT;
-            }
+        if let Err(e) = precheck_pipeline::argo::check_values(&pipeline, &params.params) {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID_INPUT;
         }
         match precheck_pipeline::argo::write_conditions(&pipeline, &values, dir) {
             Ok(written) => {

@@ -22,6 +22,7 @@
 //!
 //! The parser reads the whole file and reports every error it finds, not only the first.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::ast::{Pattern, Scope, Sentence, Span, Spanned};
@@ -259,13 +260,14 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
         let mut file = CheckFile::default();
         let mut seen_setup = false;
         let mut seen_teardown = false;
+        // Where each test name was first defined: a lookup per test, not a scan of the tests so far.
+        let mut names: HashMap<String, Span> = HashMap::new();
         while let Some(line) = self.lines.next() {
             let (word, rest) = split_word(line);
             match word.to_ascii_lowercase().as_str() {
                 "test" | "@test" => {
                     if let Some(test) = self.test(line, rest) {
-                        if let Some(other) = file.tests.iter().find(|t| t.name.value == test.name.value) {
-                            let first = other.name.span;
+                        if let Some(&first) = names.get(&test.name.value) {
                             self.error(
                                 SyntaxError::new(
                                     SyntaxErrorKind::Structure,
@@ -278,6 +280,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                                 )),
                             );
                         }
+                        names.entry(test.name.value.clone()).or_insert(test.name.span);
                         file.tests.push(test);
                     }
                 }

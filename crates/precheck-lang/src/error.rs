@@ -154,11 +154,22 @@ impl Diagnostic for SyntaxError {
 /// assert_eq!(precheck_lang::line_col("ab\ncd", 4), (2, 2));
 /// ```
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..floor_char_boundary(source, offset)];
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let before = &source[..offset];
     let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+    (line, source[line_bounds(source, offset).start..offset].chars().count() + 1)
+}
+
+/// The byte range of the line holding a byte offset of `source`, without its line break.
+///
+/// ```
+/// assert_eq!(precheck_lang::line_bounds("ab\ncde\nf", 4), 3..6);
+/// ```
+pub fn line_bounds(source: &str, offset: usize) -> std::ops::Range<usize> {
+    let at = floor_char_boundary(source, offset.min(source.len()));
+    let start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = source[at..].find('\n').map_or(source.len(), |i| at + i);
+    start..end
 }
 
 /// A source file that is not UTF-8 text, and where the first byte that is not.

@@ -48,7 +48,7 @@ use serde_json::{Value as Json, json};
 
 use crate::condition::Condition;
 use crate::plan::{Action, ForEach, Pipeline, RetryPolicy, Step};
-use crate::value::{Value, Values};
+use crate::value::{Kind, Value, Values};
 
 /// The first line of every file written (then ` for pipeline NAME`): files carrying it for the same
 /// pipeline are the exporter's, replaced or removed by the next export.
@@ -126,6 +126,17 @@ pub enum ExportError {
     NotOurs {
         /// The file.
         path: PathBuf,
+    },
+    /// A list parameter's value is not a JSON list, which Argo's `withParam` needs.
+    #[error(
+        "invalid parameters: parameter '{name}' is a list, which Argo needs as a JSON list (such as [\"a\",\"b\"]), \
+         got '{given}'"
+    )]
+    ListNotJson {
+        /// The parameter.
+        name: String,
+        /// The value given.
+        given: String,
     },
     /// No image was given.
     #[error("an image is needed: the container image the steps run in (--image)")]
@@ -232,18 +243,7 @@ pub fn export(pipeline: &Pipeline, options: &ArgoOptions) -> Result<Vec<Resource
     if has_finally {
         templates.push(exit_template(&finally_name));
     }
-    let mut spec = json!({
-        "entrypoint": "main",
-        "parallelism": pipeline.parallelism,
-        "arguments": { "parameters": params },
-        "templates": templates,
-    });
-    if has_finally {
-        spec["onExit"] = json!("exit");
-    }
-    if let Some(account) = &options.service_account {
-        spec["serviceAccountName"] = json!(account);
-    }
+    let spec = spec(&context, "main", &params, templates, has_finally);
     let body = json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
@@ -305,6 +305,27 @@ pub fn conditions(pipeline: &Pipeline) -> Result<Vec<(String, &Condition)>, Expo
     Ok(keys)
 }
 
+/// Checks the values given to an exported pipeline (`NAME=VALUE`, the last of a name counting) beyond what a
+/// local run checks: in Argo a list parameter also feeds `withParam`, which reads JSON lists only.
+///
+/// ```
+/// # let dir = std::env::temp_dir();
+/// let text = "name: p\nparameters: [{ name: ZONES, type: list }]\nstages:\n  - name: s\n    steps: [{ name: a, run: [\"true\"] }]\n";
+/// let pipeline = precheck_pipeline::Pipeline::parse(&dir.join("p.yaml"), text).unwrap();
+/// let given = |v: &str| vec![("ZONES".to_owned(), v.to_owned())];
+/// assert!(precheck_pipeline::argo::check_values(&pipeline, &given(r#"["a","b"]"#)).is_ok());
+/// assert!(precheck_pipeline::argo::check_values(&pipeline, &given("a,b")).is_err());
+/// ```
+pub fn check_values(pipeline: &Pipeline, given: &[(String, String)]) -> Result<(), ExportError> {
+    for list in pipeline.parameters.iter().filter(|p| p.kind == Kind::List) {
+        let value = given.iter().rev().find(|(name, _)| *name == list.name);
+        if let Some((_, text)) = value.filter(|(_, text)| !text.trim_start().starts_with('[')) {
+            return Err(ExportError::ListNotJson { name: list.name.clone(), given: text.clone() });
+        }
+    }
+    Ok(())
+}
+
 /// Writes, for every condition of `pipeline`, a file named by its key in `dir` holding `true` or `false`
 /// for `values`: what the `parameters` task hands to Argo. Returns the keys and values written.
 pub fn write_conditions(pipeline: &Pipeline, values: &Values, dir: &Path) -> Result<Vec<(String, bool)>, ExportError> {
@@ -360,9 +381,7 @@ fn parameters_template(context: &Context<'_>) -> Json {
         format!("--expect-digest={}", context.pipeline.digest),
         format!("--conditions={CONDITIONS_DIR}"),
     ];
-    for p in &context.pipeline.parameters {
-        args.extend(["-p".to_owned(), format!("{0}={{{{workflow.parameters.{0}}}}}", p.name)]);
-    }
+    args.extend(parameter_args(context.pipeline));
     let outputs: Vec<Json> = context
         .keys
         .iter()
@@ -377,6 +396,11 @@ fn parameters_template(context: &Context<'_>) -> Json {
         template["outputs"] = json!({ "parameters": outputs });
     }
     template
+}
+
+/// `-p NAME={{workflow.parameters.NAME}}` for every parameter: a pod gets the Workflow's values.
+fn parameter_args(pipeline: &Pipeline) -> impl Iterator<Item = String> + '_ {
+    pipeline.parameters.iter().flat_map(|p| ["-p".to_owned(), format!("{0}={{{{workflow.parameters.{0}}}}}", p.name)])
 }
 
 /// A container of the image running `precheck` with `args`, from the pipeline's directory.
@@ -549,8 +573,19 @@ fn workflow_template(
     if let Some(stage) = stage {
         labels["precheck.dev/stage"] = json!(label(stage));
     }
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": { "name": name, "labels": labels, "annotations": annotations(context.pipeline) },
+        "spec": spec(context, "entry", params, templates, on_exit),
+    })
+}
+
+/// The spec a Workflow and a WorkflowTemplate share: where to start, the pipeline's parallelism and
+/// parameters, the templates, the exit handler (`exit`) when `on_exit`, the service account.
+fn spec(context: &Context<'_>, entrypoint: &str, params: &[Json], templates: Vec<Json>, on_exit: bool) -> Json {
     let mut spec = json!({
-        "entrypoint": "entry",
+        "entrypoint": entrypoint,
         "parallelism": context.pipeline.parallelism,
         "arguments": { "parameters": params },
         "templates": templates,
@@ -561,12 +596,7 @@ fn workflow_template(
     if let Some(account) = &context.options.service_account {
         spec["serviceAccountName"] = json!(account);
     }
-    json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "WorkflowTemplate",
-        "metadata": { "name": name, "labels": labels, "annotations": annotations(context.pipeline) },
-        "spec": spec,
-    })
+    spec
 }
 
 /// The `exit` template: runs the finally steps' WorkflowTemplate (a stage submitted alone runs them too,
@@ -644,9 +674,7 @@ fn step_templates(context: &Context<'_>, stage: &str, steps: &[Step]) -> Result<
             // One argument: an item such as `-1` or `--help` is the item, not an option.
             args.push("--item={{inputs.parameters.item}}".to_owned());
         }
-        for p in &context.pipeline.parameters {
-            args.extend(["-p".to_owned(), format!("{0}={{{{workflow.parameters.{0}}}}}", p.name)]);
-        }
+        args.extend(parameter_args(context.pipeline));
         let mut template = json!({ "name": format!("step-{task}"), "container": container(context, args) });
         if step.for_each.is_some() {
             template["inputs"] = json!({ "parameters": [ { "name": "item" } ] });

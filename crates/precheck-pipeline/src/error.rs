@@ -45,14 +45,7 @@ impl SourceFile {
 
     /// The 1-based line and column of a byte offset.
     pub fn line_column(&self, offset: usize) -> (usize, usize) {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, column)
+        precheck_lang::line_col(&self.text, offset)
     }
 
     /// An error at a byte offset.
@@ -125,11 +118,7 @@ impl PipelineError {
     /// The length in bytes of the source line the error is on (a report quoting a huge line quotes it
     /// without the source).
     pub fn line_len(&self) -> usize {
-        let text = &self.file.text;
-        let at = self.offset.min(text.len());
-        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-        end - start
+        precheck_lang::line_bounds(&self.file.text, self.offset).len()
     }
 }
 

@@ -154,8 +154,13 @@ fn structure_errors() {
     let e = errors("verify there are 2 pods named 'x'\n");
     assert!(e[0].message.contains("belongs inside a `test"), "{}", e[0].message);
 
-    let e = errors("test 'a' {\n}\ntest 'a' {\n}\n");
-    assert!(e[0].message.contains("already defined"));
+    let e = errors("test 'a' {\n}\ntest 'b' {\n}\ntest 'a' {\n}\ntest 'a' {\n}\n");
+    assert_eq!(e.len(), 2);
+    for e in &e {
+        assert!(e.message.contains("already defined"));
+        // Both point back at the first definition, not at the one just before.
+        assert!(e.help.as_deref().unwrap().ends_with("starts at byte 6"), "{:?}", e.help);
+    }
 
     let e = errors("test a {\n}\n");
     assert_eq!(e[0].kind, SyntaxErrorKind::Quote);
