@@ -3,6 +3,9 @@
 //! wrong token takes longer the more of the token it shares (a timing leak). Prints figures; asserts
 //! nothing about speed.
 
+#[path = "../tests/support/serve.rs"]
+mod serve;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -135,31 +138,14 @@ fn trigger_timing() {
     )
     .unwrap();
     std::fs::write(dir.path().join("token"), token).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args([
-            "pipeline",
-            "serve",
-            "p.yaml",
-            "--listen",
-            "127.0.0.1:0",
-            "--token-file",
-            "token",
-            "--state-dir",
-            "state",
-        ])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = server.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    let address = String::from_utf8(line).unwrap().trim_start_matches("listening on http://").to_owned();
+    let (mut server, address) = serve::start(
+        Command::new(env!("CARGO_BIN_EXE_precheck"))
+            .args(["pipeline", "serve", "p.yaml", "--listen", "127.0.0.1:0", "--token-file", "token"])
+            .args(["--state-dir", "state"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let n = 3_000;
     let mut near = token.to_owned();
     near.pop();

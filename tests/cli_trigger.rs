@@ -1,6 +1,9 @@
 //! End-to-end tests of the trigger API (`precheck pipeline serve`) over real HTTP on 127.0.0.1: tokens,
 //! payloads mapped onto parameters, refusals with reasons, one stage alone, and many triggers at once.
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -58,23 +61,13 @@ impl Server {
         } else {
             command.args(["--token-file", "token"]).env_remove("PRECHECK_TRIGGER_TOKEN");
         }
-        let mut child = command
-            .args(["--state-dir", "state"])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-            line.push(byte[0]);
-        }
-        let line = String::from_utf8(line).unwrap();
-        let address =
-            line.strip_prefix("listening on http://").unwrap_or_else(|| panic!("no address: {line}")).to_owned();
+        let (child, address) = serve::start(
+            command
+                .args(["--state-dir", "state"])
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap()),
+        );
         Self { child, address, dir }
     }
 

@@ -8,6 +8,8 @@
 mod emulator;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/serve.rs"]
+mod serve;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -192,25 +194,16 @@ fn no_canary_reaches_any_output() {
     )
     .unwrap();
     std::fs::write(dir.join("token"), TRIGGER_CANARY).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args(["pipeline", "serve", "p.yaml", "--listen", "127.0.0.1:0", "--token-file", "token"])
-        .args(["--state-dir", "state", "--kubeconfig", config])
-        .envs(moto.env())
-        .env("AWS_SECRET_ACCESS_KEY", AWS_CANARY)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("serve.stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut stdout = server.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8(line).unwrap();
-    let address = line.strip_prefix("listening on http://").unwrap_or_else(|| panic!("no address: {line}")).to_owned();
+    let (mut server, address) = serve::start(
+        Command::new(env!("CARGO_BIN_EXE_precheck"))
+            .args(["pipeline", "serve", "p.yaml", "--listen", "127.0.0.1:0", "--token-file", "token"])
+            .args(["--state-dir", "state", "--kubeconfig", config])
+            .envs(moto.env())
+            .env("AWS_SECRET_ACCESS_KEY", AWS_CANARY)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("serve.stderr")).unwrap()),
+    );
     let (status, body) = http(&address, "POST", "/pipeline", "{}");
     assert_eq!(status, 202, "{body}");
     outputs.0.push(("POST /pipeline answer".into(), body.clone().into_bytes()));
@@ -232,7 +225,7 @@ fn no_canary_reaches_any_output() {
     let _ = server.kill();
     let _ = server.wait();
     let mut rest = Vec::new();
-    let _ = stdout.read_to_end(&mut rest);
+    let _ = server.stdout.take().expect("stdout is piped").read_to_end(&mut rest);
     outputs.0.push(("serve: stdout".into(), rest));
     // The run did its work (the checks step fails on purpose: the secret is not 'wrong').
     let steps = record["steps"].as_array().unwrap();

@@ -625,9 +625,11 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
                     "matches" => match Pattern::new(&text.value) {
                         Ok(p) => OutputExpectation::Matches(p),
                         Err(e) => {
+                            let problem = crate::sentence::PatternProblem::of(&e);
                             self.error(
-                                SyntaxError::new(SyntaxErrorKind::Regex, text.span, "invalid regular expression")
-                                    .with_label(crate::sentence::last_line(&e.to_string())),
+                                SyntaxError::new(SyntaxErrorKind::Regex, text.span, problem.message(""))
+                                    .with_label(problem.label)
+                                    .with_help(problem.help),
                             );
                             return None;
                         }

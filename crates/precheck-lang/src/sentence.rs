@@ -341,21 +341,59 @@ fn pattern<'a>(ctx: &Ctx<'a>, what: &'static str, i: &'a str) -> PResult<'a, Spa
     let (rest, (content, at)) = quoted(what)(i)?;
     match Pattern::new(content) {
         Ok(p) => Ok((rest, Spanned::new(p, ctx.span(at, &at[content.len()..])))),
-        Err(e) => Err(nom::Err::Failure(
-            GErr::custom(
-                at,
-                content.len(),
-                SyntaxErrorKind::Regex,
-                format!("invalid regular expression in the {what}"),
-            )
-            .label(last_line(&e.to_string()))
-            .help("patterns are regular expressions searched in the value; escape special characters with `\\`"),
-        )),
+        Err(e) => {
+            let problem = PatternProblem::of(&e);
+            Err(nom::Err::Failure(
+                GErr::custom(at, content.len(), SyntaxErrorKind::Regex, problem.message(&format!("in the {what}")))
+                    .label(problem.label)
+                    .help(problem.help),
+            ))
+        }
+    }
+}
+
+/// What is wrong with a pattern the regex crate refused, in words for an error.
+pub(crate) struct PatternProblem {
+    too_large: Option<usize>,
+    /// What the regex crate says (its last line).
+    pub label: String,
+    /// How to mend it.
+    pub help: &'static str,
+}
+
+impl PatternProblem {
+    pub(crate) fn of(e: &regex::Error) -> Self {
+        match e {
+            regex::Error::CompiledTooBig(limit) => Self {
+                too_large: Some(*limit),
+                label: "too large once compiled".to_owned(),
+                help: "shorten the pattern, or repeat less: `x{1000}` counts as a thousand `x`",
+            },
+            _ => Self {
+                too_large: None,
+                label: last_line(&e.to_string()),
+                help: "patterns are regular expressions searched in the value; escape special characters with `\\`",
+            },
+        }
+    }
+
+    /// The error's message; `place` says where the pattern is (`in the name pattern`), may be empty.
+    /// A pattern over the size limit says so in the message itself: a report of a very long line shows
+    /// the message alone.
+    pub(crate) fn message(&self, place: &str) -> String {
+        let place = if place.is_empty() { String::new() } else { format!(" {place}") };
+        match self.too_large {
+            Some(limit) => format!(
+                "regular expression{place} too large: compiled, it exceeds the regex engine's limit of {} MiB",
+                limit >> 20
+            ),
+            None => format!("invalid regular expression{place}"),
+        }
     }
 }
 
 /// The last line of the regex crate's message says what is wrong.
-pub(crate) fn last_line(message: &str) -> String {
+fn last_line(message: &str) -> String {
     message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(message).trim().to_owned()
 }
 

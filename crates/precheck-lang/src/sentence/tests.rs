@@ -182,6 +182,16 @@ fn quoting_errors() {
 fn regex_property_and_number_errors_point_inside_quotes() {
     let e = syntax("there are 2 pods named 'ng(inx'");
     assert_eq!((e.kind, e.span), (SyntaxErrorKind::Regex, Span::new(24, 30)));
+    assert_eq!(e.message, "invalid regular expression in the name pattern");
+    // A pattern the engine refuses for its size says so, in the message itself (long lines show no label).
+    let e = syntax("there are 2 pods named 'a{1000}{1000}'");
+    assert_eq!(e.kind, SyntaxErrorKind::Regex);
+    assert!(
+        e.message.starts_with("regular expression in the name pattern too large: compiled, it exceeds"),
+        "{}",
+        e.message
+    );
+    assert!(e.help.as_deref().unwrap().contains("repeat less"));
     let e = syntax("'.spec.containers[0' is 'x' for pods named 'a'");
     assert_eq!(e.kind, SyntaxErrorKind::Property);
     assert_eq!(e.span.start, 19);
