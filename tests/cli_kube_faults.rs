@@ -138,3 +138,81 @@ fn a_dropped_watch_is_re_established_without_missing_the_change() {
     assert!(took < changed + Duration::from_secs(5), "changed after {changed:?}, seen after {took:?}");
     eprintln!("dropped watches: {} watches opened, change at {changed:?} seen at {took:?}", proxy.watches());
 }
+
+/// A pipeline whose `apply` step installs a CRD, two of its objects and ten ConfigMaps, then checks them.
+fn apply_pipeline(cluster: &emulator::TestCluster) -> PathBuf {
+    let mut manifests = String::from(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: { name: gizmos.example.com }\n\
+         spec:\n  group: example.com\n  scope: Namespaced\n  names: { plural: gizmos, singular: gizmo, kind: Gizmo }\n  \
+         versions:\n    - name: v1\n      served: true\n      storage: true\n      \
+         schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }\n",
+    );
+    for name in ["left", "right"] {
+        manifests.push_str(&format!(
+            "---\napiVersion: example.com/v1\nkind: Gizmo\nmetadata: {{ name: {name}, namespace: default }}\nspec: {{ size: 2 }}\n"
+        ));
+    }
+    for i in 0..10 {
+        manifests.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{ name: setting-{i}, namespace: default }}\ndata: {{ n: '{i}' }}\n"
+        ));
+    }
+    cluster.write("addons.yaml", &manifests);
+    cluster.write(
+        "addons.check",
+        "namespace 'default'\n\ntest 'applied' {\n    verify there are 2 gizmos named '.'\n    \
+         verify there are 10 configmaps named '^setting-'\n    verify '.data.n' is '7' for configmaps named '^setting-7$'\n}\n",
+    );
+    cluster.write(
+        "apply.yaml",
+        "name: apply-faults\nstages:\n  - name: addons\n    steps:\n      - { name: install, apply: [addons.yaml] }\n      \
+         - { name: check, depends: [install], checks: [addons.check] }\n",
+    )
+}
+
+fn run_pipeline(cluster: &emulator::TestCluster, pipeline: &Path, kubeconfig: &Path, state: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args(["pipeline", "run", pipeline.to_str().unwrap(), "--state-dir"])
+        .arg(cluster.dir().join(state))
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run precheck")
+}
+
+#[test]
+fn apply_steps_ride_out_transient_faults_and_end_in_bounded_time_when_the_server_is_gone() {
+    let cluster = emulator::TestCluster::with_fixtures();
+    let Some(upstream) = cluster.url() else { return };
+    let pipeline = apply_pipeline(&cluster);
+    let (mut requests, mut injected) = (0, 0);
+    for seed in 1..=3u64 {
+        // The first run creates everything, the next ones apply it again (no change): faults in both.
+        let proxy = FaultProxy::start(upstream, Faults { seed, ..Faults::all(0.2) });
+        let out = run_pipeline(&cluster, &pipeline, &kubeconfig(cluster.dir(), &proxy.url), &format!("state-{seed}"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "seed {seed}: {} faults injected in {} requests\n{}",
+            proxy.injected(),
+            proxy.requests(),
+            text(&out)
+        );
+        requests += proxy.requests();
+        injected += proxy.injected();
+    }
+    assert!(injected >= 5, "only {injected} faults injected in {requests} requests");
+    // What the steps applied is there, seen by kubectl without the proxy.
+    assert_eq!(cluster.kubectl_ok(&["get", "configmap", "setting-9", "-o", "jsonpath={.data.n}"]), "9");
+    eprintln!("apply under faults: 3 runs, {injected} faults injected in {requests} requests, 0 failed steps");
+
+    let proxy = FaultProxy::start(upstream, Faults::all(1.0));
+    let started = Instant::now();
+    let out = run_pipeline(&cluster, &pipeline, &kubeconfig(cluster.dir(), &proxy.url), "state-gone");
+    let took = started.elapsed();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("no answer after"), "the step says the cluster did not answer: {all}");
+    assert!(took < Duration::from_secs(150), "took {took:?}");
+    eprintln!("apply with the server gone: the step failed in {took:?} after {} requests", proxy.requests());
+}

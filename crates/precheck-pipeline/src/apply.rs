@@ -4,6 +4,10 @@
 //! not matter); a CustomResourceDefinition is waited for until it is `Established`, and its kind until
 //! discovery serves it, so its custom resources can follow in the same step. Applying what is already
 //! there changes nothing. Manifests are sent as written: parameters are not substituted inside them.
+//!
+//! Every call is retried as checks' calls are ([`precheck::cluster::BoundedCalls`]): a busy or briefly
+//! broken API server (429, 5xx, a reset, a body cut short) does not fail the step; server-side apply of the
+//! same object twice is the same as once.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,9 +16,7 @@ use std::collections::HashMap;
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::discovery::{ApiCapabilities, Scope, pinned_kind};
-
-/// How long one API call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+use precheck::cluster::{BoundedCalls, ClusterError};
 
 /// How long a CRD may take to become `Established`, and its kind to be served.
 const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,6 +24,7 @@ const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 /// Resolves kinds with discovery, once per kind.
 struct Kinds {
     client: kube::Client,
+    calls: BoundedCalls,
     known: HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>,
 }
 
@@ -30,16 +33,24 @@ impl Kinds {
         if let Some(found) = self.known.get(gvk) {
             return Ok(Some(found.clone()));
         }
-        match tokio::time::timeout(CALL_TIMEOUT, pinned_kind(&self.client, gvk)).await {
-            Ok(Ok(found)) => {
-                self.known.insert(gvk.clone(), found.clone());
-                Ok(Some(found))
-            }
-            Ok(Err(kube::Error::Api(e))) if e.code == 404 => Ok(None),
-            Ok(Err(kube::Error::Discovery(_))) => Ok(None),
-            Ok(Err(e)) => Err(format!("discovery of {}/{} {}: {e}", gvk.group, gvk.version, gvk.kind)),
-            Err(_) => Err(format!("discovery of {}/{}: no answer within {CALL_TIMEOUT:?}", gvk.group, gvk.version)),
+        let action = format!("discovery of {}/{} {}", gvk.group, gvk.version, gvk.kind);
+        let found = self
+            .calls
+            .run(&action, || async {
+                match pinned_kind(&self.client, gvk).await {
+                    Ok(found) => Ok(Some(found)),
+                    // The group, its version or the kind is not served.
+                    Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+                    Err(kube::Error::Discovery(_)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(said)?;
+        if let Some(found) = &found {
+            self.known.insert(gvk.clone(), found.clone());
         }
+        Ok(found)
     }
 
     /// Waits until discovery serves `gvk` (a CRD just established).
@@ -58,14 +69,11 @@ impl Kinds {
     }
 }
 
-async fn bounded<T, E: std::fmt::Display>(
-    what: &str,
-    call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(CALL_TIMEOUT, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: no answer within {CALL_TIMEOUT:?}")),
+/// A failed call in the words of a step's log: what was being done, then why.
+fn said(error: ClusterError) -> String {
+    match error {
+        ClusterError::Api { action, message } => format!("{action}: {message}"),
+        other => other.to_string(),
     }
 }
 
@@ -99,7 +107,8 @@ pub async fn apply(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), String> {
     let (client, default_namespace) = precheck::cluster::client(options).await.map_err(|e| e.to_string())?;
-    let mut kinds = Kinds { client: client.clone(), known: HashMap::new() };
+    let calls = BoundedCalls::default();
+    let mut kinds = Kinds { client: client.clone(), calls: calls.clone(), known: HashMap::new() };
     let params = PatchParams::apply("precheck").force();
     for file in files {
         for (doc, value) in objects(file)? {
@@ -133,15 +142,17 @@ pub async fn apply(
                 }
                 Scope::Cluster => (Api::all_with(client.clone(), &resource), format!("{}/{name}", types.kind)),
             };
-            let applied =
-                bounded(&format!("{place}: applying {shown}"), api.patch(&name, &params, &Patch::Apply(&object)))
-                    .await?;
+            let patch = Patch::Apply(&object);
+            let applied = calls
+                .run(&format!("{place}: applying {shown}"), || api.patch(&name, &params, &patch))
+                .await
+                .map_err(said)?;
             log(&format!(
                 "applied {shown} (resourceVersion {})",
                 applied.metadata.resource_version.unwrap_or_default()
             ));
             if types.kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io" {
-                let served = established(&api, &name).await.map_err(|e| format!("{place}: {e}"))?;
+                let served = established(&calls, &api, &name).await.map_err(|e| format!("{place}: {e}"))?;
                 for gvk in served {
                     kinds.wait_for(&gvk).await.map_err(|e| format!("{place}: {e}"))?;
                 }
@@ -153,10 +164,15 @@ pub async fn apply(
 }
 
 /// Waits until a CRD's `Established` condition is `True`; returns the kinds it serves.
-async fn established(api: &Api<DynamicObject>, name: &str) -> Result<Vec<GroupVersionKind>, String> {
+async fn established(
+    calls: &BoundedCalls,
+    api: &Api<DynamicObject>,
+    name: &str,
+) -> Result<Vec<GroupVersionKind>, String> {
     let started = Instant::now();
     loop {
-        let crd = bounded(&format!("reading CustomResourceDefinition/{name}"), api.get(name)).await?;
+        let crd =
+            calls.run(&format!("reading CustomResourceDefinition/{name}"), || api.get(name)).await.map_err(said)?;
         let conditions = crd.data.pointer("/status/conditions").and_then(|c| c.as_array()).cloned().unwrap_or_default();
         if conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True") {
             let group = crd.data.pointer("/spec/group").and_then(|g| g.as_str()).unwrap_or_default();

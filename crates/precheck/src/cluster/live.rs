@@ -92,6 +92,41 @@ where
     result
 }
 
+/// API calls made as checks make them: each attempt bounded by [`ATTEMPT_TIMEOUT`], transient failures
+/// (429, 500, 502, 503, 504, resets, bodies cut short, slow attempts) retried with exponential backoff and
+/// jitter, at most [`MAX_ATTEMPTS`] within [`REQUEST_TIMEOUT`]; once a call spent its whole budget, the
+/// cluster counts as gone for [`GONE_FOR`] and the calls sharing this value fail at once. For calls that
+/// may be repeated: reads, server-side apply. Clones share the count and the memory of a cluster gone.
+///
+/// ```no_run
+/// # async fn read() -> Result<(), precheck::cluster::ClusterError> {
+/// use k8s_openapi::api::core::v1::ConfigMap;
+/// let (client, namespace) = precheck::cluster::client(&Default::default()).await?;
+/// let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, &namespace);
+/// let calls = precheck::cluster::BoundedCalls::default();
+/// let settings = calls.run("read ConfigMap/settings", || api.get("settings")).await?;
+/// println!("{:?} after {} requests", settings.data, calls.requests());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BoundedCalls(Arc<Calls>);
+
+impl BoundedCalls {
+    /// Runs `call` (once per attempt) within the bounds; `action` names it in errors
+    /// (`could not ask the cluster (ACTION): …`).
+    pub async fn run<T, F>(&self, action: &str, call: impl Fn() -> F) -> Result<T, ClusterError>
+    where
+        F: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        bounded(action, &self.0, call).await
+    }
+
+    /// HTTP requests made so far through [`BoundedCalls::run`].
+    pub fn requests(&self) -> u64 {
+        self.0.requests.load(Ordering::Relaxed)
+    }
+}
+
 /// How the message of a call that spent its budget on transient failures starts.
 const GAVE_UP: &str = "no answer after ";
 
@@ -178,9 +213,11 @@ fn api_error(action: impl Into<String>, error: impl std::fmt::Display) -> Cluste
 }
 
 /// A kube client configured like kubectl (kubeconfig, context, in-cluster), and the context's namespace.
-/// No request is made.
+/// No request is made. kube-rs's own retries are off (up to 15, for minutes, hidden inside one call):
+/// run calls through [`BoundedCalls`] to retry them within bounds.
 pub async fn client(options: &ConnectOptions) -> Result<(Client, String), ClusterError> {
-    let config = config(options).await?;
+    let mut config = config(options).await?;
+    config.default_retry = false;
     let default_namespace = config.default_namespace.clone();
     let client = Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
     Ok((client, default_namespace))
@@ -210,13 +247,8 @@ async fn config(options: &ConnectOptions) -> Result<Config, ClusterError> {
 impl LiveCluster {
     /// Loads the configuration like kubectl and creates the client (no request is made yet).
     pub async fn connect(options: &ConnectOptions) -> Result<Self, ClusterError> {
-        let mut config = config(options).await?;
-        // Calls are retried by `bounded`, within budgets of their own: kube-rs's own retries (up to 15, for
-        // minutes) would hide inside one attempt.
-        config.default_retry = false;
-        let default_namespace = config.default_namespace.clone();
-        let client =
-            Client::try_from(config).map_err(|e| ClusterError::Config(format!("cannot create a client: {e}")))?;
+        // Calls are retried by `bounded`, within budgets of their own (the client retries nothing itself).
+        let (client, default_namespace) = client(options).await?;
         Ok(Self {
             client,
             default_namespace,

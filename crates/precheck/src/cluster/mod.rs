@@ -14,7 +14,7 @@ use crate::evaluate::{Verdict, evaluate};
 
 pub use labels::{LabelSelector, LabelSelectorError};
 #[cfg(feature = "kube")]
-pub use live::{ConnectOptions, LiveCluster, client};
+pub use live::{BoundedCalls, ConnectOptions, LiveCluster, client};
 pub use resources::{ResourceKind, ResourceTable, UnknownResource};
 pub use snapshot::Snapshot;
 
