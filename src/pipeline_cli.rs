@@ -1,5 +1,6 @@
 //! `precheck pipeline …`: plan, run, resume, status, logs and list of pipeline runs.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -91,11 +92,19 @@ pub enum PipelineCommand {
         /// The service account step pods run as (their cluster and AWS permissions).
         #[arg(long, value_name = "NAME")]
         service_account: Option<String>,
+        /// The Kubernetes Secret step pods read secret parameters from, a key per parameter
+        /// (default: PIPELINE-secrets).
+        #[arg(long, value_name = "NAME")]
+        secret: Option<String>,
     },
     /// Resume a run: steps that succeeded are not run again; the others get all their attempts.
     Resume {
         /// The run's id.
         run: String,
+        /// The value of a secret parameter, which runs do not record, `NAME=VALUE` (default: the
+        /// environment variable NAME); repeatable.
+        #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = name_value)]
+        secrets: Vec<(String, String)>,
         /// At most this many steps at once.
         #[arg(short = 'j', long)]
         parallelism: Option<usize>,
@@ -194,10 +203,12 @@ pub fn main(command: PipelineCommand) -> i32 {
             let digest = expect_digest.as_deref();
             step(&file, &id, item.as_deref(), &params, digest, run_id, &state, &target)
         }
-        PipelineCommand::Export { file, argo, image, root, workdir, service_account } => {
-            export(&file, &argo, precheck_pipeline::argo::ArgoOptions { image, root, workdir, service_account })
+        PipelineCommand::Export { file, argo, image, root, workdir, service_account, secret } => {
+            export(&file, &argo, precheck_pipeline::argo::ArgoOptions { image, root, workdir, service_account, secret })
         }
-        PipelineCommand::Resume { run, parallelism, state, target } => resume(&run, parallelism, &state, &target),
+        PipelineCommand::Resume { run, secrets, parallelism, state, target } => {
+            resume(&run, &secrets, parallelism, &state, &target)
+        }
         PipelineCommand::Status { run, json, state } => status(run.as_deref(), json, &state),
         PipelineCommand::Logs { run, step, state } => logs(&run, step.as_deref(), &state),
         PipelineCommand::List { state } => list(&state),
@@ -233,7 +244,9 @@ fn load_exported(
         );
         return Err(exit_codes::INVALID_INPUT);
     }
-    let values = pipeline.values_from_args(&params.params).map_err(|e| {
+    // A secret parameter not on the command line comes from the environment variable of its name.
+    let pairs = pipeline.with_secrets(&params.params, |name| std::env::var(name).ok());
+    let values = pipeline.values_from_args(&pairs).map_err(|e| {
         eprintln!("error: invalid parameters: {e}");
         exit_codes::INVALID_INPUT
     })?;
@@ -297,6 +310,7 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
             return exit_codes::INVALID_INPUT;
         }
     };
+    let redactor = precheck_pipeline::secret::Redactor::new(&pipeline, &values);
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
@@ -319,19 +333,24 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
             let name = if node.finally { "finally (after everything, whatever happened)" } else { stage };
             let _ = writeln!(out, "stage {name}{after}{when}");
         }
+        // Secrets are masked before quoting: a quoted secret (escapes added) would no longer match.
         let what = match &node.action {
-            BoundAction::Run(argv) => format!("run {argv:?}"),
-            BoundAction::Shell(script) => format!("shell {:?}", script.lines().next().unwrap_or_default()),
+            BoundAction::Run(argv) => format!("run {:?}", argv.iter().map(|a| redactor.redact(a)).collect::<Vec<_>>()),
+            BoundAction::Shell(script) => {
+                format!("shell {:?}", redactor.redact(script.lines().next().unwrap_or_default()))
+            }
             BoundAction::Checks(paths) => format!("checks {paths:?}"),
             BoundAction::Apply(files) => format!("apply {files:?}"),
             BoundAction::CloudFormation(stack) => {
-                format!("cloudformation stack {} from {} {:?}", stack.name, stack.template.display(), stack.parameters)
+                let parameters: BTreeMap<&str, std::borrow::Cow<'_, str>> =
+                    stack.parameters.iter().map(|(k, v)| (k.as_str(), redactor.redact(v))).collect();
+                format!("cloudformation stack {} from {} {parameters:?}", stack.name, stack.template.display())
             }
         };
         let after: Vec<&str> = node.after.iter().map(|&d| graph.nodes[d].id.as_str()).collect();
         let after = if after.is_empty() { String::new() } else { format!(" after {}", after.join(", ")) };
         let skip = node.skip.as_ref().map(|s| format!(" — skipped: {s}")).unwrap_or_default();
-        let _ = writeln!(out, "  {}{after}: {what}{skip}", node.id);
+        let _ = writeln!(out, "  {}{after}: {}{skip}", node.id, redactor.redact(&what));
     }
     exit_codes::SUCCESS
 }
@@ -357,7 +376,9 @@ fn finish(result: Result<RunRecord, RunError>) -> i32 {
             print_pipeline_error(&e);
             exit_codes::INVALID_INPUT
         }
-        Err(e @ (RunError::Values(_) | RunError::Bind(_) | RunError::Changed { .. })) => {
+        Err(
+            e @ (RunError::Values(_) | RunError::Bind(_) | RunError::Changed { .. } | RunError::SecretsNeeded { .. }),
+        ) => {
             eprintln!("error: {e}");
             exit_codes::INVALID_INPUT
         }
@@ -491,14 +512,24 @@ async fn follow(log: PathBuf, mut finished: tokio::sync::oneshot::Receiver<()>) 
     }
 }
 
-fn resume(id: &str, parallelism: Option<usize>, state: &StateDir, target: &Target) -> i32 {
+fn resume(
+    id: &str,
+    secrets: &[(String, String)],
+    parallelism: Option<usize>,
+    state: &StateDir,
+    target: &Target,
+) -> i32 {
     let options = match exec_options(target, parallelism) {
         Ok(o) => o,
         Err(code) => return code,
     };
     let store = Store::new(&state.state_dir);
     let progress = Arc::new(Progress::new(std::io::stderr()));
-    finish(drive(precheck_pipeline::run::resume(&store, id, progress, options)))
+    let lookup = |name: &str| {
+        let given = secrets.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        given.or_else(|| std::env::var(name).ok())
+    };
+    finish(drive(precheck_pipeline::run::resume(&store, id, &lookup, progress, options)))
 }
 
 /// Runs a pipeline execution to its end on a runtime of its own. A `checks` step that timed out may still

@@ -12,9 +12,33 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value as Json;
 
+/// The Kubernetes Secrets of the simulated cluster: (Secret, key, value).
+const SECRETS: &[(&str, &str, &str)] = &[("argo-demo-secrets", "DEPLOY_TOKEN", "deploy-token-Vb8Kq2")];
+
+/// What a pod's container has in its environment: its `env`, values from Secrets resolved as the kubelet
+/// does (a key that is not there stops the pod from starting).
+fn pod_env(container: &Json) -> Vec<(String, String)> {
+    let entries = container["env"].as_array().cloned().unwrap_or_default();
+    entries
+        .iter()
+        .map(|e| {
+            let name = e["name"].as_str().unwrap().to_owned();
+            if let Some(value) = e["value"].as_str() {
+                return (name, value.to_owned());
+            }
+            let reference = &e["valueFrom"]["secretKeyRef"];
+            let found = SECRETS.iter().find(|(s, k, _)| reference["name"] == *s && reference["key"] == *k);
+            let (_, _, value) = found.unwrap_or_else(|| panic!("CreateContainerConfigError: {reference}"));
+            (name, (*value).to_owned())
+        })
+        .collect()
+}
+
+/// `precheck` as a user runs it locally: the secret parameter in the environment variable of its name.
 fn precheck(args: &[&str], state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_precheck"))
         .args(args)
+        .env("DEPLOY_TOKEN", SECRETS[0].2)
         .env("PRECHECK_STATE_DIR", state)
         .stdin(Stdio::null())
         .output()
@@ -518,6 +542,7 @@ impl Argo<'_> {
         let output = Command::new(env!("CARGO_BIN_EXE_precheck"))
             .args(&args)
             .current_dir(callee["container"]["workingDir"].as_str().unwrap())
+            .envs(pod_env(&callee["container"]))
             .env("PRECHECK_STATE_DIR", self.scratch.join("state"))
             .stdin(Stdio::null())
             .output()
@@ -590,6 +615,16 @@ fn export_is_valid_against_argo_models_and_its_dag_is_the_local_plan() {
     assert_eq!(workflow["spec"]["serviceAccountName"], "precheck");
     let addon = &workflow["spec"]["arguments"]["parameters"][1];
     assert_eq!(addon["enum"], serde_json::json!(["none", "metrics-server", "no"]));
+    // A secret parameter is no Workflow parameter (Argo shows those): each pod reads it from a Secret.
+    let arguments = workflow["spec"]["arguments"]["parameters"].as_array().unwrap();
+    assert!(arguments.iter().all(|p| p["name"] != "DEPLOY_TOKEN"), "{arguments:?}");
+    let check = template(&export.templates["argo-demo-validation"], "step-check");
+    assert!(!check["container"]["args"].to_string().contains("DEPLOY_TOKEN"), "{check}");
+    assert!(
+        check["container"]["env"].as_array().unwrap().contains(&serde_json::json!({ "name": "DEPLOY_TOKEN",
+            "valueFrom": { "secretKeyRef": { "name": "argo-demo-secrets", "key": "DEPLOY_TOKEN" } } })),
+        "{check}"
+    );
     let build = &export.templates["argo-demo-build"];
     assert_eq!(template(build, "main")["parallelism"], 1);
     let stack = template(build, "step-stack");
@@ -611,7 +646,8 @@ fn export_is_valid_against_argo_models_and_its_dag_is_the_local_plan() {
         let mut given = given.to_vec();
         given.push(("OUT", "/tmp/marks"));
         let params = argo_params(&export, &given);
-        let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        pairs.push(("DEPLOY_TOKEN".into(), SECRETS[0].2.into()));
         let values = pipeline.values_from_args(&pairs).unwrap();
         // The whole Workflow, and each stage's WorkflowTemplate submitted alone (as `--stage` runs locally).
         let mut runs = vec![(None, Argo::new(&export, params.clone(), None, dir.path()).workflow())];
@@ -696,6 +732,7 @@ fn exported_steps_run_as_argo_would_do_what_a_local_run_does() {
             let output = Command::new(env!("CARGO_BIN_EXE_precheck"))
                 .args(args)
                 .current_dir(container["workingDir"].as_str().unwrap())
+                .envs(pod_env(container))
                 .env("PRECHECK_STATE_DIR", &pod_state)
                 .stdin(Stdio::null())
                 .output()

@@ -514,3 +514,68 @@ fn a_resume_stops_what_the_killed_run_left_running() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(["gone", "Z"].contains(&state(&pid).as_str()), "the resume stopped it: {}", state(&pid));
 }
+
+#[test]
+fn secret_parameters_are_not_recorded_are_masked_and_are_asked_for_again_on_resume() {
+    const TOKEN: &str = "right-token-8Jd3";
+    let ws = Workspace::new();
+    let file = ws.write(
+        "p.yaml",
+        r#"name: secret
+parameters:
+  - { name: TOKEN, secret: true, description: the registry's token }
+  - { name: REGION, default: eu-west-1 }
+stages:
+  - name: deploy
+    steps:
+      - name: login
+        # Fails on its first run (after printing the token), then needs the right token.
+        shell: |
+          echo "login to $REGION with $TOKEN"
+          if [ ! -f first.mark ]; then touch first.mark; echo "refused: $TOKEN"; exit 1; fi
+          test "$TOKEN" = right-token-8Jd3
+      - name: pass
+        depends: [login]
+        run: [echo, "--token=${TOKEN}"]
+"#,
+    );
+    let file = file.to_str().unwrap();
+    // Not given: the environment variable of its name.
+    let out = ws.command(&["run", file]).env("TOKEN", TOKEN).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(!text(&out).contains(TOKEN), "{}", text(&out));
+    let record = ws.record();
+    assert_eq!(record["values"], serde_json::json!({ "REGION": "eu-west-1" }), "not recorded: {record}");
+    assert_eq!(record["secrets"], serde_json::json!(["TOKEN"]));
+    assert_eq!(step(&record, "deploy/login")["message"], "the script exited with status 1: refused: ***");
+    let id = record["id"].as_str().unwrap().to_owned();
+    let run_dir = ws.path("state").join("runs").join(&id);
+    let log = std::fs::read_to_string(run_dir.join("logs/deploy.login.log")).unwrap();
+    assert!(log.contains("login to eu-west-1 with ***\nrefused: ***\n"), "{log}");
+
+    // A resume needs it again: without it, it says which; with a wrong one the step sees that one.
+    let out = ws.command(&["resume", &id]).env_remove("TOKEN").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("give TOKEN again"), "{}", text(&out));
+    let out = ws.command(&["resume", &id, "-p", "TOKEN=wrong-one"]).env_remove("TOKEN").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let out = ws.command(&["resume", &id, "-p", &format!("TOKEN={TOKEN}")]).env_remove("TOKEN").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let record = ws.record();
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert_eq!(record["values"], serde_json::json!({ "REGION": "eu-west-1" }), "{record}");
+    let pass = std::fs::read_to_string(run_dir.join("logs/deploy.pass.log")).unwrap();
+    assert!(pass.contains("--token=***"), "{pass}");
+    // Nothing under the state directory holds it: records, logs, the HTML report.
+    let mut files = vec![run_dir.clone()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(!String::from_utf8_lossy(&bytes).contains(TOKEN), "{} holds the secret", path.display());
+        }
+    }
+    let report = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(report.contains("<code>TOKEN=***</code>"), "{report}");
+}

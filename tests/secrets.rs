@@ -21,7 +21,9 @@ const SSM_CANARY: &str = "canary-ssm-7Qx2Lm9Pz";
 const KUBE_CANARY: &str = "canary-kube-token-R4t8Kd1Vw";
 const AWS_CANARY: &str = "canary-aws-secret-Hn3Bq6Yc0";
 const TRIGGER_CANARY: &str = "canary-trigger-token-Ws5Fj2Ue8";
-const CANARIES: [&str; 4] = [SSM_CANARY, KUBE_CANARY, AWS_CANARY, TRIGGER_CANARY];
+/// The value of a pipeline's secret parameter (`secret: true`), from the server's environment.
+const PARAM_CANARY: &str = "canary-param-Zp4Rn7Tq3";
+const CANARIES: [&str; 5] = [SSM_CANARY, KUBE_CANARY, AWS_CANARY, TRIGGER_CANARY, PARAM_CANARY];
 
 /// Everything Precheck printed or wrote, by where it came from.
 #[derive(Default)]
@@ -177,7 +179,7 @@ fn no_canary_reaches_any_output() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: canary-free, namespace: default}\ndata: {a: b}\n",
     )
     .unwrap();
-    // (Parameter values are recorded, so that a run can resume: the secret is not one of them here.)
+    // A secret parameter: not recorded, masked wherever a step or Precheck prints it.
     std::fs::write(
         dir.join("pipeline.check"),
         "test 'secret' {\n    verify parameter '/app/db/password' has type 'SecureString'\n    \
@@ -187,10 +189,12 @@ fn no_canary_reaches_any_output() {
     .unwrap();
     std::fs::write(
         dir.join("p.yaml"),
-        "name: secrets\nstages:\n  - name: all\n    steps:\n      \
+        "name: secrets\nparameters:\n  - { name: DB_TOKEN, secret: true }\nstages:\n  - name: all\n    steps:\n      \
          - { name: stack, cloudformation: { stack: canary-free, template: network.yaml } }\n      \
          - { name: apply, apply: [config.yaml] }\n      - { name: checks, checks: [pipeline.check] }\n      \
-         - { name: env-names, shell: 'env | cut -d= -f1 | sort' }\n",
+         - { name: env-names, shell: 'env | cut -d= -f1 | sort' }\n      \
+         - { name: use-secret, run: [sh, -c, 'echo \"token: $DB_TOKEN\"; echo \"argument: $1\" >&2', sh, '${DB_TOKEN}'] }\n      \
+         - { name: fail-on-secret, shell: 'echo \"refused: $DB_TOKEN\"; exit 1' }\n",
     )
     .unwrap();
     std::fs::write(dir.join("token"), TRIGGER_CANARY).unwrap();
@@ -200,6 +204,7 @@ fn no_canary_reaches_any_output() {
             .args(["--state-dir", "state", "--kubeconfig", config])
             .envs(moto.env())
             .env("AWS_SECRET_ACCESS_KEY", AWS_CANARY)
+            .env("DB_TOKEN", PARAM_CANARY)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stderr(std::fs::File::create(dir.join("serve.stderr")).unwrap()),
@@ -243,6 +248,18 @@ fn no_canary_reaches_any_output() {
         assert!(out.status.success(), "{what}: {}", text(&out));
         outputs.command(what, &out);
     }
+    // The step got the secret (what it printed is masked: only the secret itself becomes ***), in its
+    // environment and as an argument; the failure message quoting it is masked too.
+    assert_eq!(status_of("all/use-secret"), "succeeded", "{record}");
+    let logs = precheck(&moto, dir, &["pipeline", "logs", &id, "all/use-secret", "--state-dir", "state"], &[]);
+    assert!(text(&logs).contains("token: ***") && text(&logs).contains("argument: ***"), "{}", text(&logs));
+    assert_eq!(status_of("all/fail-on-secret"), "failed", "{record}");
+    let message = steps.iter().find(|s| s["id"] == "all/fail-on-secret").unwrap()["message"].clone();
+    assert!(message.as_str().unwrap().ends_with("refused: ***"), "{message}");
+    assert_eq!(record["secrets"], serde_json::json!(["DB_TOKEN"]), "{record}");
+    let plan = precheck(&moto, dir, &["pipeline", "plan", "p.yaml"], &[("DB_TOKEN", PARAM_CANARY)]);
+    assert!(plan.status.success() && text(&plan).contains("\"***\""), "{}", text(&plan));
+    outputs.command("plan", &plan);
     let logs = precheck(&moto, dir, &["pipeline", "logs", &id, "all/env-names", "--state-dir", "state"], &[]);
     assert!(text(&logs).contains("AWS_SECRET_ACCESS_KEY"), "steps get the credentials they need: {}", text(&logs));
     assert!(dir.join("state/runs").join(&id).join("report.html").exists());
@@ -253,6 +270,6 @@ fn no_canary_reaches_any_output() {
         outputs.0.push((name.into(), std::fs::read(dir.join(name)).unwrap()));
     }
     let (count, bytes) = outputs.scan();
-    eprintln!("secrets: 4 canaries, {count} outputs ({bytes} bytes) scanned, 0 leaks");
+    eprintln!("secrets: 5 canaries, {count} outputs ({bytes} bytes) scanned, 0 leaks");
     assert!(count > 30, "{count} outputs");
 }

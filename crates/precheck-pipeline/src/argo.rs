@@ -73,11 +73,21 @@ pub struct ArgoOptions {
     pub workdir: PathBuf,
     /// The Kubernetes service account the step pods run as (their AWS and cluster permissions).
     pub service_account: Option<String>,
+    /// The Kubernetes Secret holding the values of the secret parameters, a key per parameter (default:
+    /// `PIPELINE-secrets`). Secret parameters are not Workflow parameters, which Argo shows to anyone who
+    /// can read the Workflow: each pod reads them from this Secret into its environment.
+    pub secret: Option<String>,
 }
 
 impl Default for ArgoOptions {
     fn default() -> Self {
-        Self { image: String::new(), root: None, workdir: PathBuf::from("/precheck"), service_account: None }
+        Self {
+            image: String::new(),
+            root: None,
+            workdir: PathBuf::from("/precheck"),
+            service_account: None,
+            secret: None,
+        }
     }
 }
 
@@ -176,7 +186,8 @@ pub fn export(pipeline: &Pipeline, options: &ArgoOptions) -> Result<Vec<Resource
     let mut resources = Vec::new();
     let finally_name = format!("{base}-finally");
     let has_finally = !pipeline.finally.is_empty();
-    let context = Context { pipeline, options, file: &file, root: &root, keys: &keys };
+    let secret = options.secret.clone().unwrap_or_else(|| format!("{base}-secrets"));
+    let context = Context { pipeline, options, file: &file, root: &root, keys: &keys, secret: &secret };
     let mut groups: Vec<Group<'_>> = pipeline
         .stages
         .iter()
@@ -400,18 +411,31 @@ fn parameters_template(context: &Context<'_>) -> Json {
 
 /// `-p NAME={{workflow.parameters.NAME}}` for every parameter: a pod gets the Workflow's values.
 fn parameter_args(pipeline: &Pipeline) -> impl Iterator<Item = String> + '_ {
-    pipeline.parameters.iter().flat_map(|p| ["-p".to_owned(), format!("{0}={{{{workflow.parameters.{0}}}}}", p.name)])
+    pipeline
+        .parameters
+        .iter()
+        .filter(|p| !p.secret)
+        .flat_map(|p| ["-p".to_owned(), format!("{0}={{{{workflow.parameters.{0}}}}}", p.name)])
 }
 
 /// A container of the image running `precheck` with `args`, from the pipeline's directory.
 fn container(context: &Context<'_>, args: Vec<String>) -> Json {
     let workdir = context.file.parent().unwrap_or(&context.options.workdir);
+    let mut env = vec![json!({ "name": "PRECHECK_STATE_DIR", "value": "/tmp/precheck" })];
+    // Secret parameters: from the Secret into the variable of their name, where `precheck` looks for a
+    // secret parameter not given with `-p`.
+    for name in context.pipeline.secret_names() {
+        env.push(json!({
+            "name": name,
+            "valueFrom": { "secretKeyRef": { "name": context.secret, "key": name } },
+        }));
+    }
     json!({
         "image": context.options.image,
         "command": ["precheck"],
         "args": args,
         "workingDir": workdir.display().to_string(),
-        "env": [ { "name": "PRECHECK_STATE_DIR", "value": "/tmp/precheck" } ],
+        "env": env,
     })
 }
 
@@ -476,6 +500,8 @@ struct Context<'a> {
     root: &'a Path,
     /// The pipeline's conditions by key.
     keys: &'a [(String, &'a Condition)],
+    /// The Kubernetes Secret holding the secret parameters.
+    secret: &'a str,
 }
 
 /// Names given out so far in one scope, and to what: two things may not get one name.
@@ -537,6 +563,7 @@ fn arguments(pipeline: &Pipeline) -> Vec<Json> {
     pipeline
         .parameters
         .iter()
+        .filter(|p| !p.secret)
         .map(|p| {
             let mut param = json!({ "name": p.name });
             if let Some(value) = &p.default {

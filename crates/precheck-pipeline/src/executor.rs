@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use crate::graph::{BoundAction, Graph, Node};
 use crate::plan::{Pipeline, RetryPolicy};
 use crate::record::{RecordError, RunDir, RunRecord, RunStatus, StepStatus, now_ms};
+use crate::secret::Redactor;
 
 /// What steps that run check files check against.
 #[derive(Debug, Clone)]
@@ -114,6 +115,8 @@ struct Shared {
     changed: tokio::sync::Notify,
     /// Set when the run is over: the keeper stops after a last write.
     over: std::sync::atomic::AtomicBool,
+    /// Masks the values of secret parameters in logs and messages.
+    redactor: Arc<Redactor>,
 }
 
 impl Shared {
@@ -122,6 +125,11 @@ impl Shared {
     fn update(&self, i: usize, event: Option<Event>, change: impl FnOnce(&mut crate::record::StepRecord)) {
         let mut record = self.record.lock().expect("record lock");
         change(&mut record.steps[i]);
+        if let Some(message) = &mut record.steps[i].message
+            && !self.redactor.is_empty()
+        {
+            *message = self.redactor.redact(message).into_owned();
+        }
         record.updated_ms = now_ms();
         self.changed.notify_one();
         if let Some(event) = event {
@@ -182,7 +190,9 @@ pub async fn execute(
             stage_limits.entry(node.stage.clone()).or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))));
         }
     }
+    let redactor = Arc::new(Redactor::new(&pipeline, &graph.values));
     let shared = Arc::new(Shared {
+        redactor,
         pipeline,
         graph,
         run,
@@ -374,16 +384,16 @@ async fn run_node(shared: &Arc<Shared>, i: usize, slots: &Slots) {
     }
 }
 
-/// Appends a line to a step's log.
-fn log_line(path: &PathBuf, line: &str) {
+/// Appends a line to a step's log, secrets masked.
+fn log_line(redactor: &Redactor, path: &std::path::Path, line: &str) {
     use std::io::Write;
     if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(file, "{line}");
+        let _ = writeln!(file, "{}", redactor.redact(line));
     }
 }
 
 async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf, attempt: u32) -> Result<(), String> {
-    log_line(log, &format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
+    log_line(&shared.redactor, log, &format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
     let work = async {
         match &node.action {
             BoundAction::Run(argv) => command(shared, i, node, log, &argv[0], &argv[1..]).await,
@@ -403,11 +413,14 @@ async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf
         None => work.await,
     };
     match &result {
-        Ok(()) => log_line(log, "== succeeded =="),
-        Err(e) => log_line(log, &format!("== failed: {e} ==")),
+        Ok(()) => log_line(&shared.redactor, log, "== succeeded =="),
+        Err(e) => log_line(&shared.redactor, log, &format!("== failed: {e} ==")),
     }
     result
 }
+
+/// How long the end of a command's output may take to reach the log once the command exited.
+const COPY_GRACE: Duration = Duration::from_secs(2);
 
 /// Kills a command's whole process group when the attempt is dropped (a timeout): scripts start children.
 struct Group(Option<rustix::process::Pid>);
@@ -434,6 +447,14 @@ async fn command(
         .open(log)
         .map_err(|e| format!("cannot open the log {}: {e}", log.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
+    // With secrets to mask, output goes through the executor a line at a time; without, straight to the log.
+    let masked = !shared.redactor.is_empty();
+    let (stdout, stderr) = match masked {
+        true => (std::process::Stdio::piped(), std::process::Stdio::piped()),
+        false => {
+            (file.try_clone().map_err(|e| e.to_string())?.into(), err.try_clone().map_err(|e| e.to_string())?.into())
+        }
+    };
     let record_id = match &shared.options.run_id {
         Some(id) => id.clone(),
         None => shared.record.lock().expect("record lock").id.clone(),
@@ -448,17 +469,27 @@ async fn command(
         .env("PRECHECK_RUN_ID", record_id)
         .env("PRECHECK_STEP", &node.id)
         .stdin(std::process::Stdio::null())
-        .stdout(file)
-        .stderr(err)
+        .stdout(stdout)
+        .stderr(stderr)
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start '{program}': {e}"))?;
+    let mut copies = Vec::new();
+    if let (Some(out), Some(errors)) = (child.stdout.take(), child.stderr.take()) {
+        copies.push(tokio::spawn(shared.redactor.clone().copy_lines(out, file)));
+        copies.push(tokio::spawn(shared.redactor.clone().copy_lines(errors, err)));
+    }
     let mut group = Group(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
     let pgid = group.0.map(|p| p.as_raw_nonzero().get());
     shared.update(i, None, |s| s.pgid = pgid);
     let status = child.wait().await.map_err(|e| format!("waiting for '{program}': {e}"));
     shared.update(i, None, |s| s.pgid = None);
+    // What the command printed last is in the log before the step ends; a background child that keeps
+    // the output open is not waited for (its copy goes on, as its writes to the log would).
+    for copy in copies {
+        let _ = tokio::time::timeout(COPY_GRACE, copy).await;
+    }
     let status = status?;
     if status.success() {
         // The group may still hold background children; they belong to the step and end with it.
@@ -500,8 +531,8 @@ async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -
         let precheck::cluster::ClusterSource::Live(options) = &shared.options.target.cluster else {
             return Err("`apply` needs a live cluster (--kubeconfig / --context), not a snapshot".into());
         };
-        let log = log.to_path_buf();
-        let mut write = move |line: &str| log_line(&log, line);
+        let (log, redactor) = (log.to_path_buf(), shared.redactor.clone());
+        let mut write = move |line: &str| log_line(&redactor, &log, line);
         crate::apply::apply(options, files, &mut write).await
     }
     #[cfg(not(feature = "kube"))]
@@ -520,8 +551,8 @@ async fn cloudformation(
     #[cfg(feature = "aws")]
     {
         let aws = precheck::aws::Aws::connect(&shared.options.target.aws).await.map_err(|e| e.to_string())?;
-        let log = log.to_path_buf();
-        let mut write = move |line: &str| log_line(&log, line);
+        let (log, redactor) = (log.to_path_buf(), shared.redactor.clone());
+        let mut write = move |line: &str| log_line(&redactor, &log, line);
         crate::stack::deploy(aws.cloudformation(), stack, &mut write).await
     }
     #[cfg(not(feature = "aws"))]
@@ -537,7 +568,7 @@ async fn cloudformation(
 async fn checks(
     shared: &Arc<Shared>,
     node: &Node,
-    log: &PathBuf,
+    log: &std::path::Path,
     paths: Vec<PathBuf>,
     attempt: u32,
 ) -> Result<(), String> {
@@ -549,7 +580,7 @@ async fn checks(
         precheck::harness::Suite::load(&paths, &vars).map_err(|errors| {
             let lines: Vec<String> = errors.iter().flat_map(|e| e.lines()).collect();
             for line in &lines {
-                log_line(log, line);
+                log_line(&shared.redactor, log, line);
             }
             format!("invalid check files: {}", lines.first().cloned().unwrap_or_default())
         })?
@@ -572,11 +603,11 @@ async fn checks(
     .await
     .map_err(|e| format!("the checks panicked: {e}"))??;
     if let Ok(text) = std::fs::read_to_string(&output) {
-        log_line(log, text.trim_end());
+        log_line(&shared.redactor, log, text.trim_end());
         let _ = std::fs::remove_file(&output);
     }
     for line in report_lines(&report) {
-        log_line(log, &line);
+        log_line(&shared.redactor, log, &line);
     }
     // The stage's JUnit file holds every `checks` step of the stage so far; written under the lock, so
     // steps of one stage finishing together write one after the other, the last with everything.
@@ -594,7 +625,8 @@ async fn checks(
             duration: results.iter().map(|t| t.duration()).sum(),
         });
         let name = format!("junit/{}.xml", crate::record::file_name(&node.stage));
-        if let Err(e) = shared.run.write_file(&name, junit.as_bytes()) {
+        // A sentence may compare with a secret (`${TOKEN}`): its messages are masked like the log.
+        if let Err(e) = shared.run.write_file(&name, &shared.redactor.redact_bytes(junit.as_bytes())) {
             shared.broken.lock().expect("broken lock").get_or_insert(e);
         }
     }

@@ -64,6 +64,10 @@ pub struct ParameterDecl {
     /// What it is for.
     #[serde(default)]
     pub description: Option<String>,
+    /// A secret (a password, a token): taken from the environment variable of its name when not given,
+    /// never recorded, masked in logs and reports.
+    #[serde(default)]
+    pub secret: Option<Spanned<bool>>,
 }
 
 /// A stage: steps that depend on the stages named in `depends`.

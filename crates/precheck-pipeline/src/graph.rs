@@ -242,7 +242,9 @@ impl Pipeline {
                 && !p.allowed.is_empty()
                 && !p.allowed.contains(s)
             {
-                problems.push(format!("parameter '{}': '{s}' is not one of {}", p.name, p.allowed.join(", ")));
+                // A secret's value is not repeated in a message.
+                let given = if p.secret { "the value given".to_owned() } else { format!("'{s}'") };
+                problems.push(format!("parameter '{}': {given} is not one of {}", p.name, p.allowed.join(", ")));
             }
         }
         if problems.is_empty() { Ok(given) } else { Err(ValuesError { problems }) }

@@ -225,6 +225,7 @@ pub fn render(record: &RunRecord) -> String {
         .values
         .iter()
         .map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(&cut(&v.as_text(), 80))))
+        .chain(record.secrets.iter().map(|k| format!("<code>{}={}</code>", escape(k), crate::secret::MASK)))
         .collect();
     let status =
         serde_json::to_value(record.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();

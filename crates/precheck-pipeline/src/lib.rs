@@ -40,6 +40,7 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod run;
+pub mod secret;
 #[cfg(feature = "aws")]
 pub mod stack;
 pub mod trigger;

@@ -58,6 +58,9 @@ pub struct Parameter {
     pub allowed: Vec<String>,
     /// What it is for.
     pub description: Option<String>,
+    /// A secret: when not given, read from the environment variable of its name; never recorded (a
+    /// resumed run asks for it again), masked in step logs, messages and reports.
+    pub secret: bool,
 }
 
 /// A stage.
@@ -594,12 +597,35 @@ impl Pipeline {
                     None
                 }
             });
+            let secret = p.secret.as_ref().is_some_and(|s| s.value);
+            if let Some(flag) = p.secret.as_ref().filter(|s| s.value) {
+                if kind != Kind::String {
+                    let err = checker.file.error_at(
+                        &flag.referenced,
+                        "pipeline::secret",
+                        format!("a secret parameter is a string, not {}", kind.article()),
+                    );
+                    checker.push(err);
+                }
+                if let Some(d) = &p.default {
+                    let err = checker
+                        .file
+                        .error_at(&d.referenced, "pipeline::secret", "a secret parameter has no default")
+                        .with_help(format!(
+                            "a default would put the secret in the file: give it with `-p {0}=…` or the environment \
+                             variable {0}",
+                            p.name.value
+                        ));
+                    checker.push(err);
+                }
+            }
             parameters.push(Parameter {
                 name: p.name.value.clone(),
                 kind,
                 default,
                 allowed: p.allowed.clone(),
                 description: p.description.clone(),
+                secret,
             });
         }
         let kinds: BTreeMap<String, Kind> = parameters.iter().map(|p| (p.name.clone(), p.kind)).collect();

@@ -160,8 +160,11 @@ pub struct RunRecord {
     /// The only stage run, if one was chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
-    /// Parameter values.
+    /// Parameter values, secret ones left out.
     pub values: Values,
+    /// The secret parameters the run had values for, which are not recorded: a resume asks for them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     /// Where the run stands.
     pub status: RunStatus,
     /// When it was created.
@@ -259,7 +262,12 @@ impl RunRecord {
             file: std::path::absolute(&pipeline.path).unwrap_or_else(|_| pipeline.path.clone()),
             digest: pipeline.digest.clone(),
             stage: graph.stage.clone(),
-            values: graph.values.clone(),
+            values: pipeline.without_secrets(&graph.values),
+            secrets: pipeline
+                .secret_names()
+                .filter(|name| graph.values.contains_key(*name))
+                .map(str::to_owned)
+                .collect(),
             status: RunStatus::Running,
             created_ms: now,
             updated_ms: now,

@@ -28,6 +28,18 @@ pub enum RunError {
     /// Execution stopped.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A resumed run needs the values of secret parameters again (they are not recorded).
+    #[error(
+        "run '{id}' had secret parameters, which are not recorded: give {} again (`-p NAME=…` or the \
+         environment variable of the same name)",
+        names.join(", ")
+    )]
+    SecretsNeeded {
+        /// The run.
+        id: String,
+        /// The secret parameters without a value.
+        names: Vec<String>,
+    },
     /// The pipeline file changed since the run started: resuming could run a different graph.
     #[error("{} changed since run '{id}' started; start a new run", file.display())]
     Changed {
@@ -93,10 +105,13 @@ impl Prepared {
 }
 
 /// Resumes run `id`: steps that succeeded stay done; every other step runs again with all its attempts
-/// (steps skipped by their `when` are skipped again). Refused when the pipeline file changed or another process runs it.
+/// (steps skipped by their `when` are skipped again). The values of secret parameters, which the record
+/// does not keep, come from `secrets` (by name). Refused when the pipeline file changed, a secret is
+/// missing or another process runs it.
 pub async fn resume(
     store: &Store,
     id: &str,
+    secrets: &dyn Fn(&str) -> Option<String>,
     observer: Arc<dyn Observer>,
     options: ExecOptions,
 ) -> Result<RunRecord, RunError> {
@@ -104,7 +119,20 @@ pub async fn resume(
     let _lock = run.lock()?;
     let mut record = run.read()?;
     let pipeline = Arc::new(Pipeline::load(&record.file)?);
-    let graph = pipeline.bind(&record.values, record.stage.as_deref())?;
+    let mut values = record.values.clone();
+    let mut missing = Vec::new();
+    for name in &record.secrets {
+        match secrets(name) {
+            Some(text) => {
+                values.insert(name.clone(), crate::Value::String(text));
+            }
+            None => missing.push(name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(RunError::SecretsNeeded { id: id.to_owned(), names: missing });
+    }
+    let graph = pipeline.bind(&values, record.stage.as_deref())?;
     let same = pipeline.digest == record.digest
         && graph.nodes.len() == record.steps.len()
         && graph.nodes.iter().zip(&record.steps).all(|(n, s)| n.id == s.id);

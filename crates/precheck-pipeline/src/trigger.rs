@@ -222,6 +222,18 @@ impl Trigger {
                 Err(e) => return error(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")),
             }
         };
+        // A secret parameter the payload does not give comes from the server's environment variable of its
+        // name: callers need not hold the secret.
+        let mut payload = payload;
+        if let Some(object) = payload.as_object_mut() {
+            for name in self.pipeline.secret_names() {
+                if !object.contains_key(name)
+                    && let Ok(value) = std::env::var(name)
+                {
+                    object.insert(name.to_owned(), serde_json::Value::String(value));
+                }
+            }
+        }
         let values = match self.pipeline.values_from_json(&payload) {
             Ok(v) => v,
             Err(e) => {

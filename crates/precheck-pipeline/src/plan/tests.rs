@@ -315,3 +315,36 @@ fn fan_out_items_are_taken_as_written() {
     let items = ["y", "no", "1.10", "3", "on"].map(String::from).to_vec();
     assert_eq!(p.stages[0].steps[0].for_each, Some(ForEach::Items(items)));
 }
+
+#[test]
+fn secret_parameters_are_strings_without_defaults_and_keep_their_values_out_of_messages() {
+    let errors = parse(
+        "name: s\nparameters:\n  - { name: N, type: integer, secret: true }\n  - { name: T, secret: true, default: abc }\n\
+         stages:\n  - name: a\n    steps: [{ name: x, run: [echo] }]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "p.yaml:3:39: a secret parameter is a string, not an integer",
+            "p.yaml:4:39: a secret parameter has no default (a default would put the secret in the file: give it with \
+             `-p T=…` or the environment variable T)"
+        ]
+    );
+    let p = parse(
+        "name: s\nparameters:\n  - { name: T, secret: true, enum: [blue, green] }\n  - { name: U }\n\
+         stages:\n  - name: a\n    steps: [{ name: x, run: [echo, \"${T}\"] }]\n",
+    )
+    .unwrap();
+    assert_eq!(p.secret_names().collect::<Vec<_>>(), ["T"]);
+    let err = p.values_from_args(&[("T".into(), "red-hunter2".into()), ("U".into(), "u".into())]).unwrap_err();
+    assert_eq!(err.problems, ["parameter 'T': the value given is not one of blue, green"]);
+    // Given on the command line, a secret is taken from there; otherwise from the lookup (the environment).
+    let env = |name: &str| (name == "T").then(|| "green".to_owned());
+    let given = [("U".to_owned(), "u".to_owned())];
+    assert_eq!(p.with_secrets(&given, env), [("U".into(), "u".into()), ("T".into(), "green".into())]);
+    let both = [("T".to_owned(), "blue".to_owned())];
+    assert_eq!(p.with_secrets(&both, env), both);
+    let values = p.values_from_args(&p.with_secrets(&given, env)).unwrap();
+    assert_eq!(p.without_secrets(&values).keys().collect::<Vec<_>>(), ["U"]);
+}
