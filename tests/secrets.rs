@@ -184,7 +184,8 @@ fn no_canary_reaches_any_output() {
         dir.join("pipeline.check"),
         "test 'secret' {\n    verify parameter '/app/db/password' has type 'SecureString'\n    \
          verify parameter '/app/db/password' is 'wrong'\n}\n\ntest 'cluster' {\n    \
-         verify there are 2 pods named '^nginx-'\n}\n",
+         verify there are 2 pods named '^nginx-'\n}\n\ntest 'secret parameter' {\n    \
+         verify '.data.a' is '${DB_TOKEN}' for configmaps named '^canary-free$' in namespace 'default'\n}\n",
     )
     .unwrap();
     std::fs::write(
@@ -257,6 +258,11 @@ fn no_canary_reaches_any_output() {
     let message = steps.iter().find(|s| s["id"] == "all/fail-on-secret").unwrap()["message"].clone();
     assert!(message.as_str().unwrap().ends_with("refused: ***"), "{message}");
     assert_eq!(record["secrets"], serde_json::json!(["DB_TOKEN"]), "{record}");
+    // A check comparing with the secret failed, and its JUnit message shows the mask where the value was.
+    let junit = std::fs::read_to_string(dir.join("state/runs").join(&id).join("junit/all.xml")).unwrap();
+    let case = &junit[junit.find("secret parameter").expect("the check ran")..];
+    let case = &case[..case.find("</testcase>").unwrap()];
+    assert!(case.contains("<failure") && case.contains("***"), "{case}");
     let plan = precheck(&moto, dir, &["pipeline", "plan", "p.yaml"], &[("DB_TOKEN", PARAM_CANARY)]);
     assert!(plan.status.success() && text(&plan).contains("\"***\""), "{}", text(&plan));
     outputs.command("plan", &plan);
