@@ -10,6 +10,28 @@ use crate::outcome::Status;
 /// Output kept in reports per stream; the rest is cut with a note, so a chatty command cannot flood them.
 pub const OUTPUT_LIMIT: usize = 8 * 1024;
 
+/// Output kept per stream for the `expect` checks; what comes after is counted and dropped, so a command
+/// that prints without end cannot exhaust memory.
+pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What a stream printed: its first [`CAPTURE_LIMIT`] bytes, and how many more it printed.
+async fn capture(from: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, u64) {
+    use tokio::io::AsyncReadExt;
+    let (mut kept, mut dropped) = (Vec::new(), 0u64);
+    let Some(mut from) = from else { return (kept, dropped) };
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return (kept, dropped),
+            Ok(n) => {
+                let take = n.min(CAPTURE_LIMIT - kept.len());
+                kept.extend_from_slice(&buffer[..take]);
+                dropped += (n - take) as u64;
+            }
+        }
+    }
+}
+
 /// Runs `command` in `dir`, with `env` added to the inherited environment, and checks it. Returns the
 /// status and a detail text with the exit status and the (bounded) output.
 pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]) -> (Status, String) {
@@ -25,37 +47,45 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn();
-    let child = match child {
+    let mut child = match child {
         Ok(child) => child,
         Err(e) => return (Status::Errored, format!("cannot start `{program}`: {e}")),
     };
-    let output = match child.wait_with_output().await {
-        Ok(output) => output,
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let ((stdout, stdout_dropped), (stderr, stderr_dropped)) = tokio::join!(capture(out), capture(err));
+    let status = match child.wait().await {
+        Ok(status) => status,
         Err(e) => {
             return (Status::Errored, format!("`{program}` could not be waited for: {e}"));
         }
     };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&stdout);
+    let stderr = String::from_utf8_lossy(&stderr);
     let combined = format!("{stdout}{stderr}");
-    let code = output.status.code();
+    let code = status.code();
     let mut problems = Vec::new();
     if code != Some(command.status) {
         let got = code.map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit status {c}"));
         problems.push(format!("expected exit status {}, got {got}", command.status));
     }
     for check in &command.output {
-        let (name, text) = match check.stream {
-            Stream::Output => ("output", combined.as_str()),
-            Stream::Stdout => ("stdout", &*stdout),
-            Stream::Stderr => ("stderr", &*stderr),
+        let (name, text, dropped) = match check.stream {
+            Stream::Output => ("output", combined.as_str(), stdout_dropped + stderr_dropped),
+            Stream::Stdout => ("stdout", &*stdout, stdout_dropped),
+            Stream::Stderr => ("stderr", &*stderr, stderr_dropped),
         };
         let (ok, wanted) = match &check.expect {
             OutputExpectation::Contains(s) => (text.contains(s.as_str()), format!("to contain '{s}'")),
             OutputExpectation::Matches(p) => (p.is_match(text), format!("to match '{p}'")),
             OutputExpectation::Is(s) => (text.strip_suffix('\n').unwrap_or(text) == s, format!("to be '{s}'")),
         };
-        if !ok {
+        if !ok && dropped > 0 {
+            problems.push(format!(
+                "expected {name} {wanted} (only the first {} MiB of each stream were kept: {dropped} more bytes \
+                 were not checked)",
+                CAPTURE_LIMIT >> 20
+            ));
+        } else if !ok {
             problems.push(format!("expected {name} {wanted}"));
         }
     }
@@ -65,15 +95,16 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
         detail.push('\n');
     }
     detail.push_str(&format!("exit status: {}\n", code.map_or("signal".into(), |c| c.to_string())));
-    append_bounded(&mut detail, "stdout", &stdout);
-    append_bounded(&mut detail, "stderr", &stderr);
+    append_bounded(&mut detail, "stdout", &stdout, stdout_dropped);
+    append_bounded(&mut detail, "stderr", &stderr, stderr_dropped);
     (if problems.is_empty() { Status::Passed } else { Status::Failed }, detail)
 }
 
-fn append_bounded(detail: &mut String, name: &str, text: &str) {
+fn append_bounded(detail: &mut String, name: &str, text: &str, dropped: u64) {
     if text.is_empty() {
         return;
     }
+    let dropped = dropped as usize;
     detail.push_str(name);
     detail.push_str(":\n");
     if text.len() > OUTPUT_LIMIT {
@@ -82,7 +113,7 @@ fn append_bounded(detail: &mut String, name: &str, text: &str) {
             cut -= 1;
         }
         detail.push_str(&text[..cut]);
-        detail.push_str(&format!("\n… {} more bytes not shown\n", text.len() - cut));
+        detail.push_str(&format!("\n… {} more bytes not shown\n", text.len() - cut + dropped));
     } else {
         detail.push_str(text);
         if !text.ends_with('\n') {
@@ -128,6 +159,22 @@ mod tests {
         )
         .await;
         assert_eq!(s, Status::Passed, "{d}");
+    }
+
+    #[tokio::test]
+    async fn endless_output_is_kept_to_a_bound_and_says_so() {
+        let line = "run sh -c 'head -c 20000000 /dev/zero | tr \\\\0 a; echo end'";
+        let (s, d) =
+            run_command(&command(&format!("{line}\nexpect output contains 'aaaa'")), Path::new("."), &[]).await;
+        assert_eq!(s, Status::Passed, "{}", &d[..300]);
+        assert!(
+            d.contains(&format!("… {} more bytes not shown", 20_000_004 - OUTPUT_LIMIT)),
+            "{}",
+            &d[d.len() - 300..]
+        );
+        let (s, d) = run_command(&command(&format!("{line}\nexpect stdout contains 'end'")), Path::new("."), &[]).await;
+        assert_eq!(s, Status::Failed);
+        assert!(d.starts_with("expected stdout to contain 'end' (only the first 16 MiB of each stream were kept: 3222788 more bytes were not checked)"), "{}", &d[..300]);
     }
 
     #[tokio::test]
