@@ -300,6 +300,7 @@ fn run(args: RunArgs) -> i32 {
         fail_fast: args.fail_fast,
         ignore_all: None,
         aws: args.target.aws(),
+        cancel: None,
     };
     let runtime = runtime();
     let (conclusion, report) = precheck::harness::run(&test_args, &suite, clusters, options, &runtime);

@@ -579,3 +579,27 @@ stages:
     let report = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
     assert!(report.contains("<code>TOKEN=***</code>"), "{report}");
 }
+
+#[test]
+fn a_checks_step_that_times_out_stops_its_tests() {
+    let ws = Workspace::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snapshot = root.join("examples/offline_snapshot/cluster.yaml");
+    // The test's command would leave a mark after 3 s; the step's timeout ends it after 1 s.
+    ws.write("slow.check", "test 'slow' {\n    run sh -c 'sleep 3; touch late.mark'\n}\n");
+    let file = ws.write(
+        "p.yaml",
+        "name: cancel\nparallelism: 1\nstages:\n  - name: validation\n    steps:\n      \
+         - { name: checks, timeout: 1s, checks: [slow.check] }\nfinally:\n  \
+         # Keeps the run going past the moment the test would have left its mark.\n  \
+         - { name: linger, run: [sleep, '4'] }\n",
+    );
+    let out = ws.precheck(&["run", file.to_str().unwrap(), "--snapshot", snapshot.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let record = ws.record();
+    assert_eq!(step(&record, "validation/checks")["message"], "timed out after 1s", "{record}");
+    assert_eq!(step(&record, "finally/linger")["status"], "succeeded", "{record}");
+    // Cancelled, the test's command was killed before it left its mark (before, it ran on in the
+    // background while the run went on).
+    assert!(!ws.path("late.mark").exists(), "the cancelled test's command ran to its end");
+}

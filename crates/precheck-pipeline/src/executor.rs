@@ -562,9 +562,9 @@ async fn cloudformation(
     }
 }
 
-/// Runs check files through the harness. The harness cannot be stopped from outside: on a timeout the
-/// attempt is abandoned, and its tests end on their own bounds (every API request is bounded); each
-/// attempt writes its own output file so an abandoned one cannot mix with the next.
+/// Runs check files through the harness. On a timeout the attempt is dropped and the harness cancelled:
+/// tests under way stop at once (their commands killed, their API calls dropped), the others do not start;
+/// each attempt writes its own output file so a cancelled one cannot mix with the next.
 async fn checks(
     shared: &Arc<Shared>,
     node: &Node,
@@ -586,6 +586,9 @@ async fn checks(
         })?
     };
     let target = shared.options.target.clone();
+    // Dropped with this attempt (a timeout): the harness stops its tests at once.
+    let (cancel, cancelled) = tokio::sync::watch::channel(false);
+    let _cancel = CancelOnDrop(cancel);
     let output = log.with_extension(format!("checks.{attempt}.txt"));
     let output_name = output.display().to_string();
     let report = tokio::task::spawn_blocking(move || {
@@ -594,6 +597,7 @@ async fn checks(
         let options = precheck::harness::RunOptions {
             #[cfg(feature = "aws")]
             aws: target.aws,
+            cancel: Some(cancelled),
             ..Default::default()
         };
         let args = libtest_mimic::Arguments { logfile: Some(output_name), ..Default::default() };
@@ -637,6 +641,16 @@ async fn checks(
         Status::Failed => Err(format!("{} of {} tests failed", count(Status::Failed), report.tests.len())),
         Status::Errored => Err(format!("{} of {} tests could not run", count(Status::Errored), report.tests.len())),
         Status::Invalid => Err(format!("{} of {} tests are invalid", count(Status::Invalid), report.tests.len())),
+    }
+}
+
+/// Cancels a `checks` step's harness run when dropped: at the end of the attempt, or when its timeout
+/// drops it while the tests run.
+struct CancelOnDrop(tokio::sync::watch::Sender<bool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
     }
 }
 

@@ -213,7 +213,14 @@ pub struct RunOptions {
     /// How AWS preflight sentences reach the account.
     #[cfg(feature = "aws")]
     pub aws: crate::aws::AwsOptions,
+    /// When it turns `true`, the run is cancelled: tests under way stop at once (their commands are
+    /// killed, their API calls dropped) and end as errors; tests not started are not run. A pipeline's
+    /// `checks` step that timed out cancels its run this way.
+    pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
 }
+
+/// What a test cancelled while it ran says.
+pub const CANCELLED: &str = "cancelled while it ran (the run was stopped from outside, e.g. a timeout)";
 
 /// Delays between attempts: exponential from 500 ms, at most 10 s, with jitter.
 fn retry_delays(retries: u32) -> impl Iterator<Item = Duration> {
@@ -304,6 +311,28 @@ impl Shared {
         test_result(file, test_index, attempts, None)
     }
 
+    fn cancelled(&self) -> bool {
+        self.options.cancel.as_ref().is_some_and(|c| *c.borrow())
+    }
+
+    /// [`Shared::run_test`], ended at once when the run is cancelled: dropping it kills the test's commands
+    /// and drops its API calls.
+    async fn run_cancellable(&self, file: &SuiteFile, file_index: usize, test_index: usize) -> TestResult {
+        let Some(mut cancel) = self.options.cancel.clone() else {
+            return self.run_test(file, file_index, test_index).await;
+        };
+        let started = Instant::now();
+        tokio::select! {
+            result = self.run_test(file, file_index, test_index) => result,
+            // A sender gone without cancelling is no cancellation: wait for the test.
+            Ok(_) = cancel.wait_for(|c| *c) => {
+                let message = CANCELLED.to_owned();
+                let attempt = Attempt { status: Status::Errored, message, steps: Vec::new(), duration: started.elapsed() };
+                test_result(file, test_index, vec![attempt], None)
+            }
+        }
+    }
+
     async fn teardown(&self, files: &[Arc<SuiteFile>]) -> Vec<(usize, TestResult)> {
         let mut failures = Vec::new();
         for (i, file) in files.iter().enumerate() {
@@ -378,6 +407,12 @@ pub fn run(
                     return Ok(Completion::ignored_with(reason));
                 }
                 let file = trial_file;
+                if shared.cancelled() {
+                    let reason = "not run: the run was cancelled".to_owned();
+                    let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
+                    shared.results.lock().expect("results lock").push((fi, ti, result));
+                    return Ok(Completion::ignored_with(reason));
+                }
                 if shared.stop.load(Ordering::SeqCst) {
                     let reason = "not run: --fail-fast after an earlier failure".to_owned();
                     let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
@@ -385,7 +420,8 @@ pub fn run(
                     return Ok(Completion::ignored_with(reason));
                 }
                 // A bug must not make a test vanish from the report: a panic is recorded as an error.
-                let run = std::panic::AssertUnwindSafe(|| shared.runtime.block_on(shared.run_test(&file, fi, ti)));
+                let run =
+                    std::panic::AssertUnwindSafe(|| shared.runtime.block_on(shared.run_cancellable(&file, fi, ti)));
                 let result = std::panic::catch_unwind(run).unwrap_or_else(|panic| {
                     let what = panic
                         .downcast_ref::<&str>()
