@@ -339,8 +339,14 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
             BoundAction::Shell(script) => {
                 format!("shell {:?}", redactor.redact(script.lines().next().unwrap_or_default()))
             }
-            BoundAction::Checks(paths) => format!("checks {paths:?}"),
-            BoundAction::Apply(files) => format!("apply {files:?}"),
+            BoundAction::Checks(paths) => format!(
+                "checks {:?}",
+                paths.iter().map(|p| redactor.redact(&p.to_string_lossy()).into_owned()).collect::<Vec<_>>()
+            ),
+            BoundAction::Apply(files) => format!(
+                "apply {:?}",
+                files.iter().map(|p| redactor.redact(&p.to_string_lossy()).into_owned()).collect::<Vec<_>>()
+            ),
             BoundAction::CloudFormation(stack) => {
                 let parameters: BTreeMap<&str, std::borrow::Cow<'_, str>> =
                     stack.parameters.iter().map(|(k, v)| (k.as_str(), redactor.redact(v))).collect();
@@ -524,6 +530,18 @@ fn resume(
         Err(code) => return code,
     };
     let store = Store::new(&state.state_dir);
+    // Only secret parameters are given again: the other values are the run's own.
+    if let Ok(record) = store.open(id).and_then(|run| run.read()) {
+        for (name, _) in secrets {
+            if !record.secrets.contains(name) {
+                eprintln!(
+                    "error: run '{id}' has no secret parameter '{name}': a resumed run keeps the values it started \
+                     with; only secret ones, which are not recorded, are given again"
+                );
+                return exit_codes::INVALID_INPUT;
+            }
+        }
+    }
     let progress = Arc::new(Progress::new(std::io::stderr()));
     let lookup = |name: &str| {
         let given = secrets.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone());

@@ -557,6 +557,10 @@ stages:
     let out = ws.command(&["resume", &id]).env_remove("TOKEN").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("give TOKEN again"), "{}", text(&out));
+    // Other values are the run's own: a resume does not take them.
+    let out = ws.command(&["resume", &id, "-p", "REGION=us-east-1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("has no secret parameter 'REGION'"), "{}", text(&out));
     let out = ws.command(&["resume", &id, "-p", "TOKEN=wrong-one"]).env_remove("TOKEN").output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let out = ws.command(&["resume", &id, "-p", &format!("TOKEN={TOKEN}")]).env_remove("TOKEN").output().unwrap();

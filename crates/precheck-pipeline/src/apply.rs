@@ -107,7 +107,9 @@ pub async fn apply(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), String> {
     let (client, default_namespace) = precheck::cluster::client(options).await.map_err(|e| e.to_string())?;
-    let calls = BoundedCalls::default();
+    // An apply may wait on admission webhooks (up to 30 s each): an attempt gets the API server's own
+    // 60 s request timeout, and the call two of them and their backoff.
+    let calls = BoundedCalls::with_bounds(Duration::from_secs(60), Duration::from_secs(150));
     let mut kinds = Kinds { client: client.clone(), calls: calls.clone(), known: HashMap::new() };
     let params = PatchParams::apply("precheck").force();
     for file in files {

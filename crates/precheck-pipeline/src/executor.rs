@@ -400,7 +400,7 @@ async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf
             BoundAction::Shell(script) => {
                 command(shared, i, node, log, "sh", &["-e".to_owned(), "-c".to_owned(), script.clone()]).await
             }
-            BoundAction::Checks(paths) => checks(shared, node, log, paths.clone(), attempt).await,
+            BoundAction::Checks(paths) => checks(shared, node, log, paths.clone()).await,
             BoundAction::Apply(files) => apply(shared, log, files).await,
             BoundAction::CloudFormation(stack) => cloudformation(shared, log, stack).await,
         }
@@ -447,13 +447,16 @@ async fn command(
         .open(log)
         .map_err(|e| format!("cannot open the log {}: {e}", log.display()))?;
     let err = file.try_clone().map_err(|e| e.to_string())?;
-    // With secrets to mask, output goes through the executor a line at a time; without, straight to the log.
-    let masked = !shared.redactor.is_empty();
-    let (stdout, stderr) = match masked {
-        true => (std::process::Stdio::piped(), std::process::Stdio::piped()),
-        false => {
-            (file.try_clone().map_err(|e| e.to_string())?.into(), err.try_clone().map_err(|e| e.to_string())?.into())
-        }
+    // With secrets to mask, stdout and stderr share one pipe (their order kept, as in a file) that the
+    // executor copies to the log a line at a time; without, both go straight to the log.
+    let (stdout, stderr, pipe): (std::process::Stdio, std::process::Stdio, _) = if shared.redactor.is_empty() {
+        (file.into(), err.into(), None)
+    } else {
+        let broken = |e: std::io::Error| format!("cannot make a pipe for the output: {e}");
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| broken(e.into()))?;
+        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(read).map_err(broken)?;
+        let write_err = write.try_clone().map_err(broken)?;
+        (write.into(), write_err.into(), Some((reader, file)))
     };
     let record_id = match &shared.options.run_id {
         Some(id) => id.clone(),
@@ -475,11 +478,7 @@ async fn command(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start '{program}': {e}"))?;
-    let mut copies = Vec::new();
-    if let (Some(out), Some(errors)) = (child.stdout.take(), child.stderr.take()) {
-        copies.push(tokio::spawn(shared.redactor.clone().copy_lines(out, file)));
-        copies.push(tokio::spawn(shared.redactor.clone().copy_lines(errors, err)));
-    }
+    let copy = pipe.map(|(reader, log)| tokio::spawn(shared.redactor.clone().copy_lines(reader, log)));
     let mut group = Group(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
     let pgid = group.0.map(|p| p.as_raw_nonzero().get());
     shared.update(i, None, |s| s.pgid = pgid);
@@ -487,7 +486,7 @@ async fn command(
     shared.update(i, None, |s| s.pgid = None);
     // What the command printed last is in the log before the step ends; a background child that keeps
     // the output open is not waited for (its copy goes on, as its writes to the log would).
-    for copy in copies {
+    if let Some(copy) = copy {
         let _ = tokio::time::timeout(COPY_GRACE, copy).await;
     }
     let status = status?;
@@ -563,15 +562,8 @@ async fn cloudformation(
 }
 
 /// Runs check files through the harness. On a timeout the attempt is dropped and the harness cancelled:
-/// tests under way stop at once (their commands killed, their API calls dropped), the others do not start;
-/// each attempt writes its own output file so a cancelled one cannot mix with the next.
-async fn checks(
-    shared: &Arc<Shared>,
-    node: &Node,
-    log: &std::path::Path,
-    paths: Vec<PathBuf>,
-    attempt: u32,
-) -> Result<(), String> {
+/// tests under way stop at once (their commands killed, their API calls dropped), the others do not start.
+async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths: Vec<PathBuf>) -> Result<(), String> {
     let suite = {
         let env = node.env.clone();
         let vars = move |name: &str| {
@@ -589,8 +581,6 @@ async fn checks(
     // Dropped with this attempt (a timeout): the harness stops its tests at once.
     let (cancel, cancelled) = tokio::sync::watch::channel(false);
     let _cancel = CancelOnDrop(cancel);
-    let output = log.with_extension(format!("checks.{attempt}.txt"));
-    let output_name = output.display().to_string();
     let report = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         let clusters = Arc::new(precheck::cluster::Clusters::new(target.cluster, None));
@@ -600,16 +590,14 @@ async fn checks(
             cancel: Some(cancelled),
             ..Default::default()
         };
-        let args = libtest_mimic::Arguments { logfile: Some(output_name), ..Default::default() };
+        // libtest's own lines are not kept (they would reach a file unmasked, and a cancelled run's file
+        // would outlive the attempt): the log gets the report's lines instead.
+        let args = libtest_mimic::Arguments { logfile: Some("/dev/null".into()), ..Default::default() };
         let (_, report) = precheck::harness::run(&args, &suite, clusters, options, &runtime);
         Ok::<_, String>(report)
     })
     .await
     .map_err(|e| format!("the checks panicked: {e}"))??;
-    if let Ok(text) = std::fs::read_to_string(&output) {
-        log_line(&shared.redactor, log, text.trim_end());
-        let _ = std::fs::remove_file(&output);
-    }
     for line in report_lines(&report) {
         log_line(&shared.redactor, log, &line);
     }
@@ -630,7 +618,7 @@ async fn checks(
         });
         let name = format!("junit/{}.xml", crate::record::file_name(&node.stage));
         // A sentence may compare with a secret (`${TOKEN}`): its messages are masked like the log.
-        if let Err(e) = shared.run.write_file(&name, &shared.redactor.redact_bytes(junit.as_bytes())) {
+        if let Err(e) = shared.run.write_file(&name, &shared.redactor.for_xml().redact_bytes(junit.as_bytes())) {
             shared.broken.lock().expect("broken lock").get_or_insert(e);
         }
     }
@@ -654,14 +642,30 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// A line per test (its status, its attempts, the last attempt's message when it did not pass), then the counts.
 fn report_lines(report: &precheck::outcome::RunReport) -> Vec<String> {
-    report
+    use precheck::outcome::Status;
+    let mut lines: Vec<String> = report
         .tests
         .iter()
-        .filter(|t| t.status() != precheck::outcome::Status::Passed)
         .map(|t| {
-            let message = t.attempts.last().map(|a| a.message.as_str()).unwrap_or_default();
-            format!("{} {}: {message}", t.status().as_str(), t.full_name())
+            let attempts =
+                if t.attempts.len() > 1 { format!(" ({} attempts)", t.attempts.len()) } else { String::new() };
+            match (t.status(), t.attempts.last()) {
+                (Status::Passed, _) | (_, None) => format!("{} {}{attempts}", t.status().as_str(), t.full_name()),
+                (status, Some(last)) => format!("{} {}{attempts}: {}", status.as_str(), t.full_name(), last.message),
+            }
         })
-        .collect()
+        .collect();
+    let count = |s| report.count(s);
+    lines.push(format!(
+        "{} tests: {} passed, {} failed, {} errors, {} invalid, {} skipped",
+        report.tests.len(),
+        count(Status::Passed),
+        count(Status::Failed),
+        count(Status::Errored),
+        count(Status::Invalid),
+        count(Status::Skipped)
+    ));
+    lines
 }

@@ -208,6 +208,11 @@ impl Pipeline {
                     Ok(v) => {
                         values.insert(name.to_owned(), v);
                     }
+                    // A secret's value is not repeated in a message (a trigger's caller would get it back).
+                    Err(_) if p.secret => problems.push(format!(
+                        "parameter '{name}': expected {} (the value is not shown: the parameter is secret)",
+                        p.kind.article()
+                    )),
                     Err(e) => problems.push(format!("parameter '{name}': {e}")),
                 },
                 None => problems.push(self.unknown(name)),
@@ -242,9 +247,7 @@ impl Pipeline {
                 && !p.allowed.is_empty()
                 && !p.allowed.contains(s)
             {
-                // A secret's value is not repeated in a message.
-                let given = if p.secret { "the value given".to_owned() } else { format!("'{s}'") };
-                problems.push(format!("parameter '{}': {given} is not one of {}", p.name, p.allowed.join(", ")));
+                problems.push(format!("parameter '{}': '{s}' is not one of {}", p.name, p.allowed.join(", ")));
             }
         }
         if problems.is_empty() { Ok(given) } else { Err(ValuesError { problems }) }

@@ -607,6 +607,13 @@ impl Pipeline {
                     );
                     checker.push(err);
                 }
+                if !p.allowed.is_empty() {
+                    let err = checker
+                        .file
+                        .error_at(&flag.referenced, "pipeline::secret", "a secret parameter has no `enum`")
+                        .with_help("an `enum` would list the candidates in the file, and errors would name them");
+                    checker.push(err);
+                }
                 if let Some(d) = &p.default {
                     let err = checker
                         .file

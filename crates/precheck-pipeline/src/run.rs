@@ -119,6 +119,9 @@ pub async fn resume(
     let _lock = run.lock()?;
     let mut record = run.read()?;
     let pipeline = Arc::new(Pipeline::load(&record.file)?);
+    if pipeline.digest != record.digest {
+        return Err(RunError::Changed { id: id.to_owned(), file: record.file.clone() });
+    }
     let mut values = record.values.clone();
     let mut missing = Vec::new();
     for name in &record.secrets {

@@ -60,17 +60,39 @@ pub struct Redactor {
 }
 
 impl Redactor {
-    /// The masks for the secret parameters of `pipeline` among `values` (empty values mask nothing).
+    /// The masks for the secret parameters of `pipeline` among `values` (empty values mask nothing). A
+    /// secret of several lines (a key, a JSON credential) is also masked line by line: output is masked a
+    /// line at a time.
     pub fn new(pipeline: &Pipeline, values: &Values) -> Self {
-        let mut secrets: Vec<String> = pipeline
-            .secret_names()
-            .filter_map(|name| values.get(name))
-            .map(Value::as_text)
-            .filter(|text| !text.is_empty())
-            .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let texts = pipeline.secret_names().filter_map(|name| values.get(name)).map(Value::as_text);
+        Self::of(texts.collect())
+    }
+
+    fn of(texts: Vec<String>) -> Self {
+        let mut secrets = Vec::new();
+        for text in texts {
+            if text.contains('\n') {
+                secrets.extend(text.lines().map(|l| l.trim_end_matches('\r').to_owned()));
+            }
+            secrets.push(text);
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
         Self { secrets }
+    }
+
+    /// The same secrets, and also as XML escapes them (`&` `<` `>` `"` `'`): for an XML document (JUnit),
+    /// where a secret holding one of those characters is written escaped.
+    pub fn for_xml(&self) -> Self {
+        let escaped = self.secrets.iter().map(|s| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&apos;")
+        });
+        Self::of(self.secrets.iter().cloned().chain(escaped).collect())
     }
 
     /// Whether there is nothing to mask.
@@ -97,9 +119,7 @@ impl Redactor {
         }
         out
     }
-}
 
-impl Redactor {
     /// Bytes with every occurrence of a secret replaced by [`MASK`]; bytes that are not UTF-8 are kept.
     pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out = Cow::Borrowed(bytes);
@@ -120,9 +140,15 @@ impl Redactor {
         out
     }
 
-    /// Copies what a step prints from `from` to the end of `log`, a line at a time, secrets masked.
-    /// A line longer than 64 KiB is written in pieces of that size (a secret across two pieces is not
-    /// masked; a line that long is not something a step prints by mistake).
+    /// The longest secret's length in bytes.
+    fn longest(&self) -> usize {
+        self.secrets.first().map_or(0, String::len)
+    }
+
+    /// Copies what a step prints from `from` to the end of `log`, a line at a time, secrets masked. A line
+    /// longer than [`MAX_PIECE`] is written in pieces, each holding back the bytes that could start a
+    /// secret completed by the next one. When the log cannot be written, the output is still read (and
+    /// dropped), so the step never blocks on a full pipe.
     pub(crate) async fn copy_lines(
         self: std::sync::Arc<Self>,
         from: impl tokio::io::AsyncRead + Unpin,
@@ -130,35 +156,46 @@ impl Redactor {
     ) {
         use std::io::Write;
         use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-        const MAX_LINE: usize = 64 * 1024;
+        let keep = self.longest().saturating_sub(1);
         let mut reader = tokio::io::BufReader::new(from);
-        let mut log = log;
-        let mut line = Vec::new();
+        let mut log = Some(log);
+        let mut pending: Vec<u8> = Vec::new();
         loop {
-            line.clear();
-            let read = (&mut reader).take(MAX_LINE as u64).read_until(b'\n', &mut line).await;
-            match read {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    // One write per line: the log is opened for appending, so lines of stdout and stderr
-                    // interleave whole.
-                    if log.write_all(&self.redact_bytes(&line)).is_err() {
-                        return;
-                    }
-                }
+            let room = (MAX_PIECE + keep).saturating_sub(pending.len()).max(1) as u64;
+            let read = (&mut reader).take(room).read_until(b'\n', &mut pending).await;
+            let (end, cut) = match read {
+                Ok(0) | Err(_) => (true, false),
+                // Neither a whole line nor the end: the piece reached its size.
+                Ok(n) => (false, n as u64 == room && !pending.ends_with(b"\n")),
+            };
+            let masked = self.redact_bytes(&pending).into_owned();
+            // A piece cut short keeps its last bytes (masked already) for the next one: every secret that
+            // starts before them ends inside this piece, and one that starts among them may go on.
+            let split = if cut { masked.len().saturating_sub(keep) } else { masked.len() };
+            // One write per piece: the log is opened for appending, so its lines stay whole.
+            if split > 0
+                && let Some(file) = &mut log
+                && file.write_all(&masked[..split]).is_err()
+            {
+                log = None;
+            }
+            pending = masked[split..].to_vec();
+            if end {
+                return;
             }
         }
     }
 }
+
+/// The longest piece of a line [`Redactor::copy_lines`] holds before writing it.
+const MAX_PIECE: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn redactor(secrets: &[&str]) -> Redactor {
-        let mut secrets: Vec<String> = secrets.iter().map(|s| (*s).to_owned()).collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        Redactor { secrets }
+        Redactor::of(secrets.iter().map(|s| (*s).to_owned()).collect())
     }
 
     #[test]
@@ -178,5 +215,44 @@ mod tests {
         let input: &[u8] = b"token=abc\nplain\nlast abc";
         std::sync::Arc::new(redactor(&["abc"])).copy_lines(input, log).await;
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "token=***\nplain\nlast ***");
+    }
+
+    #[tokio::test]
+    async fn a_secret_across_the_cut_of_a_long_line_is_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        for offset in [MAX_PIECE - 3, MAX_PIECE - 1, MAX_PIECE, MAX_PIECE + 5, 3 * MAX_PIECE - 2] {
+            let log = std::fs::File::create(&path).unwrap();
+            let input = format!("{}s3cret-value{}\n", "x".repeat(offset), "y".repeat(MAX_PIECE));
+            std::sync::Arc::new(redactor(&["s3cret-value"])).copy_lines(input.as_bytes(), log).await;
+            let written = std::fs::read_to_string(&path).unwrap();
+            let expected = format!("{}***{}\n", "x".repeat(offset), "y".repeat(MAX_PIECE));
+            assert!(
+                written == expected,
+                "at {offset}: {} bytes, {} masks",
+                written.len(),
+                written.matches("***").count()
+            );
+        }
+    }
+
+    #[test]
+    fn several_lines_are_masked_whole_and_line_by_line_and_escaped_in_xml() {
+        let r = redactor(&["-----BEGIN KEY-----\r\nabc&<def>\n-----END KEY-----"]);
+        assert_eq!(r.redact("key: abc&<def>"), "key: ***");
+        let xml = r.for_xml();
+        assert_eq!(xml.redact("<failure message=\"abc&amp;&lt;def&gt;\"/>"), "<failure message=\"***\"/>");
+    }
+
+    #[tokio::test]
+    async fn output_is_drained_when_the_log_cannot_be_written() {
+        // A log opened read-only: every write fails, yet the whole input is read.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("log"), "").unwrap();
+        let log = std::fs::File::open(dir.path().join("log")).unwrap();
+        let input = "line\n".repeat(100_000);
+        let mut reader = input.as_bytes();
+        std::sync::Arc::new(redactor(&["abc"])).copy_lines(&mut reader, log).await;
+        assert!(reader.is_empty(), "{} bytes left unread", reader.len());
     }
 }

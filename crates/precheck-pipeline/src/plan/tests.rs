@@ -331,16 +331,27 @@ fn secret_parameters_are_strings_without_defaults_and_keep_their_values_out_of_m
              `-p T=…` or the environment variable T)"
         ]
     );
+    let errors = parse(
+        "name: s\nparameters:\n  - { name: T, secret: true, enum: [blue, green] }\n\
+         stages:\n  - name: a\n    steps: [{ name: x, run: [echo] }]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        ["p.yaml:3:24: a secret parameter has no `enum` (an `enum` would list the candidates in the file, and errors \
+          would name them)"]
+    );
     let p = parse(
-        "name: s\nparameters:\n  - { name: T, secret: true, enum: [blue, green] }\n  - { name: U }\n\
+        "name: s\nparameters:\n  - { name: T, secret: true }\n  - { name: U }\n\
          stages:\n  - name: a\n    steps: [{ name: x, run: [echo, \"${T}\"] }]\n",
     )
     .unwrap();
     assert_eq!(p.secret_names().collect::<Vec<_>>(), ["T"]);
-    let err = p.values_from_args(&[("T".into(), "red-hunter2".into()), ("U".into(), "u".into())]).unwrap_err();
-    assert_eq!(err.problems, ["parameter 'T': the value given is not one of blue, green"]);
     // Given on the command line, a secret is taken from there; otherwise from the lookup (the environment).
     let env = |name: &str| (name == "T").then(|| "green".to_owned());
+    // A secret given as a trigger's payload value of the wrong type is not echoed back.
+    let err = p.values_from_json(&serde_json::json!({ "T": 12345, "U": "u" })).unwrap_err();
+    assert!(!err.problems.join(" ").contains("12345"), "{:?}", err.problems);
     let given = [("U".to_owned(), "u".to_owned())];
     assert_eq!(p.with_secrets(&given, env), [("U".into(), "u".into()), ("T".into(), "green".into())]);
     let both = [("T".to_owned(), "blue".to_owned())];

@@ -76,12 +76,26 @@ async fn bounded<T, F>(action: &str, calls: &Calls, call: impl Fn() -> F) -> Res
 where
     F: std::future::Future<Output = Result<T, kube::Error>>,
 {
+    bounded_by(action, calls, ATTEMPT_TIMEOUT, REQUEST_TIMEOUT, call).await
+}
+
+/// [`bounded`] with other bounds: `attempt` per attempt, `total` for all.
+async fn bounded_by<T, F>(
+    action: &str,
+    calls: &Calls,
+    attempt: Duration,
+    total: Duration,
+    call: impl Fn() -> F,
+) -> Result<T, ClusterError>
+where
+    F: std::future::Future<Output = Result<T, kube::Error>>,
+{
     let gone = calls.gone.lock().expect("gone lock").clone();
     if let Some((when, why)) = gone.filter(|(when, _)| when.elapsed() < GONE_FOR) {
         let ago = when.elapsed().as_secs();
         return Err(api_error(action, format!("{why} (the cluster did not answer {ago}s ago; not asked again yet)")));
     }
-    let result = bounded_within(action, calls, REQUEST_TIMEOUT, MAX_ATTEMPTS, call).await;
+    let result = bounded_within(action, calls, attempt, total, MAX_ATTEMPTS, call).await;
     match &result {
         Err(ClusterError::Api { message, .. }) if message.starts_with(GAVE_UP) => {
             *calls.gone.lock().expect("gone lock") = Some((tokio::time::Instant::now(), message.clone()));
@@ -108,33 +122,51 @@ where
 /// println!("{:?} after {} requests", settings.data, calls.requests());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct BoundedCalls(Arc<Calls>);
+#[derive(Debug, Clone)]
+pub struct BoundedCalls {
+    calls: Arc<Calls>,
+    attempt: Duration,
+    total: Duration,
+}
+
+impl Default for BoundedCalls {
+    fn default() -> Self {
+        Self::with_bounds(ATTEMPT_TIMEOUT, REQUEST_TIMEOUT)
+    }
+}
 
 impl BoundedCalls {
+    /// Calls bounded by `attempt` per attempt and `total` in all (the default: [`ATTEMPT_TIMEOUT`],
+    /// [`REQUEST_TIMEOUT`]), e.g. for calls that may take long on a healthy server (a server-side apply
+    /// that runs admission webhooks).
+    pub fn with_bounds(attempt: Duration, total: Duration) -> Self {
+        Self { calls: Arc::default(), attempt, total }
+    }
+
     /// Runs `call` (once per attempt) within the bounds; `action` names it in errors
     /// (`could not ask the cluster (ACTION): …`).
     pub async fn run<T, F>(&self, action: &str, call: impl Fn() -> F) -> Result<T, ClusterError>
     where
         F: std::future::Future<Output = Result<T, kube::Error>>,
     {
-        bounded(action, &self.0, call).await
+        bounded_by(action, &self.calls, self.attempt, self.total, call).await
     }
 
     /// HTTP requests made so far through [`BoundedCalls::run`].
     pub fn requests(&self) -> u64 {
-        self.0.requests.load(Ordering::Relaxed)
+        self.calls.requests.load(Ordering::Relaxed)
     }
 }
 
 /// How the message of a call that spent its budget on transient failures starts.
-const GAVE_UP: &str = "no answer after ";
+const GAVE_UP: &str = "gave up after ";
 
 /// [`bounded`] with a budget of its own: `total` for every attempt, at most `attempts`; no memory of a
 /// cluster gone (a broken aggregated API is not the cluster).
 async fn bounded_within<T, F>(
     action: &str,
     calls: &Calls,
+    attempt_timeout: Duration,
     total: Duration,
     attempts: usize,
     call: impl Fn() -> F,
@@ -154,11 +186,11 @@ where
     loop {
         calls.requests.fetch_add(1, Ordering::Relaxed);
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let (error, asked) = match tokio::time::timeout(ATTEMPT_TIMEOUT.min(left), call()).await {
+        let (error, asked) = match tokio::time::timeout(attempt_timeout.min(left), call()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) if !transient(&e) => return Err(api_error(action, e)),
             Ok(Err(e)) => (e.to_string(), retry_after(&e)),
-            Err(_) => (format!("no answer within {}s", ATTEMPT_TIMEOUT.min(left).as_secs_f32().ceil()), None),
+            Err(_) => (format!("no answer within {}s", attempt_timeout.min(left).as_secs_f32().ceil()), None),
         };
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         attempt += 1;
@@ -308,11 +340,12 @@ impl LiveCluster {
             .collect();
         // A broken aggregated API (metrics.k8s.io without its server answers 503 for good) gets a short
         // budget: a moment's fault is retried, a lasting one does not hold up every check.
-        let lists =
-            futures::future::join_all(versions.iter().map(|gv| {
-                bounded_within("discover", calls, GROUP_BUDGET, 4, || self.client.list_api_group_resources(gv))
-            }))
-            .await;
+        let lists = futures::future::join_all(versions.iter().map(|gv| {
+            bounded_within("discover", calls, ATTEMPT_TIMEOUT, GROUP_BUDGET, 4, || {
+                self.client.list_api_group_resources(gv)
+            })
+        }))
+        .await;
         for (group_version, list) in versions.iter().zip(lists) {
             // Like kubectl, one broken aggregated API does not stop discovery of the others.
             let Ok(list) = list else { continue };
