@@ -607,3 +607,36 @@ fn a_checks_step_that_times_out_stops_its_tests() {
     // background while the run went on).
     assert!(!ws.path("late.mark").exists(), "the cancelled test's command ran to its end");
 }
+
+#[test]
+fn with_secrets_output_keeps_its_order_and_a_timed_out_command_logs_its_last_words_first() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "p.yaml",
+        r#"name: order
+parameters: [{ name: TOKEN, secret: true }]
+stages:
+  - name: s
+    steps:
+      - name: mixed
+        shell: 'echo "out 1 $TOKEN"; echo "err 1" >&2; echo "out 2"; printf "no newline at the end"'
+      - name: slow
+        timeout: 1s
+        shell: 'echo "started with $TOKEN"; sleep 30 & wait'
+"#,
+    );
+    let started = Instant::now();
+    let out = ws.command(&["run", file.to_str().unwrap()]).env("TOKEN", "tok-3Hc9").output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let run_dir = ws.path("state/runs").join(ws.record()["id"].as_str().unwrap());
+    let mixed = std::fs::read_to_string(run_dir.join("logs/s.mixed.log")).unwrap();
+    assert!(mixed.contains("\nout 1 ***\nerr 1\nout 2\nno newline at the end"), "stdout and stderr in order: {mixed}");
+    let slow = std::fs::read_to_string(run_dir.join("logs/s.slow.log")).unwrap();
+    assert!(
+        slow.contains("\nstarted with ***\n== failed: timed out after 1s ==\n"),
+        "the command's output before the attempt's end: {slow}"
+    );
+    // The killed group closes the pipe at once: no grace waited for.
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}

@@ -405,7 +405,10 @@ async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf
             BoundAction::CloudFormation(stack) => cloudformation(shared, log, stack).await,
         }
     };
-    let result = match node.timeout {
+    // A command keeps its own time (it kills its group, then lets its last output reach the log before
+    // the attempt's last line); the other actions are dropped when the time is up.
+    let commands_keep_time = matches!(node.action, BoundAction::Run(_) | BoundAction::Shell(_));
+    let result = match node.timeout.filter(|_| !commands_keep_time) {
         Some(limit) => match tokio::time::timeout(limit, work).await {
             Ok(result) => result,
             Err(_) => Err(format!("timed out after {limit:?}")),
@@ -482,20 +485,28 @@ async fn command(
     let mut group = Group(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
     let pgid = group.0.map(|p| p.as_raw_nonzero().get());
     shared.update(i, None, |s| s.pgid = pgid);
-    let status = child.wait().await.map_err(|e| format!("waiting for '{program}': {e}"));
+    let waited = match node.timeout {
+        Some(limit) => tokio::time::timeout(limit, child.wait()).await.ok(),
+        None => Some(child.wait().await),
+    };
     shared.update(i, None, |s| s.pgid = None);
-    // What the command printed last is in the log before the step ends; a background child that keeps
-    // the output open is not waited for (its copy goes on, as its writes to the log would).
+    let succeeded = matches!(&waited, Some(Ok(status)) if status.success());
+    if !succeeded && let Some(pid) = group.0.take() {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    // What the command printed last reaches the log before the step ends. A background child of a command
+    // that succeeded keeps its output open: it is not waited for beyond the grace (its copy goes on, as
+    // its writes to the log would).
     if let Some(copy) = copy {
         let _ = tokio::time::timeout(COPY_GRACE, copy).await;
     }
-    let status = status?;
+    let status = match waited {
+        Some(status) => status.map_err(|e| format!("waiting for '{program}': {e}"))?,
+        None => return Err(format!("timed out after {:?}", node.timeout.unwrap_or_default())),
+    };
     if status.success() {
         // The group may still hold background children; they belong to the step and end with it.
         return Ok(());
-    }
-    if let Some(pid) = group.0.take() {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
     let what =
         if matches!(node.action, BoundAction::Shell(_)) { "the script".to_owned() } else { format!("'{program}'") };
