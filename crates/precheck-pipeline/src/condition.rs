@@ -348,6 +348,19 @@ impl Condition {
         }
     }
 
+    /// The parameters it reads, in the order written.
+    pub fn names(&self) -> Vec<&Name> {
+        match self {
+            Self::Compare { name, .. } | Self::In { name, .. } | Self::Flag(name) => vec![name],
+            Self::Not(inner) => inner.names(),
+            Self::And(a, b) | Self::Or(a, b) => {
+                let mut names = a.names();
+                names.extend(b.names());
+                names
+            }
+        }
+    }
+
     /// Whether the condition holds for these values (a missing value never equals anything).
     pub fn holds(&self, values: &Values) -> bool {
         let equal = |name: &Name, literal: &Literal| match (values.get(&name.name), literal) {

@@ -320,6 +320,8 @@ fn read_yaml<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, Box
 struct Checker<'a> {
     file: &'a SourceFile,
     errors: Vec<PipelineError>,
+    /// The secret parameters, which conditions may not read.
+    secrets: BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -355,7 +357,18 @@ impl Checker<'_> {
 
     fn condition(&mut self, text: &Option<Text>, kinds: &BTreeMap<String, Kind>) -> Option<Condition> {
         let text = text.as_ref()?;
-        let result = Condition::parse(&text.value).and_then(|c| c.check(kinds).map(|()| c));
+        let result = Condition::parse(&text.value).and_then(|c| c.check(kinds).map(|()| c)).and_then(|c| {
+            // Comparing a secret with text written in the file would put the secret (or a guess) there, and
+            // an Argo export would publish whether it matched.
+            match c.names().into_iter().find(|n| self.secrets.contains(&n.name)) {
+                Some(name) => Err(crate::condition::ConditionError {
+                    offset: name.offset,
+                    message: format!("'{}' is a secret parameter, which a condition cannot read", name.name),
+                    help: Some("decide on a parameter that is not secret".into()),
+                }),
+                None => Ok(c),
+            }
+        });
         match result {
             Ok(c) => Some(c),
             Err(e) => {
@@ -529,7 +542,7 @@ impl Pipeline {
         let file = SourceFile::new(path, text);
         let decl: PipelineFile = read_yaml(&file).map_err(|e| LoadError::Invalid { errors: vec![*e] })?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-        let mut checker = Checker { file: &file, errors: Vec::new() };
+        let mut checker = Checker { file: &file, errors: Vec::new(), secrets: BTreeSet::new() };
 
         // Imported templates first: their errors are in their own files.
         let mut texts = vec![text.to_owned()];
@@ -636,6 +649,7 @@ impl Pipeline {
             });
         }
         let kinds: BTreeMap<String, Kind> = parameters.iter().map(|p| (p.name.clone(), p.kind)).collect();
+        checker.secrets = parameters.iter().filter(|p| p.secret).map(|p| p.name.clone()).collect();
 
         // Templates: local ones shadow imported ones of the same name.
         checker.unique(decl.templates.iter().map(|t| &t.name), "template", is_step_name);
@@ -822,7 +836,8 @@ fn check_step(
             }
         }
         // The template's body is checked in its own file, with its inputs in scope.
-        let mut template_checker = Checker { file: template_file, errors: Vec::new() };
+        let mut template_checker =
+            Checker { file: template_file, errors: Vec::new(), secrets: checker.secrets.clone() };
         for input in &template.inputs {
             match (s.with.get(&input.name.value), &input.default) {
                 (Some(given), _) => env.push((input.name.value.clone(), checker.interpolated(given, &scope))),

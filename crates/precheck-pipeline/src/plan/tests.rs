@@ -341,6 +341,16 @@ fn secret_parameters_are_strings_without_defaults_and_keep_their_values_out_of_m
         ["p.yaml:3:24: a secret parameter has no `enum` (an `enum` would list the candidates in the file, and errors \
           would name them)"]
     );
+    let errors = parse(
+        "name: s\nparameters:\n  - { name: T, secret: true }\n  - { name: U }\n\
+         stages:\n  - name: a\n    steps: [{ name: x, run: [echo], when: \"U == 'u' or T == 'hunter2'\" }]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        ["p.yaml:7:56: invalid `when`: 'T' is a secret parameter, which a condition cannot read (decide on a \
+          parameter that is not secret)"]
+    );
     let p = parse(
         "name: s\nparameters:\n  - { name: T, secret: true }\n  - { name: U }\n\
          stages:\n  - name: a\n    steps: [{ name: x, run: [echo, \"${T}\"] }]\n",
