@@ -36,6 +36,8 @@ fn snapshot(dir: &Path) -> std::path::PathBuf {
     for (i, value) in HOSTILE.iter().enumerate() {
         annotations.push_str(&format!("          v{i}: {}\n", serde_json::to_string(value).unwrap()));
     }
+    // A NUL byte: YAML writes it "\0"; no command line can hold it.
+    annotations.push_str("          nul: \"a\\0b\"\n");
     let yaml = format!(
         "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: weird\n      \
          namespace: default\n      annotations:\n{annotations}    status: {{phase: Running}}\n"
@@ -117,6 +119,31 @@ fn shell_syntax_in_values_is_matched_literally_and_runs_nothing() {
         }
     }
     assert!(!dir.path().join("PWNED").exists(), "a value reached a shell");
+}
+
+#[test]
+fn a_nul_byte_is_matched_literally_and_cannot_reach_a_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = snapshot(dir.path());
+    // In a check file (which can hold one, unlike a command line): compared literally, a regex's `\x00`,
+    // and a command argument, which no program can receive: the test fails and says why.
+    std::fs::write(
+        dir.path().join("nul.check"),
+        "test 'literal' {\n    verify '.metadata.annotations.nul' is 'a\0b' for pods named '^weird$'\n}\n\n\
+         test 'other' {\n    verify '.metadata.annotations.nul' is 'a\0c' for pods named '^weird$'\n}\n\n\
+         test 'regex' {\n    verify '.metadata.annotations.nul' matches '^a\\x00b$' for pods named '^weird$'\n}\n\n\
+         test 'argument' {\n    run printf '%s' 'a\0b; touch PWNED'\n}\n",
+    )
+    .unwrap();
+    let out = precheck(dir.path(), &["run", "nul.check", "--snapshot", snapshot.to_str().unwrap(), "--test-threads=1"]);
+    let said = text(&out);
+    assert!(!said.contains("panicked"), "{said}");
+    let line = |name: &str| said.lines().find(|l| l.contains(&format!("::{name} "))).unwrap_or_default().to_owned();
+    assert!(line("literal").contains("ok"), "{said}");
+    assert!(line("regex").contains("ok"), "{said}");
+    assert!(line("other").contains("FAILED"), "{said}");
+    assert!(said.contains("nul byte"), "the argument's test says why it could not run: {said}");
+    assert!(!dir.path().join("PWNED").exists());
 }
 
 #[test]
