@@ -106,11 +106,11 @@ where
     result
 }
 
-/// API calls made as checks make them: each attempt bounded by [`ATTEMPT_TIMEOUT`], transient failures
-/// (429, 500, 502, 503, 504, resets, bodies cut short, slow attempts) retried with exponential backoff and
-/// jitter, at most [`MAX_ATTEMPTS`] within [`REQUEST_TIMEOUT`]; once a call spent its whole budget, the
-/// cluster counts as gone for [`GONE_FOR`] and the calls sharing this value fail at once. For calls that
-/// may be repeated: reads, server-side apply. Clones share the count and the memory of a cluster gone.
+/// API calls made as checks make them: each attempt bounded (20 s by default), transient failures (429,
+/// 500, 502, 503, 504, resets, bodies cut short, slow attempts) retried with exponential backoff and
+/// jitter, at most 8 attempts within a budget (60 s by default); once a call spent its whole budget, the
+/// cluster counts as gone for 30 s and the calls sharing this value fail at once. For calls that may be
+/// repeated: reads, server-side apply. Clones share the count and the memory of a cluster gone.
 ///
 /// ```no_run
 /// # async fn read() -> Result<(), precheck::cluster::ClusterError> {
@@ -136,9 +136,8 @@ impl Default for BoundedCalls {
 }
 
 impl BoundedCalls {
-    /// Calls bounded by `attempt` per attempt and `total` in all (the default: [`ATTEMPT_TIMEOUT`],
-    /// [`REQUEST_TIMEOUT`]), e.g. for calls that may take long on a healthy server (a server-side apply
-    /// that runs admission webhooks).
+    /// Calls bounded by `attempt` per attempt and `total` in all (the default: 20 s and 60 s), e.g. for
+    /// calls that may take long on a healthy server (a server-side apply that runs admission webhooks).
     pub fn with_bounds(attempt: Duration, total: Duration) -> Self {
         Self { calls: Arc::default(), attempt, total }
     }
