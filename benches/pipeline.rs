@@ -11,7 +11,10 @@ use precheck_pipeline::Pipeline;
 use precheck_pipeline::executor::{ExecOptions, Quiet};
 use precheck_pipeline::record::Store;
 
-const STAGES: usize = 10;
+/// Stages (100 steps each): 10, or `PRECHECK_BENCH_STAGES` to see how the overhead grows with the graph.
+fn stages() -> usize {
+    std::env::var("PRECHECK_BENCH_STAGES").ok().and_then(|s| s.parse().ok()).unwrap_or(10)
+}
 const STEPS_PER_STAGE: usize = 100;
 const PARALLELISM: usize = 8;
 
@@ -19,7 +22,7 @@ const PARALLELISM: usize = 8;
 /// before it, so the graph has both width and depth.
 fn pipeline_text() -> String {
     let mut text = format!("name: bench\nparallelism: {PARALLELISM}\nstages:\n");
-    for s in 0..STAGES {
+    for s in 0..stages() {
         text.push_str(&format!("  - name: stage{s}\n"));
         if s > 0 {
             text.push_str(&format!("    depends: [stage{}]\n", s - 1));
@@ -55,7 +58,7 @@ fn main() {
     runtime.block_on(async {
         let slots = Arc::new(tokio::sync::Semaphore::new(PARALLELISM));
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..STAGES * STEPS_PER_STAGE {
+        for _ in 0..stages() * STEPS_PER_STAGE {
             let slots = slots.clone();
             tasks.spawn(async move {
                 let _slot = slots.acquire_owned().await;
@@ -87,7 +90,7 @@ fn main() {
     assert_eq!(record.count(precheck_pipeline::record::StepStatus::Succeeded), steps, "every step succeeded");
     let record_size = std::fs::metadata(store.runs().join(&record.id).join("run.json")).map_or(0, |m| m.len());
 
-    println!("pipeline executor: {steps} no-op steps (`true`), {STAGES} chained stages, parallelism {PARALLELISM}");
+    println!("pipeline executor: {steps} no-op steps (`true`), {} chained stages, parallelism {PARALLELISM}", stages());
     println!("  load and check the file: {:.1} ms", loaded.as_secs_f64() * 1e3);
     println!("  run: {:.2} s wall", took.as_secs_f64());
     println!("  baseline (same processes, no scheduler): {:.2} s", baseline.as_secs_f64());

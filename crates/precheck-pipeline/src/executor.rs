@@ -206,66 +206,102 @@ pub async fn execute(
     });
     let keeper = tokio::spawn(keep_record(shared.clone()));
     let count = shared.graph.nodes.len();
-    let mut started = vec![false; count];
-    for (i, s) in started.iter_mut().enumerate() {
-        *s = shared.status(i).is_final();
+    // Each step waits for its dependencies to be final: how many are not yet, and who waits for whom, so
+    // a step's end settles only the steps after it (not a scan of the whole graph).
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (i, node) in shared.graph.nodes.iter().enumerate() {
+        for &d in &node.depends {
+            dependents[d].push(i);
+        }
     }
+    let mut started: Vec<bool> = (0..count).map(|i| shared.status(i).is_final()).collect();
+    let mut waiting: Vec<usize> = shared
+        .graph
+        .nodes
+        .iter()
+        .map(|node| node.depends.iter().filter(|&&d| !shared.status(d).is_final()).count())
+        .collect();
+    // Steps whose dependencies are all final, lowest index first (file order).
+    let mut ready: std::collections::BTreeSet<usize> = (0..count).filter(|&i| !started[i] && waiting[i] == 0).collect();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut running: std::collections::HashMap<tokio::task::Id, usize> = std::collections::HashMap::new();
+    // A step became final: the steps waiting for it may be ready.
+    let done = |i: usize, waiting: &mut Vec<usize>, ready: &mut std::collections::BTreeSet<usize>| {
+        for &j in &dependents[i] {
+            waiting[j] -= 1;
+            if waiting[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    };
     loop {
-        // Settle what can be settled without running anything: skips that follow from failures.
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for (i, begun) in started.iter_mut().enumerate() {
-                if *begun {
-                    continue;
+        // Settle what can be settled without running anything (skips that follow from failures, `when`),
+        // and start the rest.
+        while let Some(i) = ready.pop_first() {
+            if std::mem::replace(&mut started[i], true) {
+                continue;
+            }
+            let node = &shared.graph.nodes[i];
+            let blocker = node.depends.iter().find(|&&d| {
+                let record = shared.record.lock().expect("record lock");
+                let dep = &record.steps[d];
+                dep.status == StepStatus::Failed || (dep.status == StepStatus::Skipped && dep.blocked)
+            });
+            match blocker {
+                // A failure stops everything after it, also past steps a `when` skips.
+                Some(&d) if !node.finally => {
+                    let why = format!("not run: {} did not succeed", shared.graph.nodes[d].id);
+                    shared.update(i, Some(Event::Finished { step: i }), |s| {
+                        s.status = StepStatus::Skipped;
+                        s.blocked = true;
+                        s.message = Some(why);
+                        s.finished_ms = Some(now_ms());
+                    });
+                    done(i, &mut waiting, &mut ready);
                 }
-                let node = &shared.graph.nodes[i];
-                let deps: Vec<StepStatus> = node.depends.iter().map(|&d| shared.status(d)).collect();
-                if !deps.iter().all(|s| s.is_final()) {
-                    continue;
+                _ if node.skip.is_some() => {
+                    let why = node.skip.clone();
+                    shared.update(i, Some(Event::Finished { step: i }), |s| {
+                        s.status = StepStatus::Skipped;
+                        s.message = why;
+                        s.finished_ms = Some(now_ms());
+                    });
+                    done(i, &mut waiting, &mut ready);
                 }
-                let blocker = node.depends.iter().find(|&&d| {
-                    let record = shared.record.lock().expect("record lock");
-                    let dep = &record.steps[d];
-                    dep.status == StepStatus::Failed || (dep.status == StepStatus::Skipped && dep.blocked)
-                });
-                *begun = true;
-                match blocker {
-                    // A failure stops everything after it, also past steps a `when` skips.
-                    Some(&d) if !node.finally => {
-                        let why = format!("not run: {} did not succeed", shared.graph.nodes[d].id);
-                        shared.update(i, Some(Event::Finished { step: i }), |s| {
-                            s.status = StepStatus::Skipped;
-                            s.blocked = true;
-                            s.message = Some(why);
-                            s.finished_ms = Some(now_ms());
-                        });
-                        changed = true;
-                    }
-                    _ if node.skip.is_some() => {
-                        let why = node.skip.clone();
-                        shared.update(i, Some(Event::Finished { step: i }), |s| {
-                            s.status = StepStatus::Skipped;
-                            s.message = why;
-                            s.finished_ms = Some(now_ms());
-                        });
-                        changed = true;
-                    }
-                    _ => {
-                        let shared = shared.clone();
-                        let slots = Slots { global: global.clone(), stage: stage_limits.get(&node.stage).cloned() };
-                        tasks.spawn(async move {
-                            if shared.broken.lock().expect("broken lock").is_none() {
-                                run_node(&shared, i, &slots).await;
-                            }
-                        });
-                    }
+                _ => {
+                    let shared = shared.clone();
+                    let slots = Slots { global: global.clone(), stage: stage_limits.get(&node.stage).cloned() };
+                    let task = tasks.spawn(async move {
+                        if shared.broken.lock().expect("broken lock").is_none() {
+                            run_node(&shared, i, &slots).await;
+                        }
+                    });
+                    running.insert(task.id(), i);
                 }
             }
         }
-        if tasks.join_next().await.is_none() {
-            break;
+        let (id, panicked) = match tasks.join_next_with_id().await {
+            None => break,
+            Some(Ok((id, ()))) => (id, None),
+            Some(Err(e)) => (e.id(), e.is_panic().then(|| e.into_panic())),
+        };
+        let Some(i) = running.remove(&id) else { continue };
+        if let Some(panic) = panicked {
+            // A bug must not leave a step running forever in the record: it failed, and says so.
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            shared.update(i, Some(Event::Finished { step: i }), |s| {
+                s.status = StepStatus::Failed;
+                s.message = Some(format!("precheck panicked while running it (please report this bug): {what}"));
+                s.finished_ms = Some(now_ms());
+            });
+        }
+        // A step left unfinished (the record could not be written) holds the steps after it back.
+        if shared.status(i).is_final() {
+            done(i, &mut waiting, &mut ready);
         }
     }
     let status = {
