@@ -334,29 +334,25 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
             let _ = writeln!(out, "stage {name}{after}{when}");
         }
         // Secrets are masked before quoting: a quoted secret (escapes added) would no longer match.
+        let mask = |text: &str| redactor.redact(text).into_owned();
+        let quoted = |texts: Vec<String>| format!("{:?}", texts.iter().map(|t| mask(t)).collect::<Vec<_>>());
+        let paths = |paths: &[PathBuf]| quoted(paths.iter().map(|p| p.to_string_lossy().into_owned()).collect());
         let what = match &node.action {
-            BoundAction::Run(argv) => format!("run {:?}", argv.iter().map(|a| redactor.redact(a)).collect::<Vec<_>>()),
-            BoundAction::Shell(script) => {
-                format!("shell {:?}", redactor.redact(script.lines().next().unwrap_or_default()))
-            }
-            BoundAction::Checks(paths) => format!(
-                "checks {:?}",
-                paths.iter().map(|p| redactor.redact(&p.to_string_lossy()).into_owned()).collect::<Vec<_>>()
-            ),
-            BoundAction::Apply(files) => format!(
-                "apply {:?}",
-                files.iter().map(|p| redactor.redact(&p.to_string_lossy()).into_owned()).collect::<Vec<_>>()
-            ),
+            BoundAction::Run(argv) => format!("run {}", quoted(argv.clone())),
+            BoundAction::Shell(script) => format!("shell {:?}", mask(script.lines().next().unwrap_or_default())),
+            BoundAction::Checks(files) => format!("checks {}", paths(files)),
+            BoundAction::Apply(files) => format!("apply {}", paths(files)),
             BoundAction::CloudFormation(stack) => {
-                let parameters: BTreeMap<&str, std::borrow::Cow<'_, str>> =
-                    stack.parameters.iter().map(|(k, v)| (k.as_str(), redactor.redact(v))).collect();
-                format!("cloudformation stack {} from {} {parameters:?}", stack.name, stack.template.display())
+                let parameters: BTreeMap<&str, String> =
+                    stack.parameters.iter().map(|(k, v)| (k.as_str(), mask(v))).collect();
+                let template = mask(&stack.template.display().to_string());
+                format!("cloudformation stack {} from {template} {parameters:?}", mask(&stack.name))
             }
         };
         let after: Vec<&str> = node.after.iter().map(|&d| graph.nodes[d].id.as_str()).collect();
         let after = if after.is_empty() { String::new() } else { format!(" after {}", after.join(", ")) };
         let skip = node.skip.as_ref().map(|s| format!(" — skipped: {s}")).unwrap_or_default();
-        let _ = writeln!(out, "  {}{after}: {}{skip}", node.id, redactor.redact(&what));
+        let _ = writeln!(out, "  {}{after}: {what}{skip}", node.id);
     }
     exit_codes::SUCCESS
 }
@@ -383,7 +379,11 @@ fn finish(result: Result<RunRecord, RunError>) -> i32 {
             exit_codes::INVALID_INPUT
         }
         Err(
-            e @ (RunError::Values(_) | RunError::Bind(_) | RunError::Changed { .. } | RunError::SecretsNeeded { .. }),
+            e @ (RunError::Values(_)
+            | RunError::Bind(_)
+            | RunError::Changed { .. }
+            | RunError::SecretsNeeded { .. }
+            | RunError::NotSecret { .. }),
         ) => {
             eprintln!("error: {e}");
             exit_codes::INVALID_INPUT
@@ -530,24 +530,9 @@ fn resume(
         Err(code) => return code,
     };
     let store = Store::new(&state.state_dir);
-    // Only secret parameters are given again: the other values are the run's own.
-    if let Ok(record) = store.open(id).and_then(|run| run.read()) {
-        for (name, _) in secrets {
-            if !record.secrets.contains(name) {
-                eprintln!(
-                    "error: run '{id}' has no secret parameter '{name}': a resumed run keeps the values it started \
-                     with; only secret ones, which are not recorded, are given again"
-                );
-                return exit_codes::INVALID_INPUT;
-            }
-        }
-    }
     let progress = Arc::new(Progress::new(std::io::stderr()));
-    let lookup = |name: &str| {
-        let given = secrets.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-        given.or_else(|| std::env::var(name).ok())
-    };
-    finish(drive(precheck_pipeline::run::resume(&store, id, &lookup, progress, options)))
+    let lookup = |name: &str| std::env::var(name).ok();
+    finish(drive(precheck_pipeline::run::resume(&store, id, secrets, &lookup, progress, options)))
 }
 
 /// Runs a pipeline execution to its end on a runtime of its own. A `checks` step that timed out may still

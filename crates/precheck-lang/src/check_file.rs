@@ -169,14 +169,8 @@ impl CheckFile {
         } else {
             // A span one past a last line without a newline (an empty tag at the end of the file) points at
             // the end: every span lies in the text, on character boundaries.
+            let fit = |at: usize| crate::error::floor_char_boundary(source, at.min(source.len()));
             for e in &mut parser.errors {
-                let fit = |mut at: usize| {
-                    at = at.min(source.len());
-                    while !source.is_char_boundary(at) {
-                        at -= 1;
-                    }
-                    at
-                };
                 e.span = Span::new(fit(e.span.start), fit(e.span.end.max(e.span.start)));
             }
             parser.errors.sort_by_key(|e| e.span.start);

@@ -213,7 +213,7 @@ pub fn decode_utf8(bytes: Vec<u8>) -> Result<String, NotUtf8> {
     })
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+pub(crate) fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;
     }

@@ -288,11 +288,7 @@ pub async fn execute(
         let Some(i) = running.remove(&id) else { continue };
         if let Some(panic) = panicked {
             // A bug must not leave a step running forever in the record: it failed, and says so.
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let what = precheck::outcome::panic_message(&*panic);
             shared.update(i, Some(Event::Finished { step: i }), |s| {
                 s.status = StepStatus::Failed;
                 s.message = Some(format!("precheck panicked while running it (please report this bug): {what}"));

@@ -40,6 +40,18 @@ pub enum RunError {
         /// The secret parameters without a value.
         names: Vec<String>,
     },
+    /// A value given on resume for a parameter the run does not hold as a secret: a resumed run keeps the
+    /// values it started with.
+    #[error(
+        "run '{id}' has no secret parameter '{name}': a resumed run keeps the values it started with; only \
+         secret ones, which are not recorded, are given again"
+    )]
+    NotSecret {
+        /// The run.
+        id: String,
+        /// The parameter named.
+        name: String,
+    },
     /// The pipeline file changed since the run started: resuming could run a different graph.
     #[error("{} changed since run '{id}' started; start a new run", file.display())]
     Changed {
@@ -106,28 +118,34 @@ impl Prepared {
 
 /// Resumes run `id`: steps that succeeded stay done; every other step runs again with all its attempts
 /// (steps skipped by their `when` are skipped again). The values of secret parameters, which the record
-/// does not keep, come from `secrets` (by name). Refused when the pipeline file changed, a secret is
-/// missing or another process runs it.
+/// does not keep, are given again: `NAME=VALUE` pairs in `given`, else from `lookup` (the environment
+/// variable of their name), as [`Pipeline::with_secrets`] reads them. Refused when `given` names another
+/// parameter, the pipeline file changed, a secret is missing or another process runs it.
 pub async fn resume(
     store: &Store,
     id: &str,
-    secrets: &dyn Fn(&str) -> Option<String>,
+    given: &[(String, String)],
+    lookup: &dyn Fn(&str) -> Option<String>,
     observer: Arc<dyn Observer>,
     options: ExecOptions,
 ) -> Result<RunRecord, RunError> {
     let run = store.open(id)?;
     let _lock = run.lock()?;
     let mut record = run.read()?;
+    if let Some((name, _)) = given.iter().find(|(name, _)| !record.secrets.contains(name)) {
+        return Err(RunError::NotSecret { id: id.to_owned(), name: name.clone() });
+    }
     let pipeline = Arc::new(Pipeline::load(&record.file)?);
     if pipeline.digest != record.digest {
         return Err(RunError::Changed { id: id.to_owned(), file: record.file.clone() });
     }
+    let pairs = pipeline.with_secrets(given, lookup);
     let mut values = record.values.clone();
     let mut missing = Vec::new();
     for name in &record.secrets {
-        match secrets(name) {
-            Some(text) => {
-                values.insert(name.clone(), crate::Value::String(text));
+        match pairs.iter().rev().find(|(n, _)| n == name) {
+            Some((_, text)) => {
+                values.insert(name.clone(), crate::Value::String(text.clone()));
             }
             None => missing.push(name.clone()),
         }
@@ -136,9 +154,8 @@ pub async fn resume(
         return Err(RunError::SecretsNeeded { id: id.to_owned(), names: missing });
     }
     let graph = pipeline.bind(&values, record.stage.as_deref())?;
-    let same = pipeline.digest == record.digest
-        && graph.nodes.len() == record.steps.len()
-        && graph.nodes.iter().zip(&record.steps).all(|(n, s)| n.id == s.id);
+    let same =
+        graph.nodes.len() == record.steps.len() && graph.nodes.iter().zip(&record.steps).all(|(n, s)| n.id == s.id);
     if !same {
         return Err(RunError::Changed { id: id.to_owned(), file: record.file.clone() });
     }

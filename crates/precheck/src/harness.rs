@@ -407,14 +407,15 @@ pub fn run(
                     return Ok(Completion::ignored_with(reason));
                 }
                 let file = trial_file;
-                if shared.cancelled() {
-                    let reason = "not run: the run was cancelled".to_owned();
-                    let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
-                    shared.results.lock().expect("results lock").push((fi, ti, result));
-                    return Ok(Completion::ignored_with(reason));
-                }
-                if shared.stop.load(Ordering::SeqCst) {
-                    let reason = "not run: --fail-fast after an earlier failure".to_owned();
+                let not_run = if shared.cancelled() {
+                    Some("not run: the run was cancelled")
+                } else if shared.stop.load(Ordering::SeqCst) {
+                    Some("not run: --fail-fast after an earlier failure")
+                } else {
+                    None
+                };
+                if let Some(reason) = not_run {
+                    let reason = reason.to_owned();
                     let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
                     shared.results.lock().expect("results lock").push((fi, ti, result));
                     return Ok(Completion::ignored_with(reason));
@@ -423,11 +424,7 @@ pub fn run(
                 let run =
                     std::panic::AssertUnwindSafe(|| shared.runtime.block_on(shared.run_cancellable(&file, fi, ti)));
                 let result = std::panic::catch_unwind(run).unwrap_or_else(|panic| {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
+                    let what = crate::outcome::panic_message(&*panic);
                     let attempt = Attempt {
                         status: Status::Errored,
                         message: format!("precheck panicked (please report this bug): {what}"),

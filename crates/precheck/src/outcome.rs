@@ -138,3 +138,18 @@ impl RunReport {
         self.tests.iter().filter(|t| t.is_flaky())
     }
 }
+
+/// What a caught panic said (its `&str` or `String` payload; empty otherwise), for the error that reports
+/// it: a bug must not make a test or a step vanish from a report.
+///
+/// ```
+/// let panic = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+/// assert_eq!(precheck::outcome::panic_message(&*panic), "boom 1");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
