@@ -246,10 +246,23 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_token_given_in_the_environment_never_reaches_the_steps() {
+    // Every kind of step that starts a program: `shell`, `run`, and the `run` lines of a `checks` step's
+    // check file (each writes the environment it was given to a file).
     let server = Server::start_with(
-        "name: leaky\nstages:\n  - name: s\n    steps:\n      - name: env\n        shell: env; echo \"token=[$PRECHECK_TRIGGER_TOKEN]\"\n",
+        "name: leaky
+stages:
+  - name: s
+    steps:
+      - name: env
+        shell: env > shell-env.txt; echo \"token=[$PRECHECK_TRIGGER_TOKEN]\"
+      - name: run
+        run: [sh, -c, env > run-env.txt]
+      - name: checks
+        checks: [env.check]
+",
         true,
     );
+    std::fs::write(server.path("env.check"), "test 'env' {\n    run sh -c 'env > check-env.txt'\n}\n").unwrap();
     let (status, answer) = server.post("/pipeline", &serde_json::json!({}));
     assert_eq!(status, 202, "{answer}");
     let id = answer["run"].as_str().unwrap();
@@ -258,4 +271,9 @@ fn a_token_given_in_the_environment_never_reaches_the_steps() {
     let log = std::fs::read_to_string(server.path(&format!("state/runs/{id}/logs/s.env.log"))).unwrap();
     assert!(log.contains("token=[]"), "{log}");
     assert!(!log.contains(TOKEN), "the step saw the token: {log}");
+    for file in ["shell-env.txt", "run-env.txt", "check-env.txt"] {
+        let env = std::fs::read_to_string(server.path(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(env.contains("PATH="), "{file} holds no environment: {env}");
+        assert!(!env.contains(TOKEN), "the token reached a started program ({file}): {env}");
+    }
 }

@@ -497,13 +497,12 @@ async fn command(
         Some(id) => id.clone(),
         None => shared.record.lock().expect("record lock").id.clone(),
     };
-    let mut child = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program);
+    let mut child = precheck::command::withhold_secrets(&mut child)
         .args(args)
         .current_dir(&shared.pipeline.dir)
         .envs(shared.options.env.iter().map(|(k, v)| (k, v)))
         .envs(node.env.iter().map(|(k, v)| (k, v)))
-        // The trigger API's token is for the server only: never handed to what steps run.
-        .env_remove(crate::trigger::TOKEN_VARIABLE)
         .env("PRECHECK_RUN_ID", record_id)
         .env("PRECHECK_STEP", &node.id)
         .stdin(std::process::Stdio::null())

@@ -34,8 +34,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// The shortest token accepted.
 pub const MIN_TOKEN_LEN: usize = 16;
 
-/// The environment variable that may hold the token; steps never see it.
-pub const TOKEN_VARIABLE: &str = "PRECHECK_TRIGGER_TOKEN";
+/// The environment variable that may hold the token; no started program sees it
+/// ([`precheck::command::WITHHELD_VARIABLES`]).
+pub const TOKEN_VARIABLE: &str = precheck::command::TRIGGER_TOKEN_VARIABLE;
 
 /// Connections served at once; more wait to be accepted.
 pub const MAX_CONNECTIONS: usize = 256;

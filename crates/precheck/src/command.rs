@@ -14,6 +14,28 @@ pub const OUTPUT_LIMIT: usize = 8 * 1024;
 /// that prints without end cannot exhaust memory.
 pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 
+/// The variable that holds the trigger API's bearer token (`precheck pipeline serve`).
+pub const TRIGGER_TOKEN_VARIABLE: &str = "PRECHECK_TRIGGER_TOKEN";
+
+/// Variables never handed to a started program, whatever started Precheck with them: the trigger API's
+/// token is for the server alone, not for the commands of the runs it starts.
+pub const WITHHELD_VARIABLES: &[&str] = &[TRIGGER_TOKEN_VARIABLE];
+
+/// Removes [`WITHHELD_VARIABLES`] from the environment `command` passes on to its program.
+///
+/// ```
+/// let mut command = tokio::process::Command::new("env");
+/// precheck::command::withhold_secrets(&mut command);
+/// let removed: Vec<_> = command.as_std().get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k).collect();
+/// assert_eq!(removed, ["PRECHECK_TRIGGER_TOKEN"]);
+/// ```
+pub fn withhold_secrets(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    for name in WITHHELD_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// What a stream printed: its first [`CAPTURE_LIMIT`] bytes, and how many more it printed.
 async fn capture(from: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, u64) {
     use tokio::io::AsyncReadExt;
@@ -38,7 +60,8 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
     let Some((program, args)) = command.argv.split_first() else {
         return (Status::Invalid, "empty command".into());
     };
-    let child = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program);
+    let child = withhold_secrets(&mut child)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
