@@ -41,10 +41,51 @@ const GROUP_BUDGET: Duration = Duration::from_secs(8);
 fn transient(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        // A TLS handshake refused (a certificate the kubeconfig's CA did not sign, a wrong server name)
+        // stays refused: asking again would only hide why.
+        kube::Error::HyperError(_) | kube::Error::Service(_) if tls_refused(error) => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
         kube::Error::SerdeError(e) => e.is_eof() || e.is_io(),
         _ => false,
     }
+}
+
+/// The errors below `error`, outermost first (an I/O error's own message holds the one it wraps).
+fn causes(error: &kube::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(std::error::Error::source(error), |e| e.source())
+}
+
+/// True when a connection failed in its TLS handshake: rustls reports that as invalid data
+/// (hyper-rustls wraps it in an I/O error of its own).
+fn tls_refused(error: &kube::Error) -> bool {
+    causes(error).any(|e| {
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(error) = io {
+            if error.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            io = error.get_ref().and_then(|inner| inner.downcast_ref::<std::io::Error>());
+        }
+        false
+    })
+}
+
+/// An error with its causes, as a user needs it: `client error (Connect): invalid peer certificate:
+/// UnknownIssuer`, not `client error (Connect)`.
+fn describe(error: &kube::Error) -> String {
+    // The API server's own words and its status, without the dump of the whole answer.
+    if let kube::Error::Api(status) = error {
+        return format!("{} ({} {})", status.message, status.code, status.reason);
+    }
+    let mut text = error.to_string();
+    for cause in causes(error) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// The pause a 429 answer asks for (the API server's `Status.details.retryAfterSeconds`, which it sends
@@ -158,6 +199,10 @@ impl BoundedCalls {
 }
 
 /// How the message of a call that spent its budget on transient failures starts.
+/// Objects asked for per LIST request (kubectl's `--chunk-size`): big lists come in pages of bounded size,
+/// and a server that pages on its own is followed to the end.
+const LIST_PAGE: u32 = 500;
+
 const GAVE_UP: &str = "gave up after ";
 
 /// [`bounded`] with a budget of its own: `total` for every attempt, at most `attempts`; no memory of a
@@ -187,8 +232,8 @@ where
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let (error, asked) = match tokio::time::timeout(attempt_timeout.min(left), call()).await {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) if !transient(&e) => return Err(api_error(action, e)),
-            Ok(Err(e)) => (e.to_string(), retry_after(&e)),
+            Ok(Err(e)) if !transient(&e) => return Err(api_error(action, describe(&e))),
+            Ok(Err(e)) => (describe(&e), retry_after(&e)),
             Err(_) => (format!("no answer within {}s", attempt_timeout.min(left).as_secs_f32().ceil()), None),
         };
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -402,9 +447,23 @@ impl LiveCluster {
             .lists
             .run(key, move || {
                 async move {
-                    let list = bounded(&action, &calls, || api.list(&params)).await?;
-                    let objects = list.items.into_iter().map(to_value).collect();
-                    Ok(Arc::new(Listing { objects, resource_version: list.metadata.resource_version }))
+                    // Page by page, as kubectl does: each page a bounded call of its own (a retry asks
+                    // again for that page only), all pages read from the snapshot of the first.
+                    let mut objects = Vec::new();
+                    let mut next: Option<String> = None;
+                    let resource_version = loop {
+                        let page = match &next {
+                            Some(token) => params.clone().limit(LIST_PAGE).continue_token(token),
+                            None => params.clone().limit(LIST_PAGE),
+                        };
+                        let list = bounded(&action, &calls, || api.list(&page)).await?;
+                        objects.extend(list.items.into_iter().map(to_value));
+                        match list.metadata.continue_ {
+                            Some(token) if !token.is_empty() => next = Some(token),
+                            _ => break list.metadata.resource_version,
+                        }
+                    };
+                    Ok(Arc::new(Listing { objects, resource_version }))
                 }
                 .boxed()
             })
@@ -576,4 +635,39 @@ impl Cache {
 /// Time left until `deadline`, zero when it has passed.
 fn remaining(deadline: tokio::time::Instant) -> Duration {
     deadline.saturating_duration_since(tokio::time::Instant::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection error as hyper-util wraps the connector's I/O error.
+    #[derive(Debug)]
+    struct Connect(std::io::Error);
+
+    impl std::fmt::Display for Connect {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Connect {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    fn connect_error(kind: std::io::ErrorKind, message: &str) -> kube::Error {
+        let inner = std::io::Error::new(kind, message.to_owned());
+        kube::Error::Service(Box::new(Connect(std::io::Error::other(inner))))
+    }
+
+    #[test]
+    fn a_refused_certificate_is_named_and_not_retried() {
+        let error = connect_error(std::io::ErrorKind::InvalidData, "invalid peer certificate: UnknownIssuer");
+        assert!(!transient(&error));
+        assert_eq!(describe(&error), "ServiceError: client error (Connect): invalid peer certificate: UnknownIssuer");
+        let refused = connect_error(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        assert!(transient(&refused), "a server restarting is asked again");
+    }
 }
