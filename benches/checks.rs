@@ -7,6 +7,8 @@
 
 #[path = "../tests/support/emulator.rs"]
 mod emulator;
+#[path = "../tests/support/workspace.rs"]
+mod workspace;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -2,10 +2,10 @@
 //! clients, probes in parallel, identical calls merged) and the BATS way (one `aws … --query` process per
 //! probe, in sequence). Prints figures; asserts nothing about speed.
 
-#[path = "../tests/support/emulator.rs"]
-mod emulator;
 #[path = "../tests/support/moto.rs"]
 mod moto;
+#[path = "../tests/support/workspace.rs"]
+mod workspace;
 
 use std::time::Instant;
 

@@ -3,8 +3,8 @@
 //! local plan's, and run the way Argo runs them (each container's command, in dependency order, with
 //! `when`, fan-out, retries and the exit handler) they do what a local run does.
 
-#[path = "support/emulator.rs"]
-mod emulator;
+#[path = "support/workspace.rs"]
+mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -50,13 +50,13 @@ fn text(output: &Output) -> String {
 }
 
 fn fixture() -> PathBuf {
-    emulator::repo_root().join("tests/fixtures/pipelines/argo.yaml")
+    workspace::repo_root().join("tests/fixtures/pipelines/argo.yaml")
 }
 
 /// Exports `pipeline` into `dir` with the repository as root and, as workdir, the repository's own path:
 /// the containers' paths are then real here, so their commands can be run as Argo would run them.
 fn export(pipeline: &Path, dir: &Path) {
-    export_from(&emulator::repo_root(), pipeline, dir);
+    export_from(&workspace::repo_root(), pipeline, dir);
 }
 
 fn export_from(root: &Path, pipeline: &Path, dir: &Path) {
@@ -83,8 +83,8 @@ fn export_from(root: &Path, pipeline: &Path, dir: &Path) {
 }
 
 fn validate(dir: &Path, params: &[&str]) -> Output {
-    let mut command = Command::new(emulator::python());
-    command.arg(emulator::repo_root().join("tests/support/argo_validate.py"));
+    let mut command = Command::new(workspace::python());
+    command.arg(workspace::repo_root().join("tests/support/argo_validate.py"));
     for p in params {
         command.args(["-p", p]);
     }
@@ -774,7 +774,7 @@ fn exported_steps_run_as_argo_would_do_what_a_local_run_does() {
 fn the_cluster_build_example_exports_valid_resources() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("argo");
-    export(&emulator::repo_root().join("examples/cluster-build/pipeline.yaml"), &out);
+    export(&workspace::repo_root().join("examples/cluster-build/pipeline.yaml"), &out);
     let validated = validate(&out, &[]);
     assert!(validated.status.success(), "{}", text(&validated));
     let export = Export::read(&out);
@@ -792,8 +792,8 @@ fn the_cluster_build_example_exports_valid_resources() {
 
 #[test]
 fn the_validator_catches_what_argo_would_refuse() {
-    let selftest = Command::new(emulator::python())
-        .arg(emulator::repo_root().join("tests/support/argo_validate.py"))
+    let selftest = Command::new(workspace::python())
+        .arg(workspace::repo_root().join("tests/support/argo_validate.py"))
         .arg("--self-test")
         .output()
         .unwrap();
@@ -845,7 +845,7 @@ fn a_pod_refuses_a_pipeline_other_than_the_one_exported() {
 fn export_refuses_files_outside_the_image_and_replaces_its_earlier_files() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("argo");
-    let example = emulator::repo_root().join("examples/cluster-build/pipeline.yaml");
+    let example = workspace::repo_root().join("examples/cluster-build/pipeline.yaml");
     // Without --root, the example's directory is the image's: its preflight suite is outside.
     let refused = precheck(
         &["pipeline", "export", example.to_str().unwrap(), "--argo", out.to_str().unwrap(), "--image", "i"],

@@ -1,19 +1,19 @@
 //! End-to-end tests of AWS preflight sentences: the `precheck` binary against moto (a local AWS emulator),
 //! with the aws CLI beside it, after deploying `checks/preflight/network.yaml` like a build would.
 
-#[path = "support/emulator.rs"]
-mod emulator;
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/workspace.rs"]
+mod workspace;
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use emulator::repo_root;
 use fault_proxy::{Fault, FaultProxy, Faults};
 use moto::Moto;
+use workspace::repo_root;
 
 fn precheck(moto: &Moto, args: &[&str]) -> Output {
     precheck_with(moto, args, &[])

@@ -1,32 +1,41 @@
 //! The Kubernetes side under faults: the fault-injecting proxy (tests/support/fault_proxy.rs) sits between
-//! `precheck` and the Kubernetes emulator. Transient faults (500, 429, resets, cut bodies) cause no
+//! `precheck` and the real test cluster's API server (TLS on both sides, with the cluster's CA). Transient faults (500, 429, resets, cut bodies) cause no
 //! spurious failure; a server that is gone makes every test an infrastructure error, in bounded time; a
 //! dropped watch is re-established without missing the change a `try` waits for.
 
-#[path = "support/emulator.rs"]
-mod emulator;
+#[path = "support/cluster.rs"]
+mod cluster;
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
+#[path = "support/workspace.rs"]
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use fault_proxy::{FaultProxy, Faults};
+use cluster::TestCluster;
+use fault_proxy::{FaultProxy, Faults, Tls};
 
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-/// A kubeconfig whose server is `url` (the proxy).
-fn kubeconfig(dir: &Path, url: &str) -> PathBuf {
-    let path = dir.join(format!("kubeconfig-{}", url.rsplit(':').next().unwrap_or("proxy")));
-    std::fs::write(&path, emulator::kubeconfig_yaml(url)).unwrap();
-    path
+/// A proxy in front of the launched test cluster's API server (TLS on both sides, with its CA) and a
+/// kubeconfig through it (the admin's token: a client certificate cannot pass a proxy). `None` on a cluster
+/// of your own.
+fn proxied(cluster: &TestCluster, faults: Faults, name: &str) -> Option<(FaultProxy, PathBuf)> {
+    let pki = cluster.cluster.pki()?;
+    let tls = Tls { cert: pki.cert, key: pki.key, ca: pki.ca };
+    let proxy = FaultProxy::start_tls(&pki.server, faults, &tls);
+    let kubeconfig = cluster.cluster.kubeconfig_for(cluster.dir(), name, &proxy.url, &pki.admin_token, "default");
+    Some((proxy, kubeconfig))
 }
 
+const NO_PROXY: &str = "skipped: the fault proxy needs the launched cluster's certificates";
+
 /// `tests` tests of four assertions each, over pods, services, deployments and a CRD in two namespaces:
-/// every one holds for the emulator's fixtures.
+/// every one holds for the standard fixtures.
 fn suite(tests: usize) -> String {
     let mut text = String::from("namespace 'default'\n");
     let bodies = [
@@ -62,14 +71,15 @@ fn junit_counts(path: &Path) -> (usize, usize, usize) {
 
 #[test]
 fn transient_faults_on_the_api_server_cause_no_spurious_failure() {
-    let cluster = emulator::TestCluster::with_fixtures();
-    let Some(upstream) = cluster.url() else { return }; // a real cluster: no proxy in front of it
+    let cluster = TestCluster::with_fixtures();
     let file = cluster.write("faults.check", &suite(50));
     let (mut requests, mut injected) = (0, 0);
     for seed in 1..=3u64 {
-        let proxy = FaultProxy::start(upstream, Faults { seed, ..Faults::all(0.2) });
+        let Some((proxy, kubeconfig)) = proxied(&cluster, Faults { seed, ..Faults::all(0.2) }, "faults") else {
+            return eprintln!("{NO_PROXY}");
+        };
         let junit = cluster.dir().join(format!("faults-{seed}.xml"));
-        let out = run(&file, &kubeconfig(cluster.dir(), &proxy.url), &junit);
+        let out = run(&file, &kubeconfig, &junit);
         assert!(
             out.status.success(),
             "seed {seed}: {} faults injected of {}\n{}",
@@ -89,13 +99,14 @@ fn transient_faults_on_the_api_server_cause_no_spurious_failure() {
 
 #[test]
 fn with_the_api_server_gone_every_test_is_an_infrastructure_error_in_bounded_time() {
-    let cluster = emulator::TestCluster::with_fixtures();
-    let Some(upstream) = cluster.url() else { return };
+    let cluster = TestCluster::with_fixtures();
     let file = cluster.write("gone.check", &suite(20));
-    let proxy = FaultProxy::start(upstream, Faults::all(1.0));
+    let Some((proxy, kubeconfig)) = proxied(&cluster, Faults::all(1.0), "gone") else {
+        return eprintln!("{NO_PROXY}");
+    };
     let junit = cluster.dir().join("gone.xml");
     let started = Instant::now();
-    let out = run(&file, &kubeconfig(cluster.dir(), &proxy.url), &junit);
+    let out = run(&file, &kubeconfig, &junit);
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert_eq!(junit_counts(&junit), (20, 0, 20), "every test an error, none a failure:\n{}", text(&out));
@@ -106,20 +117,17 @@ fn with_the_api_server_gone_every_test_is_an_infrastructure_error_in_bounded_tim
 
 #[test]
 fn a_dropped_watch_is_re_established_without_missing_the_change() {
-    let cluster = emulator::TestCluster::with_fixtures();
-    let Some(upstream) = cluster.url() else { return };
-    let gate = cluster.write(
-        "gate.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gate, namespace: default}\ndata: {state: closed}\n",
-    );
-    cluster.kubectl_ok(&["apply", "-f", gate.to_str().unwrap()]);
-    let proxy = FaultProxy::start(upstream, Faults { rate: 0.0, kinds: Vec::new(), seed: 1 });
+    let cluster = TestCluster::with_fixtures();
+    let ns = cluster.cluster.namespace("gate");
+    ns.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gate}\ndata: {state: closed}\n");
+    let Some((proxy, config)) = proxied(&cluster, Faults { rate: 0.0, kinds: Vec::new(), seed: 1 }, "gate") else {
+        return eprintln!("{NO_PROXY}");
+    };
     // Every watch is cut 300 ms after it opened: the change below lands while one is down or new.
     proxy.cut_watches(Some(Duration::from_millis(300)));
-    let config = kubeconfig(cluster.dir(), &proxy.url);
     let started = Instant::now();
     let waiting = Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args(["try", "--kubeconfig", config.to_str().unwrap()])
+        .args(["try", "--kubeconfig", config.to_str().unwrap(), "-n", &ns.name])
         .arg("at most 30 times every 2s to get configmaps named '^gate$' and verify that '.data.state' is 'open'")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -128,7 +136,16 @@ fn a_dropped_watch_is_re_established_without_missing_the_change() {
         .unwrap();
     // Long enough for several watches to be cut and opened again before the change.
     std::thread::sleep(Duration::from_millis(4_500));
-    cluster.kubectl_ok(&["patch", "configmap", "gate", "--type=merge", "-p", r#"{"data":{"state":"open"}}"#]);
+    cluster.kubectl_ok(&[
+        "-n",
+        &ns.name,
+        "patch",
+        "configmap",
+        "gate",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"state":"open"}}"#,
+    ]);
     let changed = started.elapsed();
     let out = waiting.wait_with_output().unwrap();
     let took = started.elapsed();
@@ -140,7 +157,7 @@ fn a_dropped_watch_is_re_established_without_missing_the_change() {
 }
 
 /// A pipeline whose `apply` step installs a CRD, two of its objects and ten ConfigMaps, then checks them.
-fn apply_pipeline(cluster: &emulator::TestCluster) -> PathBuf {
+fn apply_pipeline(cluster: &TestCluster) -> PathBuf {
     let mut manifests = String::from(
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: { name: gizmos.example.com }\n\
          spec:\n  group: example.com\n  scope: Namespaced\n  names: { plural: gizmos, singular: gizmo, kind: Gizmo }\n  \
@@ -170,7 +187,7 @@ fn apply_pipeline(cluster: &emulator::TestCluster) -> PathBuf {
     )
 }
 
-fn run_pipeline(cluster: &emulator::TestCluster, pipeline: &Path, kubeconfig: &Path, state: &str) -> Output {
+fn run_pipeline(cluster: &TestCluster, pipeline: &Path, kubeconfig: &Path, state: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_precheck"))
         .args(["pipeline", "run", pipeline.to_str().unwrap(), "--state-dir"])
         .arg(cluster.dir().join(state))
@@ -182,14 +199,15 @@ fn run_pipeline(cluster: &emulator::TestCluster, pipeline: &Path, kubeconfig: &P
 
 #[test]
 fn apply_steps_ride_out_transient_faults_and_end_in_bounded_time_when_the_server_is_gone() {
-    let cluster = emulator::TestCluster::with_fixtures();
-    let Some(upstream) = cluster.url() else { return };
+    let cluster = TestCluster::with_fixtures();
     let pipeline = apply_pipeline(&cluster);
     let (mut requests, mut injected) = (0, 0);
     for seed in 1..=3u64 {
         // The first run creates everything, the next ones apply it again (no change): faults in both.
-        let proxy = FaultProxy::start(upstream, Faults { seed, ..Faults::all(0.2) });
-        let out = run_pipeline(&cluster, &pipeline, &kubeconfig(cluster.dir(), &proxy.url), &format!("state-{seed}"));
+        let Some((proxy, kubeconfig)) = proxied(&cluster, Faults { seed, ..Faults::all(0.2) }, "apply") else {
+            return eprintln!("{NO_PROXY}");
+        };
+        let out = run_pipeline(&cluster, &pipeline, &kubeconfig, &format!("state-{seed}"));
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -206,9 +224,9 @@ fn apply_steps_ride_out_transient_faults_and_end_in_bounded_time_when_the_server
     assert_eq!(cluster.kubectl_ok(&["get", "configmap", "setting-9", "-o", "jsonpath={.data.n}"]), "9");
     eprintln!("apply under faults: 3 runs, {injected} faults injected in {requests} requests, 0 failed steps");
 
-    let proxy = FaultProxy::start(upstream, Faults::all(1.0));
+    let (proxy, kubeconfig) = proxied(&cluster, Faults::all(1.0), "apply-gone").expect("proxied above");
     let started = Instant::now();
-    let out = run_pipeline(&cluster, &pipeline, &kubeconfig(cluster.dir(), &proxy.url), "state-gone");
+    let out = run_pipeline(&cluster, &pipeline, &kubeconfig, "state-gone");
     let took = started.elapsed();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");

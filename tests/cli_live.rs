@@ -1,14 +1,17 @@
-//! End-to-end tests of the `precheck` binary against the Kubernetes API emulator (or the real cluster
-//! named by `PRECHECK_E2E_KUBECONFIG`), with the real kubectl beside it.
+//! End-to-end tests of the `precheck` binary against the real test cluster with the standard fixtures
+//! (tests/support/cluster.rs; or the cluster named by `PRECHECK_E2E_KUBECONFIG`), with the real kubectl
+//! beside it.
 
-#[path = "support/emulator.rs"]
-mod emulator;
+#[path = "support/cluster.rs"]
+mod cluster;
+#[path = "support/workspace.rs"]
+mod workspace;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use emulator::{TestCluster, repo_root, unreachable_kubeconfig};
+use cluster::{TestCluster, repo_root, unreachable_kubeconfig};
 
 fn precheck(kubeconfig: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_precheck"))
@@ -33,13 +36,15 @@ fn the_cluster_suite_passes_and_writes_junit() {
     let junit = cluster.dir().join("junit.xml");
     let out = precheck(&cluster.kubeconfig, &["run", "checks/cluster", "--junit", junit.to_str().unwrap()]);
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}\n{}", cluster.log());
+    assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("precheck: 5 passed, 0 failed, 0 errors"), "{all}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
     assert!(!xml.contains("<failure") && !xml.contains("<error"), "{xml}");
-    // The trace lists every object seen.
-    assert!(xml.contains("default/nginx-1: Running"), "{xml}");
+    // The trace lists every object seen: the Deployment's pods, by their generated names.
+    let seen = regex::Regex::new(r"default/nginx-[0-9a-z]+-[0-9a-z]{5}: Running").unwrap();
+    let names: std::collections::BTreeSet<_> = seen.find_iter(&xml).map(|m| m.as_str()).collect();
+    assert_eq!(names.len(), 2, "{xml}");
 }
 
 #[test]
@@ -57,38 +62,32 @@ fn a_failing_assertion_lists_each_object_with_its_value() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure"), "{xml}");
     assert!(xml.contains("BAD default/metrics-server-xyz: Pending"), "{xml}");
-    assert!(xml.contains("ok  default/nginx-1: Running"), "{xml}");
+    assert!(regex::Regex::new(r"ok  default/nginx-[0-9a-z]+-[0-9a-z]{5}: Running").unwrap().is_match(&xml), "{xml}");
 }
 
 #[test]
 fn try_passes_as_soon_as_the_watch_sees_the_change() {
-    let cluster = TestCluster::with_fixtures();
-    if !cluster.is_emulated() {
-        eprintln!("skipped on a real cluster: it patches a pod's status, which the kubelet owns");
-        return;
-    }
-    // With polling, a second evaluation would come only after 120 s; the watch sees the change at once.
+    let shared = cluster::shared();
+    let ns = shared.namespace("watch");
+    // With polling, a second evaluation would come only after 120 s; the watch sees the pod start at once.
     let mut child = Command::new(env!("CARGO_BIN_EXE_precheck"))
         .args([
             "try",
-            "at most 2 times every 120s to get pods named 'metrics-server' and verify that 'status' is 'running'",
+            "-n",
+            &ns.name,
+            "at most 2 times every 120s to get pods named '^late$' and verify that 'status' is 'running'",
         ])
-        .env("KUBECONFIG", &cluster.kubeconfig)
+        .env("KUBECONFIG", &shared.kubeconfig)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "try ended before the pod changed");
-    cluster.kubectl_ok(&[
-        "patch",
-        "pod",
-        "metrics-server-xyz",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        r#"{"status":{"phase":"Running"}}"#,
-    ]);
+    assert!(child.try_wait().unwrap().is_none(), "try ended before the pod existed");
+    // Created, scheduled on a kwok node, marked Running: the controllers of a real cluster at work.
+    ns.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: late}\nspec:\n  containers: [{name: c, image: example/late:1}]\n",
+    );
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -99,7 +98,7 @@ fn try_passes_as_soon_as_the_watch_sees_the_change() {
     };
     let out = child.wait_with_output().unwrap();
     assert_eq!(status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("metrics-server-xyz: Running"), "{}", text(&out));
+    assert!(text(&out).contains(&format!("{}/late: Running", ns.name)), "{}", text(&out));
 }
 
 #[test]
@@ -197,9 +196,6 @@ fn file_setup_and_teardown_apply_and_delete_with_kubectl() {
 #[test]
 fn a_file_context_selects_the_namespace_of_that_context() {
     let cluster = TestCluster::with_fixtures();
-    if !cluster.is_emulated() {
-        return; // the `team-a` context exists only in the emulator's kubeconfig
-    }
     let check =
         cluster.write("ctx.check", "context 'team-a'\ntest 'api' {\n    verify there is 1 pod named '^api-'\n}\n");
     let out = precheck(&cluster.kubeconfig, &["run", check.to_str().unwrap()]);
@@ -275,7 +271,7 @@ stages:
         &["pipeline", "run", pipeline.to_str().unwrap(), "--state-dir", state.to_str().unwrap()],
     );
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(3), "the workloads step fails: {all}\n{}", cluster.log());
+    assert_eq!(out.status.code(), Some(3), "the workloads step fails: {all}");
     assert!(all.contains("✓ validation/addon succeeded"), "kubectl applied it, the checks saw it: {all}");
     assert!(all.contains("✗ validation/workloads failed after 1 attempt"), "{all}");
     assert!(all.contains("1 of 2 tests failed"), "{all}");
@@ -359,12 +355,11 @@ items:
     };
     let out = run();
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}\n{}", cluster.log());
-    // The real kubectl sees what the step applied, and, on a real API server, who manages it (the emulator
-    // keeps no field ownership).
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    // The real kubectl sees what the step applied, and who manages it.
     let managers =
         cluster.kubectl_ok(&["get", "gadget", "sprocket", "-o", "jsonpath={.metadata.managedFields[*].manager}"]);
-    assert!(managers.contains("precheck") || cluster.is_emulated(), "{managers}");
+    assert_eq!(managers, "precheck");
     assert_eq!(cluster.kubectl_ok(&["get", "configmap", "addon-settings", "-o", "jsonpath={.data.level}"]), "high");
     // Again: nothing changes, everything passes.
     let out = run();

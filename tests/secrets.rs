@@ -4,26 +4,26 @@
 //! triggered over the API with `checks`, `apply` and `cloudformation` steps, its report and status), and
 //! every byte Precheck wrote — stdout, stderr, logs, JUnit, TAP, JSON, HTML, run records — is scanned.
 
-#[path = "support/emulator.rs"]
-mod emulator;
+#[path = "support/cluster.rs"]
+mod cluster;
 #[path = "support/moto.rs"]
 mod moto;
 #[path = "support/serve.rs"]
 mod serve;
+#[path = "support/workspace.rs"]
+mod workspace;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const SSM_CANARY: &str = "canary-ssm-7Qx2Lm9Pz";
-const KUBE_CANARY: &str = "canary-kube-token-R4t8Kd1Vw";
 const AWS_CANARY: &str = "canary-aws-secret-Hn3Bq6Yc0";
 const TRIGGER_CANARY: &str = "canary-trigger-token-Ws5Fj2Ue8";
 /// The value of a pipeline's secret parameter (`secret: true`), from the server's environment.
 const PARAM_CANARY: &str = "canary-param-Zp4Rn7Tq3";
-const CANARIES: [&str; 5] = [SSM_CANARY, KUBE_CANARY, AWS_CANARY, TRIGGER_CANARY, PARAM_CANARY];
 
 /// Everything Precheck printed or wrote, by where it came from.
 #[derive(Default)]
@@ -47,12 +47,12 @@ impl Outputs {
         }
     }
 
-    /// (outputs scanned, bytes scanned); panics naming every leak.
-    fn scan(&self) -> (usize, usize) {
+    /// (outputs scanned, bytes scanned); panics naming every leak of a canary.
+    fn scan(&self, canaries: &[&str]) -> (usize, usize) {
         let mut leaks = Vec::new();
         for (what, bytes) in &self.0 {
             let text = String::from_utf8_lossy(bytes);
-            for canary in CANARIES {
+            for &canary in canaries {
                 if text.contains(canary) {
                     leaks.push(format!("{canary} in {what}"));
                 }
@@ -80,16 +80,6 @@ fn precheck(moto: &moto::Moto, dir: &Path, args: &[&str], env: &[(&str, &str)]) 
         .expect("run precheck")
 }
 
-/// A kubeconfig for `url` whose user authenticates with the kube canary as a bearer token.
-fn kubeconfig(dir: &Path, url: &str) -> PathBuf {
-    let plain = emulator::kubeconfig_yaml(url);
-    let with_token = plain.replace("user: {}", &format!("user: {{token: {KUBE_CANARY}}}"));
-    assert_ne!(plain, with_token, "the kubeconfig has a user to give a token to");
-    let path = dir.join("kubeconfig");
-    std::fs::write(&path, with_token).unwrap();
-    path
-}
-
 fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -109,11 +99,25 @@ fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
 #[test]
 fn no_canary_reaches_any_output() {
     let moto = moto::Moto::start();
-    let cluster = emulator::TestCluster::with_fixtures();
-    let Some(url) = cluster.url() else { return }; // a real cluster has its own credentials
+    let cluster = cluster::TestCluster::with_fixtures();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let config = kubeconfig(dir, url);
+    // The kube canary is a real credential: the token of a service account that may edit `default`.
+    let ns = cluster.cluster.namespace("secrets");
+    let binding = format!("canary-{}", ns.name);
+    ns.apply("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: canary}\n");
+    cluster.kubectl_ok(&[
+        "-n",
+        "default",
+        "create",
+        "rolebinding",
+        &binding,
+        "--clusterrole=edit",
+        &format!("--serviceaccount={}:canary", ns.name),
+    ]);
+    let kube_canary = cluster.kubectl_ok(&["-n", &ns.name, "create", "token", "canary"]).trim().to_owned();
+    let canaries = [SSM_CANARY, &kube_canary, AWS_CANARY, TRIGGER_CANARY, PARAM_CANARY];
+    let config = cluster.cluster.token_kubeconfig(dir, "canary", &kube_canary, "default");
     let config = config.to_str().unwrap();
     moto.aws_ok(&[
         "ssm",
@@ -149,15 +153,15 @@ fn no_canary_reaches_any_output() {
         assert_eq!(out.status.code(), Some(3), "{}", text(&out));
         outputs.command(&format!("run --format {format}"), &out);
     }
-    // The token was sent: the emulator saw requests, and they were answered (the checks passed above).
+    // The token was sent, and the answers were read (the checks passed above).
     for sentence in ["there are 2 pods named '^nginx-'", "parameter '/app/db/password' is 'wrong'"] {
         let out = precheck(&moto, dir, &["verify", "--kubeconfig", config, sentence], &[]);
         outputs.command(&format!("verify {sentence}"), &out);
     }
     // Infrastructure errors: the cluster and AWS unreachable, with the same credentials.
-    let gone = emulator::unreachable_kubeconfig(dir);
+    let gone = cluster::unreachable_kubeconfig(dir);
     let gone_config =
-        std::fs::read_to_string(&gone).unwrap().replace("user: {}", &format!("user: {{token: {KUBE_CANARY}}}"));
+        std::fs::read_to_string(&gone).unwrap().replace("user: {}", &format!("user: {{token: {kube_canary}}}"));
     std::fs::write(&gone, gone_config).unwrap();
     let out = precheck(
         &moto,
@@ -275,7 +279,8 @@ fn no_canary_reaches_any_output() {
     for name in ["junit-pretty.xml", "junit-tap.xml", "junit-json.xml", "serve.stderr"] {
         outputs.0.push((name.into(), std::fs::read(dir.join(name)).unwrap()));
     }
-    let (count, bytes) = outputs.scan();
+    let _ = cluster.kubectl(&["-n", "default", "delete", "rolebinding", &binding]);
+    let (count, bytes) = outputs.scan(&canaries);
     eprintln!("secrets: 5 canaries, {count} outputs ({bytes} bytes) scanned, 0 leaks");
     assert!(count > 30, "{count} outputs");
 }

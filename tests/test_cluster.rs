@@ -4,6 +4,8 @@
 
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/workspace.rs"]
+mod workspace;
 
 use std::path::Path;
 use std::process::Command;

@@ -14,14 +14,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The repository root.
-fn repo_root() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    while !dir.join("tests/support/cluster/build.sh").exists() {
-        assert!(dir.pop(), "cannot find the repository root above {}", env!("CARGO_MANIFEST_DIR"));
-    }
-    dir
-}
+pub use crate::workspace::repo_root;
 
 /// The directory with the built programs (`bin/`: the control plane, kwok, helm, the launcher), built by
 /// `tests/support/cluster/build.sh` when missing.
@@ -142,10 +135,35 @@ impl Cluster {
         };
         (get(".clusters[0].cluster.server"), get(".clusters[0].cluster.certificate-authority-data"))
     }
+}
 
+/// A kubeconfig in `dir` whose server listens nowhere (a port that was free a moment ago).
+pub fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let path = dir.join("unreachable-kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\n\
+             users:\n- name: u\n  user: {{}}\ncontexts:\n- name: gone\n  context: {{cluster: gone, user: u}}\n\
+             current-context: gone\n"
+        ),
+    )
+    .expect("write kubeconfig");
+    path
+}
+
+impl Cluster {
     /// A kubeconfig in `dir` for a bearer token, verifying the server with the cluster's CA.
     pub fn token_kubeconfig(&self, dir: &Path, name: &str, token: &str, namespace: &str) -> PathBuf {
-        let (server, ca) = self.server_and_ca();
+        let (server, _) = self.server_and_ca();
+        self.kubeconfig_for(dir, name, &server, token, namespace)
+    }
+
+    /// A kubeconfig in `dir` for `server` (this cluster, or a proxy in front of it serving a certificate of
+    /// its CA) and a bearer token.
+    pub fn kubeconfig_for(&self, dir: &Path, name: &str, server: &str, token: &str, namespace: &str) -> PathBuf {
+        let (_, ca) = self.server_and_ca();
         let path = dir.join(format!("{name}.kubeconfig"));
         std::fs::write(
             &path,
@@ -159,6 +177,40 @@ impl Cluster {
         .expect("write kubeconfig");
         path
     }
+
+    /// What a TLS proxy in front of the launched cluster needs; `None` for a cluster of your own (its
+    /// serving certificate and key are not at hand).
+    pub fn pki(&self) -> Option<Pki> {
+        let dir = self.kubeconfig.parent()?.join("pki");
+        let token = self.kubectl_ok(&[
+            "config",
+            "view",
+            "--raw",
+            "-o",
+            "jsonpath={.users[?(@.name==\"admin-token\")].user.token}",
+        ]);
+        if !dir.join("apiserver.key").exists() || token.is_empty() {
+            return None;
+        }
+        Some(Pki {
+            server: self.server_and_ca().0,
+            cert: dir.join("apiserver.crt"),
+            key: dir.join("apiserver.key"),
+            ca: dir.join("ca.crt"),
+            admin_token: token,
+        })
+    }
+}
+
+/// The launched cluster's API server and PEM files: its serving certificate and key (valid for 127.0.0.1),
+/// the CA, and the token of a user in `system:masters`.
+pub struct Pki {
+    /// `https://127.0.0.1:PORT`
+    pub server: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    pub admin_token: String,
 }
 
 /// A namespace of the shared cluster, deleted (without waiting) when dropped.
@@ -180,5 +232,110 @@ impl Namespace {
 impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = self.cluster.kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+    }
+}
+
+/// The standard fixture files (`tests/fixtures/cluster/*.yaml`), in order.
+pub fn fixture_files() -> Vec<PathBuf> {
+    let dir = repo_root().join("tests/fixtures/cluster");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures directory")
+        .map(|e| e.expect("fixture entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+impl Cluster {
+    /// Applies the standard fixtures (once per process; `kubectl apply` finds them in place when another
+    /// process of the run applied them) and waits until the pods that can run do.
+    pub fn load_fixtures(&self) {
+        static LOADED: OnceLock<()> = OnceLock::new();
+        LOADED.get_or_init(|| {
+            for file in fixture_files() {
+                self.kubectl_ok(&["apply", "-f", &file.display().to_string()]);
+                if file.to_string_lossy().contains("crd") {
+                    self.kubectl_ok(&[
+                        "wait",
+                        "--for=condition=established",
+                        "--timeout=60s",
+                        "crd/widgets.example.com",
+                    ]);
+                }
+            }
+            self.kubectl_ok(&["-n", "default", "rollout", "status", "deployment/nginx", "--timeout=120s"]);
+            self.kubectl_ok(&["-n", "team-a", "wait", "--for=condition=Ready", "pod/api-7d9f", "--timeout=120s"]);
+        });
+    }
+
+    /// A kubeconfig for this cluster with the contexts the fixture tests use: the current one in namespace
+    /// `default`, and `team-a` in namespace `team-a` (same user).
+    fn fixtures_kubeconfig(&self) -> &Path {
+        static KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
+        KUBECONFIG.get_or_init(|| {
+            let path = self.scratch.join("fixtures.kubeconfig");
+            let raw = self.kubectl_ok(&["config", "view", "--raw", "--minify", "--flatten"]);
+            std::fs::write(&path, raw).expect("write kubeconfig");
+            let with = |args: &[&str]| {
+                let out = self.kubectl_with(&path, args);
+                assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            with(&["config", "set-context", "--current", "--namespace=default"]);
+            let cluster = with(&["config", "view", "-o", "jsonpath={.contexts[0].context.cluster}"]);
+            let user = with(&["config", "view", "-o", "jsonpath={.contexts[0].context.user}"]);
+            with(&["config", "set-context", "team-a", "--cluster", &cluster, "--user", &user, "--namespace=team-a"]);
+            path
+        })
+    }
+}
+
+/// A test's view of the shared cluster with the standard fixtures: a kubeconfig (current context in
+/// `default`, context `team-a`), and a scratch directory of its own.
+pub struct TestCluster {
+    /// The kubeconfig.
+    pub kubeconfig: PathBuf,
+    /// The shared cluster.
+    pub cluster: &'static Cluster,
+    dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// The shared cluster with the fixtures loaded.
+    pub fn with_fixtures() -> Self {
+        let cluster = shared();
+        cluster.load_fixtures();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::copy(cluster.fixtures_kubeconfig(), &kubeconfig).expect("copy kubeconfig");
+        Self { kubeconfig, cluster, dir }
+    }
+
+    /// The scratch directory of this test.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to a file in the scratch directory and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create directory");
+        }
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    /// Runs the real kubectl with this test's kubeconfig.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.cluster.kubectl_with(&self.kubeconfig, args)
+    }
+
+    /// Runs kubectl and asserts it succeeded; returns stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }

@@ -11,33 +11,11 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The repository root (where `scripts/test-env.sh` is).
-pub fn repo_root() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    while !dir.join("scripts/test-env.sh").exists() {
-        assert!(dir.pop(), "cannot find the repository root above {}", env!("CARGO_MANIFEST_DIR"));
-    }
-    dir
-}
+use crate::workspace::{python, repo_root};
 
-/// The Python interpreter of the test venv, created by `scripts/test-env.sh` when missing.
-pub fn python() -> PathBuf {
-    let root = repo_root();
-    let venv = std::env::var_os("PRECHECK_VENV").map_or_else(|| root.join(".venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    let ready = python.exists()
-        && Command::new(&python).args(["-c", "import kmock, yaml, hera"]).output().is_ok_and(|o| o.status.success());
-    if !ready {
-        let status =
-            Command::new("bash").arg(root.join("scripts/test-env.sh")).status().expect("run scripts/test-env.sh");
-        assert!(status.success(), "scripts/test-env.sh failed: the test venv with kmock is needed");
-    }
-    python
-}
-
-/// The fixture files of the emulated cluster (`tests/fixtures/cluster/*.yaml`), in order.
+/// The fixture files of the emulated cluster (`tests/fixtures/emulator/*.yaml`), in order.
 pub fn cluster_fixtures() -> Vec<PathBuf> {
-    let dir = repo_root().join("tests/fixtures/cluster");
+    let dir = repo_root().join("tests/fixtures/emulator");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixtures directory")
         .map(|e| e.expect("fixture entry").path())
@@ -202,12 +180,4 @@ contexts:
 current-context: emulator
 "
     )
-}
-
-/// A kubeconfig whose server listens nowhere (a port that was free a moment ago).
-pub fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let path = dir.join("unreachable-kubeconfig");
-    std::fs::write(&path, kubeconfig_yaml(&format!("http://127.0.0.1:{port}"))).expect("write kubeconfig");
-    path
 }

@@ -1,5 +1,6 @@
 //! A fault-injecting HTTP proxy for tests: it listens on 127.0.0.1 (a port chosen at run time), forwards
-//! requests to an upstream server (moto, the Kubernetes emulator) and, at a given rate, answers with a fault
+//! requests to an upstream server (moto; the real test cluster's API server, over TLS on both sides with
+//! the cluster's CA) and, at a given rate, answers with a fault
 //! instead: HTTP 500, HTTP 429 with `Retry-After`, a connection closed before any answer (a reset), an
 //! answer whose body is cut short of its `Content-Length`, or a slow answer. Which request gets which fault
 //! is decided by a seeded generator, so a failing run can be replayed. The proxy stops when dropped.
@@ -14,9 +15,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// One kind of injected fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +94,64 @@ struct Proxy {
     upstream: String,
     faults: Faults,
     counters: Arc<Counters>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// PEM files for a proxy that speaks TLS: the certificate and key it serves (valid for 127.0.0.1), and
+/// the CA it trusts upstream (and that clients of the proxy trust).
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub ca: std::path::PathBuf,
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The client to the upstream: plain HTTP, or HTTPS verified with `ca`.
+fn upstream_client(ca: Option<&std::path::Path>) -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(ca) = ca {
+        for cert in CertificateDer::pem_file_iter(ca).expect("read the CA") {
+            roots.add(cert.expect("a CA certificate")).expect("add the CA");
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector =
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http().enable_http1().build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// The TLS acceptor of a proxy that serves `tls`.
+fn acceptor(tls: &Tls) -> tokio_rustls::TlsAcceptor {
+    let certs: Vec<_> = CertificateDer::pem_file_iter(&tls.cert)
+        .expect("read the certificate")
+        .map(|c| c.expect("a certificate"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&tls.key).expect("read the key");
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("certificate and key");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// Serves one accepted connection with the proxy.
+async fn serve<IO>(io: IO, proxy: Arc<Proxy>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |r| proxy.clone().handle(r));
+    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service).await;
 }
 
 impl Proxy {
@@ -195,18 +256,29 @@ fn cut_after(body: Incoming, after: Duration) -> Body {
 impl FaultProxy {
     /// Starts a proxy in front of `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str, faults: Faults) -> Self {
+        Self::launch(upstream, faults, None)
+    }
+
+    /// Starts a proxy that speaks TLS on both sides in front of `upstream` (`https://127.0.0.1:PORT`).
+    pub fn start_tls(upstream: &str, faults: Faults, tls: &Tls) -> Self {
+        Self::launch(upstream, faults, Some(tls))
+    }
+
+    fn launch(upstream: &str, faults: Faults, tls: Option<&Tls>) -> Self {
         let counters = Arc::new(Counters::default());
         counters.rate_per_million.store((faults.rate.clamp(0.0, 1.0) * 1_000_000.0) as u64, Ordering::Relaxed);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         listener.set_nonblocking(true).expect("non-blocking listener");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().expect("address"));
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let proxy = Arc::new(Proxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             faults,
             counters: counters.clone(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: upstream_client(tls.map(|t| t.ca.as_path())),
         });
+        let acceptor = tls.map(acceptor);
         let thread = std::thread::spawn(move || {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -218,11 +290,16 @@ impl FaultProxy {
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
                             let proxy = proxy.clone();
+                            let acceptor = acceptor.clone();
                             tokio::spawn(async move {
-                                let service = hyper::service::service_fn(move |r| proxy.clone().handle(r));
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
+                                match acceptor {
+                                    Some(acceptor) => {
+                                        if let Ok(stream) = acceptor.accept(stream).await {
+                                            serve(stream, proxy).await;
+                                        }
+                                    }
+                                    None => serve(stream, proxy).await,
+                                }
                             });
                         }
                     }

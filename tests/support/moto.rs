@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::emulator::{python, repo_root};
+use crate::workspace::{python, repo_root};
 
 /// The region every test uses.
 pub const REGION: &str = "eu-west-1";

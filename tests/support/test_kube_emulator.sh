@@ -10,7 +10,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-FIX="$REPO/tests/fixtures/cluster"
+FIX="$REPO/tests/fixtures/emulator"
 VENV="${PRECHECK_VENV:-$REPO/.venv}"
 PY="$VENV/bin/python"
 
