@@ -497,8 +497,8 @@ async fn command(
         Some(id) => id.clone(),
         None => shared.record.lock().expect("record lock").id.clone(),
     };
-    let mut child = tokio::process::Command::new(program);
-    let mut child = precheck::command::withhold_secrets(&mut child)
+    // One expression: the command, holding the pipe's write end, is dropped once the program started.
+    let mut child = precheck::command::without_secrets(program)
         .args(args)
         .current_dir(&shared.pipeline.dir)
         .envs(shared.options.env.iter().map(|(k, v)| (k, v)))

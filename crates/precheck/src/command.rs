@@ -21,15 +21,17 @@ pub const TRIGGER_TOKEN_VARIABLE: &str = "PRECHECK_TRIGGER_TOKEN";
 /// token is for the server alone, not for the commands of the runs it starts.
 pub const WITHHELD_VARIABLES: &[&str] = &[TRIGGER_TOKEN_VARIABLE];
 
-/// Removes [`WITHHELD_VARIABLES`] from the environment `command` passes on to its program.
+/// A command for `program` whose environment lacks [`WITHHELD_VARIABLES`]. Build on it in one expression
+/// (`without_secrets(p).args(…).spawn()`), so it is dropped with the file descriptors given to it once the
+/// program started: a pipe's write end kept open would keep its reader waiting.
 ///
 /// ```
-/// let mut command = tokio::process::Command::new("env");
-/// precheck::command::withhold_secrets(&mut command);
+/// let command = precheck::command::without_secrets("env");
 /// let removed: Vec<_> = command.as_std().get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k).collect();
 /// assert_eq!(removed, ["PRECHECK_TRIGGER_TOKEN"]);
 /// ```
-pub fn withhold_secrets(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
+pub fn without_secrets(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
     for name in WITHHELD_VARIABLES {
         command.env_remove(name);
     }
@@ -60,8 +62,7 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
     let Some((program, args)) = command.argv.split_first() else {
         return (Status::Invalid, "empty command".into());
     };
-    let mut child = tokio::process::Command::new(program);
-    let child = withhold_secrets(&mut child)
+    let child = without_secrets(program)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
