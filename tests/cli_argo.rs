@@ -1,8 +1,11 @@
 //! `precheck pipeline export --argo`: the resources are valid against Argo Workflows' published models
 //! (hera's, generated from Argo's OpenAPI, checked by tests/support/argo_validate.py), their DAG is the
 //! local plan's, and run the way Argo runs them (each container's command, in dependency order, with
-//! `when`, fan-out, retries and the exit handler) they do what a local run does.
+//! `when`, fan-out, retries and the exit handler) they do what a local run does. A real API server with
+//! Argo's own CRDs (their full schemas) accepts every exported resource in a server-side dry run.
 
+#[path = "support/cluster.rs"]
+mod cluster;
 #[path = "support/workspace.rs"]
 mod workspace;
 
@@ -929,4 +932,46 @@ fn a_step_alone_names_what_is_wrong() {
     let ran = precheck(&["pipeline", "step", tiny.to_str().unwrap(), "s/id", "--run-id=wf-abc12"], &state);
     assert!(ran.status.success(), "{}", text(&ran));
     assert!(String::from_utf8_lossy(&ran.stdout).contains("run=wf-abc12"), "{}", text(&ran));
+}
+
+#[test]
+fn a_real_api_server_with_argos_crds_accepts_every_exported_resource() {
+    let cluster = cluster::shared();
+    // Argo Workflows' CRDs with their full schemas, from its module (tests/support/cluster/argo/pin).
+    // (kubectl reads a directory given through a symbolic link as a file: the real path.)
+    let crds = std::fs::canonicalize(cluster::programs().join("share/argo-crds")).unwrap();
+    cluster.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crds.to_str().unwrap()]);
+    for crd in ["workflows.argoproj.io", "workflowtemplates.argoproj.io"] {
+        cluster.kubectl_ok(&["wait", "--for=condition=established", "--timeout=60s", &format!("crd/{crd}")]);
+    }
+    let ns = cluster.namespace("argo");
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = [fixture(), workspace::repo_root().join("examples/cluster-build/pipeline.yaml")];
+    for (i, pipeline) in pipelines.iter().enumerate() {
+        let out = dir.path().join(format!("argo-{i}"));
+        export(pipeline, &out);
+        // The templates as the README applies them; the Workflow (a generateName) as it is submitted.
+        for (verb, what) in [("apply", out.join("templates")), ("create", out.join("workflow.yaml"))] {
+            let applied = cluster.kubectl(&["-n", &ns.name, verb, "--dry-run=server", "-f", what.to_str().unwrap()]);
+            assert!(
+                applied.status.success(),
+                "{} refused: {}",
+                what.display(),
+                String::from_utf8_lossy(&applied.stderr)
+            );
+            let said = String::from_utf8_lossy(&applied.stdout);
+            assert!(said.contains("(server dry run)"), "{said}");
+        }
+    }
+    // The schemas are checked: a field Argo does not know is refused.
+    let workflow = std::fs::read_to_string(dir.path().join("argo-0/workflow.yaml")).unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, workflow.replacen("entrypoint:", "entrypointt:", 1)).unwrap();
+    let refused = cluster.kubectl(&["-n", &ns.name, "create", "--dry-run=server", "-f", broken.to_str().unwrap()]);
+    assert!(!refused.status.success(), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("entrypointt"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the cluster-build pipeline end to end on this machine: starts moto (AWS) and the Kubernetes API
-# emulator on free 127.0.0.1 ports (from the test venv, created on first use), points Precheck, the aws
-# CLI and kubectl at them, runs the pipeline, and stops both. Extra arguments go to `precheck pipeline run`
+# Runs the cluster-build pipeline end to end on this machine: starts moto (AWS, from the test venv, created
+# on first use) and a real Kubernetes control plane with kwok nodes on free 127.0.0.1 ports, points
+# Precheck, the aws CLI, kubectl and helm at them, runs the pipeline, and stops both. Extra arguments go to `precheck pipeline run`
 # (e.g. -p METRICS_SERVER=v0.7.2). The exit code is the pipeline's.
 #
 #   PRECHECK=path/to/precheck   use this binary instead of `cargo run`
@@ -15,12 +15,13 @@ export PATH="$VENV/bin:$PATH"
 
 work="$(mktemp -d)"
 moto_pid=""
+cluster_pid=""
 run_pid=""
 cleanup() {
     set +e
     [[ -n "$run_pid" ]] && kill "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
     [[ -n "$moto_pid" ]] && kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null
-    [[ -n "${EMULATOR_PID:-}" ]] && kill "$EMULATOR_PID" 2>/dev/null
+    [[ -n "$cluster_pid" ]] && kill "$cluster_pid" 2>/dev/null && wait "$cluster_pid" 2>/dev/null
     # Run records stay where STATE_DIR says; without it they go with the rest of the scratch directory.
     rm -rf "$work"
 }
@@ -47,28 +48,26 @@ for _ in 1 2 3 4 5; do
 done
 [[ -n "$moto_pid" ]] || { echo "run.sh: moto did not start: $(cat "$work/moto.log")" >&2; exit 4; }
 
-# The Kubernetes emulator prints `READY http://127.0.0.1:PORT` and stops when its stdin closes.
-coproc EMULATOR { exec python "$REPO/tests/support/kube_emulator.py" --load "$REPO/examples/cluster-build/emulator-namespaces.yaml" 2>"$work/emulator.log"; }
-read -t 60 -r ready url <&"${EMULATOR[0]}" || { echo "run.sh: the emulator did not start: $(cat "$work/emulator.log")" >&2; exit 4; }
-[[ "$ready" == READY ]] || { echo "run.sh: unexpected emulator output: $ready $url" >&2; exit 4; }
+# A real Kubernetes control plane with kwok nodes (tests/support/cluster: built from pinned Go modules on
+# first use, which takes a while once). It prints `READY KUBECONFIG` and stops when this script ends.
+programs="$(bash "$REPO/tests/support/cluster/build.sh")"
+export PATH="$programs/bin:$PATH"   # helm
+mkdir "$work/cluster"
+"$programs/bin/precheck-test-cluster" -bin "$programs/bin" -dir "$work/cluster" </dev/null >"$work/cluster.out" 2>"$work/cluster.log" &
+cluster_pid=$!
+until grep -q '^READY ' "$work/cluster.out" 2>/dev/null; do
+    kill -0 "$cluster_pid" 2>/dev/null || { echo "run.sh: the cluster did not start: $(cat "$work/cluster.log")" >&2; exit 4; }
+    sleep 0.2
+done
 
-cat >"$work/kubeconfig" <<KUBECONFIG
-apiVersion: v1
-kind: Config
-clusters: [{name: emulator, cluster: {server: "$url"}}]
-users: [{name: emulator, user: {}}]
-contexts: [{name: emulator, context: {cluster: emulator, user: emulator, namespace: default}}]
-current-context: emulator
-KUBECONFIG
-
-export KUBECONFIG="$work/kubeconfig" KUBECACHEDIR="$work/kube-cache"
+export KUBECONFIG="$work/cluster/kubeconfig" KUBECACHEDIR="$work/kube-cache"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
 export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_CONFIG_FILE="$work/none" AWS_SHARED_CREDENTIALS_FILE="$work/none" AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE
 
 state="${STATE_DIR:-$work/state}"
-echo "run.sh: moto on $AWS_ENDPOINT_URL, Kubernetes emulator on $url, run records in $state" >&2
+echo "run.sh: moto on $AWS_ENDPOINT_URL, $(tail -n 1 "$work/cluster.log" | sed 's/^precheck-test-cluster: //'), run records in $state" >&2
 if [[ -n "${PRECHECK:-}" ]]; then
     precheck=("$PRECHECK")
 else

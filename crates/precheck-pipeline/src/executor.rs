@@ -557,11 +557,7 @@ fn last_line(log: &PathBuf) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
     // Only this attempt's output: what follows the last header line.
     let line = text.lines().rev().take_while(|l| !l.starts_with("== ")).find(|l| !l.trim().is_empty())?;
-    let mut short: String = line.trim().chars().take(MAX).collect();
-    if short.len() < line.trim().len() {
-        short.push('…');
-    }
-    Some(short)
+    Some(shorten(line.trim(), MAX))
 }
 
 /// Applies manifests to the target's live cluster.
@@ -666,12 +662,32 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths:
     }
     use precheck::outcome::Status;
     let count = |s| report.count(s);
-    match report.status() {
-        Status::Passed | Status::Skipped => Ok(()),
-        Status::Failed => Err(format!("{} of {} tests failed", count(Status::Failed), report.tests.len())),
-        Status::Errored => Err(format!("{} of {} tests could not run", count(Status::Errored), report.tests.len())),
-        Status::Invalid => Err(format!("{} of {} tests are invalid", count(Status::Invalid), report.tests.len())),
+    let worst = report.status();
+    let summary = match worst {
+        Status::Passed | Status::Skipped => return Ok(()),
+        Status::Failed => format!("{} of {} tests failed", count(Status::Failed), report.tests.len()),
+        Status::Errored => format!("{} of {} tests could not run", count(Status::Errored), report.tests.len()),
+        Status::Invalid => format!("{} of {} tests are invalid", count(Status::Invalid), report.tests.len()),
+    };
+    // The first such test and why (its message on one line), so the record, `status` and the report say
+    // more than a count: the sentence, the verdict, the objects that did not satisfy it.
+    let first = report.tests.iter().find(|t| t.status() == worst);
+    Err(match first.and_then(|t| Some((t, &t.attempts.last()?.message))) {
+        Some((test, why)) if !why.is_empty() => {
+            let why: Vec<&str> = why.lines().map(str::trim).collect();
+            format!("{summary}, first '{}': {}", test.name, shorten(&why.join("; "), 500))
+        }
+        _ => summary,
+    })
+}
+
+/// `text` cut to its first `max` characters, with `…` when cut (messages stay one short line).
+fn shorten(text: &str, max: usize) -> String {
+    let mut short: String = text.chars().take(max).collect();
+    if short.len() < text.len() {
+        short.push('…');
     }
+    short
 }
 
 /// Cancels a `checks` step's harness run when dropped: at the end of the attempt, or when its timeout

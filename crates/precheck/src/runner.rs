@@ -133,15 +133,29 @@ pub async fn run_attempt(ctx: StepContext<'_>, test: &Test) -> Attempt {
     Attempt { status, message, steps, duration: started.elapsed() }
 }
 
+/// Objects named in a failure message; the trace (JUnit's system-out) has them all.
+const OBJECTS_IN_MESSAGE: usize = 5;
+
+/// The first step that did not pass: where, what, the verdict, and the objects that did not satisfy it
+/// (`BAD kube-system/metrics-server-…: Pending`), so a failure names them without the trace.
 fn first_problem(steps: &[StepResult]) -> String {
-    steps
-        .iter()
-        .find(|s| s.status != Status::Passed)
-        .map(|s| {
-            let first = s.detail.lines().next().unwrap_or_default();
-            format!("line {}: {}\n{}", s.line, s.text.lines().next().unwrap_or_default(), first)
-        })
-        .unwrap_or_default()
+    let Some(step) = steps.iter().find(|s| s.status != Status::Passed) else { return String::new() };
+    let mut lines = step.detail.lines();
+    let mut message = format!(
+        "line {}: {}\n{}",
+        step.line,
+        step.text.lines().next().unwrap_or_default(),
+        lines.next().unwrap_or_default()
+    );
+    let bad: Vec<&str> = lines.filter(|l| l.starts_with("  BAD ")).collect();
+    for line in bad.iter().take(OBJECTS_IN_MESSAGE) {
+        message.push('\n');
+        message.push_str(line);
+    }
+    if bad.len() > OBJECTS_IN_MESSAGE {
+        message.push_str(&format!("\n  … and {} more", bad.len() - OBJECTS_IN_MESSAGE));
+    }
+    message
 }
 
 /// `90s`, `2m30s`, `500ms`.
@@ -200,6 +214,28 @@ mod tests {
             a.message
         );
         assert!(a.trace().contains("[failed] line 3"));
+    }
+
+    #[test]
+    fn a_failure_names_the_objects_that_did_not_satisfy_it_up_to_a_bound() {
+        let mut detail = String::from("0 of 8 pods named 'web' have 'status' = 'running'");
+        detail.push_str("\n  ok  default/web-0: Running");
+        for i in 1..8 {
+            detail.push_str(&format!("\n  BAD default/web-{i}: Pending"));
+        }
+        let step = StepResult {
+            text: "verify 'status' is 'running' for pods named 'web'".into(),
+            line: 4,
+            status: Status::Failed,
+            detail,
+            duration: Duration::ZERO,
+        };
+        assert_eq!(
+            first_problem(&[step]),
+            "line 4: verify 'status' is 'running' for pods named 'web'\n0 of 8 pods named 'web' have 'status' = \
+             'running'\n  BAD default/web-1: Pending\n  BAD default/web-2: Pending\n  BAD default/web-3: Pending\n  \
+             BAD default/web-4: Pending\n  BAD default/web-5: Pending\n  … and 2 more"
+        );
     }
 
     #[tokio::test]

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the test cluster's programs from the pinned Go modules beside this script — kube-apiserver,
 # kube-controller-manager, kube-scheduler and etcd (controlplane/), kwok (kwok/), helm (helm/) and the launcher
-# (launcher/) — into a cache outside the repository, each module keyed by its pins. A no-op when the cache is
-# warm.
+# (launcher/), and Argo Workflows' CRDs (argo/pin) — into a cache outside the repository, each keyed by its
+# pins. A no-op when the cache is warm.
 #
-#   tests/support/cluster/build.sh    # prints, on its last line, a directory with bin/ and share/kwok-stage/
+#   tests/support/cluster/build.sh    # prints, on its last line, a directory with bin/ and share/
 #
 # The cache is $PRECHECK_CLUSTER_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/precheck/test-cluster. Progress goes
 # to stderr. Go builds with the machine's own toolchain (GOTOOLCHAIN=local) and without cgo.
@@ -21,7 +21,7 @@ fi
 go_version="$(go env GOVERSION)"
 
 # A module's key: its files, this script and the Go that builds it.
-key() { (cd "$HERE" && cat build.sh "$1"/go.mod "$1"/go.sum "$1"/*.go "$1"/*/*.go 2>/dev/null; echo "$go_version") | sha256sum | cut -c1-16; }
+key() { (cd "$HERE" && cat build.sh "$1"/go.mod "$1"/go.sum "$1"/*.go "$1"/*/*.go "$1"/stages/* "$1"/pin 2>/dev/null; echo "$go_version") | sha256sum | cut -c1-16; }
 # A version, read from the go.mod that pins it.
 pinned() { awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$HERE/$1/go.mod"; }
 
@@ -76,12 +76,27 @@ helm() {
 }
 launcher() {
     go build -trimpath -ldflags "-s -w" -o "$1/bin/precheck-test-cluster" .
+    # The kwok stages it gives kwok besides the module's (share/kwok-stage).
+    cp -r stages "$1/share/precheck-stages"
+}
+
+argo() {
+    # Argo Workflows' CRDs with their full schemas, as its module ships them (nothing of it is built or run:
+    # the API server checks exported Workflows against them). The checksum is the pinned one.
+    local module version sum info
+    read -r module version sum <pin
+    info="$(GOFLAGS=-mod=mod go mod download -json "$module@$version")"
+    grep -q "\"Sum\": \"$sum\"" <<<"$info" || { echo "test-cluster: $module@$version is not $sum" >&2; return 1; }
+    mkdir -p "$1/share/argo-crds"
+    cp "$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' <<<"$info")"/manifests/base/crds/full/argoproj.io_*.yaml "$1/share/argo-crds/"
+    chmod -R u+w "$1/share"
 }
 
 build controlplane "kube-apiserver, kube-controller-manager, kube-scheduler $k8s and etcd (first use: 10-30 min on 2 cores)" controlplane
 build kwok "kwok $kwok_version" kwok
 build helm "helm $helm_version" helm
 build launcher "the launcher" launcher
+build argo "Argo Workflows' CRDs ($(cut -d' ' -f2 "$HERE/argo/pin"))" argo
 
 # One directory with everything, named by the modules' keys.
 set_key="$(printf '%s\n' "${built[@]}" | sha256sum | cut -c1-16)"

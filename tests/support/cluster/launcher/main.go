@@ -10,7 +10,7 @@
 // signal, so even a SIGKILL of the launcher leaves none behind. Everything else (progress, timings, failures with the
 // tail of the failing program's log) goes to stderr.
 //
-// Usage: precheck-test-cluster -bin DIR [-dir DIR] [-nodes N] [-kwok-stages FILE]...
+// Usage: precheck-test-cluster -bin DIR [-dir DIR] [-nodes N] [-share DIR | -kwok-stages FILE...]
 package main
 
 import (
@@ -56,6 +56,7 @@ type options struct {
 	dir        string
 	nodes      int
 	kwokStages stringList
+	share      string
 }
 
 type stringList []string
@@ -68,10 +69,26 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "directory holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok")
 	flag.StringVar(&o.dir, "dir", "", "state directory (certificates, kubeconfig, logs, etcd data); a temporary one, removed at the end, when empty")
 	flag.IntVar(&o.nodes, "nodes", 3, "number of fake (kwok) nodes")
-	flag.Var(&o.kwokStages, "kwok-stages", "kwok stage configuration file (repeatable; kwok's default stages when none)")
+	flag.Var(&o.kwokStages, "kwok-stages", "kwok stage configuration file (repeatable; default: the share directory's pod stages, where a pod labelled precheck.test/hold stays Pending)")
+	flag.StringVar(&o.share, "share", "", "directory with kwok-stage/ and precheck-stages/ (default: BIN/../share)")
 	flag.Parse()
 	if o.bin == "" {
 		fail("-bin is required")
+	}
+	if len(o.kwokStages) == 0 {
+		share := o.share
+		if share == "" {
+			share = filepath.Join(o.bin, "..", "share")
+		}
+		// kwok's own pod stages but for pod-ready, which holds pods labelled precheck.test/hold. (Node
+		// stages: kwok's built-in ones, used when the files name none.)
+		for _, stage := range []string{"precheck-stages/pod-ready.yaml", "kwok-stage/pod/fast/pod-complete.yaml", "kwok-stage/pod/fast/pod-delete.yaml"} {
+			path := filepath.Join(share, stage)
+			if _, err := os.Stat(path); err != nil {
+				fail("kwok stage %s: %v", stage, err)
+			}
+			o.kwokStages = append(o.kwokStages, path)
+		}
 	}
 	c := &cluster{opts: o}
 	stop := make(chan os.Signal, 1)
