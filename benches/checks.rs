@@ -156,6 +156,70 @@ fn baseline_one(kubeconfig: &Path, a: &Assertion) -> bool {
     }
 }
 
+/// How soon a `try` passes once what it waits for happens: 20 waits on ConfigMaps through the library,
+/// each changed by `kubectl patch` while the wait is under way. Two figures per wait: from kubectl's return
+/// (the API server acknowledged the change) to the pass, and from kubectl's start to the pass (its process
+/// start-up included: an upper bound).
+fn reaction_times(cluster: &'static cluster::Cluster, runtime: &tokio::runtime::Runtime, options: &ConnectOptions) {
+    const WAITS: usize = 20;
+    let ns = cluster.namespace("reaction");
+    let mut gates = String::new();
+    for i in 0..WAITS {
+        let _ = write!(
+            gates,
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: gate-{i}}}\ndata: {{state: closed}}\n"
+        );
+    }
+    ns.apply(&gates);
+    let live = runtime
+        .block_on(precheck::cluster::Cluster::connect(options))
+        .expect("connect")
+        .with_namespaces(precheck::cluster::Namespaces::One(ns.name.clone()));
+    let live = Arc::new(live);
+    let (mut acknowledged, mut started) = (Vec::new(), Vec::new());
+    for i in 0..WAITS {
+        let sentence = format!(
+            "at most 10 times every 60s to get configmaps named '^gate-{i}$' and verify that '.data.state' is 'open'"
+        );
+        let waiting = {
+            let live = live.clone();
+            runtime.spawn(async move {
+                let verdict = live.verify(&sentence).await;
+                (verdict, Instant::now())
+            })
+        };
+        // Long enough for the first LIST and the watch to be under way.
+        std::thread::sleep(Duration::from_millis(500));
+        let before = Instant::now();
+        cluster.kubectl_ok(&[
+            "-n",
+            &ns.name,
+            "patch",
+            "configmap",
+            &format!("gate-{i}"),
+            "-p",
+            r#"{"data":{"state":"open"}}"#,
+        ]);
+        let after = Instant::now();
+        let (verdict, done) = runtime.block_on(waiting).expect("the wait ran");
+        assert!(verdict.expect("the wait asked the cluster").passed, "gate-{i} was opened");
+        acknowledged.push(done.saturating_duration_since(after));
+        started.push(done.saturating_duration_since(before));
+    }
+    let percentile = |times: &mut Vec<Duration>, p: usize| {
+        times.sort();
+        times[(times.len() * p / 100).min(times.len() - 1)].as_secs_f64() * 1000.0
+    };
+    println!(
+        "try reaction over {WAITS} waits: after the change was acknowledged p50 {:.1} ms, p95 {:.1} ms; after \
+         kubectl started p50 {:.1} ms, p95 {:.1} ms (polling every 60s would take up to 60,000 ms)",
+        percentile(&mut acknowledged, 50),
+        percentile(&mut acknowledged, 95),
+        percentile(&mut started, 50),
+        percentile(&mut started, 95)
+    );
+}
+
 fn lint_throughput() -> (f64, f64) {
     let sentences: Vec<String> = assertions().into_iter().map(|a| a.sentence).collect();
     let started = Instant::now();
@@ -207,8 +271,9 @@ fn main() {
     let pods = dir.path().join("bench-pods.yaml");
     std::fs::write(&pods, pods_yaml()).expect("write pods");
     cluster.kubectl_ok(&["apply", "-f", pods.to_str().unwrap()]);
+    let running = vec!["Running"; PODS / 2].join(" ");
     for ns in ["default", "team-a"] {
-        cluster.kubectl_ok(&["-n", ns, "wait", "--for=condition=Ready", "pods", "-l", "app=bench", "--timeout=180s"]);
+        cluster.wait_until(&["-n", ns, "pods", "-l", "app=bench"], "{.items[*].status.phase}", &running);
     }
     let assertions = assertions();
     let suite_dir = dir.path().join("suite");
@@ -242,6 +307,8 @@ fn main() {
         );
         precheck_time = precheck_time.min(took);
     }
+
+    reaction_times(cluster, &runtime, &options);
 
     let sample = std::env::var("PRECHECK_BENCH_BASELINE").ok().and_then(|v| v.parse().ok()).unwrap_or(assertions.len());
     let sample = sample.clamp(1, assertions.len());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create/refresh the Python virtualenv used by the test-support tools
-# (tests/support/kube_emulator.py, moto, awscli, tests/support/argo_validate.py).
+# (moto, awscli, tests/support/argo_validate.py).
 #
 #   scripts/test-env.sh            # venv at $REPO/.venv (or $PRECHECK_VENV)
 #   PYTHON=python3.12 scripts/test-env.sh
@@ -25,13 +25,13 @@ if command -v flock >/dev/null 2>&1; then
     flock 9
 fi
 
-if [[ -f "$stamp" ]] && "$VENV/bin/python" -c 'import kmock, yaml, hera' >/dev/null 2>&1; then
+if [[ -f "$stamp" ]] && "$VENV/bin/python" -c 'import moto, yaml, hera' >/dev/null 2>&1; then
     echo "test-env: $VENV up to date"
     exit 0
 fi
 
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    echo "test-env: $PYTHON must be Python >= 3.11 (kmock needs it); set PYTHON=..." >&2
+    echo "test-env: $PYTHON must be Python >= 3.11; set PYTHON=..." >&2
     exit 1
 fi
 

@@ -942,7 +942,7 @@ fn a_real_api_server_with_argos_crds_accepts_every_exported_resource() {
     let crds = std::fs::canonicalize(cluster::programs().join("share/argo-crds")).unwrap();
     cluster.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crds.to_str().unwrap()]);
     for crd in ["workflows.argoproj.io", "workflowtemplates.argoproj.io"] {
-        cluster.kubectl_ok(&["wait", "--for=condition=established", "--timeout=60s", &format!("crd/{crd}")]);
+        cluster.wait_established(crd);
     }
     let ns = cluster.namespace("argo");
     let dir = tempfile::tempdir().unwrap();

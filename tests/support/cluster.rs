@@ -114,6 +114,31 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits until `kubectl get OBJECT… -o jsonpath=PATH` prints `want` (at most 3 minutes). Unlike
+    /// `kubectl wait --for=condition=…`, an object whose status has no conditions yet is waited for, not
+    /// an error.
+    pub fn wait_until(&self, object: &[&str], path: &str, want: &str) {
+        let mut args = vec!["get"];
+        args.extend_from_slice(object);
+        let jsonpath = format!("jsonpath={path}");
+        args.extend_from_slice(&["-o", &jsonpath]);
+        let waited = std::time::Instant::now();
+        loop {
+            let out = self.kubectl(&args);
+            let got = String::from_utf8_lossy(&out.stdout);
+            if out.status.success() && got.trim() == want {
+                return;
+            }
+            assert!(waited.elapsed() < Duration::from_secs(180), "{object:?}: {path} is {got:?}, not {want:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until the CRD `name` is Established.
+    pub fn wait_established(&self, name: &str) {
+        self.wait_until(&["crd", name], "{.status.conditions[?(@.type==\"Established\")].status}", "True");
+    }
+
     /// A new namespace named after `purpose`, deleted when dropped.
     pub fn namespace(&'static self, purpose: &str) -> Namespace {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -256,16 +281,11 @@ impl Cluster {
             for file in fixture_files() {
                 self.kubectl_ok(&["apply", "-f", &file.display().to_string()]);
                 if file.to_string_lossy().contains("crd") {
-                    self.kubectl_ok(&[
-                        "wait",
-                        "--for=condition=established",
-                        "--timeout=60s",
-                        "crd/widgets.example.com",
-                    ]);
+                    self.wait_established("widgets.example.com");
                 }
             }
-            self.kubectl_ok(&["-n", "default", "rollout", "status", "deployment/nginx", "--timeout=120s"]);
-            self.kubectl_ok(&["-n", "team-a", "wait", "--for=condition=Ready", "pod/api-7d9f", "--timeout=120s"]);
+            self.wait_until(&["-n", "default", "deployment", "nginx"], "{.status.readyReplicas}", "2");
+            self.wait_until(&["-n", "team-a", "pod", "api-7d9f"], "{.status.phase}", "Running");
         });
     }
 

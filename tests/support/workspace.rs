@@ -1,5 +1,5 @@
-//! Where the repository is, and the Python venv of its test tools (moto, the aws CLI, kmock, the Argo
-//! validator), created by `scripts/test-env.sh` when missing.
+//! Where the repository is, and the Python venv of its test tools (moto, the aws CLI, the Argo validator),
+//! created by `scripts/test-env.sh` when missing.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ pub fn python() -> PathBuf {
     let venv = std::env::var_os("PRECHECK_VENV").map_or_else(|| root.join(".venv"), PathBuf::from);
     let python = venv.join("bin/python");
     let ready = python.exists()
-        && Command::new(&python).args(["-c", "import kmock, yaml, hera"]).output().is_ok_and(|o| o.status.success());
+        && Command::new(&python).args(["-c", "import moto, yaml, hera"]).output().is_ok_and(|o| o.status.success());
     if !ready {
         let status =
             Command::new("bash").arg(root.join("scripts/test-env.sh")).status().expect("run scripts/test-env.sh");
