@@ -286,8 +286,10 @@ fn a_crd_and_its_objects_in_one_manifest_are_usable_in_the_same_run() {
     let cluster = shared();
     let ns = cluster.namespace("crd");
     let dir = tempfile::tempdir().unwrap();
-    // A group of this test's own: CRDs are cluster-wide.
-    let group = format!("g{}.precheck.test", std::process::id());
+    // A group and a short name of this test's own: CRDs are cluster-wide, and other tests of the run
+    // install kinds named Gadget with the short name `gd` (a word that two CRDs share resolves to either).
+    let id = std::process::id();
+    let group = format!("g{id}.precheck.test");
     write(
         dir.path(),
         "gadgets.yaml",
@@ -298,7 +300,7 @@ metadata: {{name: gadgets.{group}}}
 spec:
   group: {group}
   scope: Namespaced
-  names: {{plural: gadgets, singular: gadget, kind: Gadget, shortNames: [gd]}}
+  names: {{plural: gadgets, singular: gadget, kind: Gadget, shortNames: [gd{id}]}}
   versions:
     - name: v1
       served: true
@@ -321,7 +323,7 @@ spec: {{size: 3}}
         dir.path(),
         "gadgets.check",
         &format!(
-            "namespace '{}'\ntest 'gadgets' {{\n    verify there is 1 gd named '^one$'\n    verify '.spec.size' is '3' for gadgets.{group} named '^one$'\n}}\n",
+            "namespace '{}'\ntest 'gadgets' {{\n    verify there is 1 gd{id} named '^one$'\n    verify '.spec.size' is '3' for gadgets.{group} named '^one$'\n}}\n",
             ns.name
         ),
     );

@@ -32,11 +32,6 @@ pub fn programs() -> &'static Path {
     })
 }
 
-/// The helm binary built with the cluster's programs.
-pub fn helm() -> PathBuf {
-    programs().join("bin/helm")
-}
-
 /// A running cluster: the one of the test run, or one started for this process.
 pub struct Cluster {
     /// Its kubeconfig (admin; also the contexts `admin-token`, `alice` and `bob` on a launched cluster).
@@ -54,16 +49,25 @@ pub const RUN_CLUSTER_VARIABLE: &str = "PRECHECK_TEST_CLUSTER_KUBECONFIG";
 pub fn shared() -> &'static Cluster {
     static SHARED: OnceLock<Cluster> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let scratch = std::env::temp_dir().join(format!("precheck-tests-{}", std::process::id()));
-        std::fs::create_dir_all(&scratch).expect("scratch directory");
+        // kubectl's discovery caches and the like: beside a launched cluster's state, so they go with it.
+        let scratch = |dir: &Path| {
+            let scratch = dir.join(format!("precheck-tests-{}", std::process::id()));
+            std::fs::create_dir_all(&scratch).expect("scratch directory");
+            scratch
+        };
         if let Some(kubeconfig) = std::env::var_os("PRECHECK_E2E_KUBECONFIG") {
+            let scratch = scratch(&std::env::temp_dir());
             return Cluster { kubeconfig: kubeconfig.into(), launched: false, scratch, _launcher: None };
         }
-        if let Some(kubeconfig) = std::env::var_os(RUN_CLUSTER_VARIABLE) {
-            return Cluster { kubeconfig: kubeconfig.into(), launched: true, scratch, _launcher: None };
-        }
-        let (child, stdin, kubeconfig) = launch(&[]);
-        Cluster { kubeconfig, launched: true, scratch, _launcher: Some((child, stdin)) }
+        let (kubeconfig, launcher) = match std::env::var_os(RUN_CLUSTER_VARIABLE) {
+            Some(kubeconfig) => (PathBuf::from(kubeconfig), None),
+            None => {
+                let (child, stdin, kubeconfig) = launch(&[]);
+                (kubeconfig, Some((child, stdin)))
+            }
+        };
+        let scratch = scratch(kubeconfig.parent().expect("the kubeconfig is in the cluster's state directory"));
+        Cluster { kubeconfig, launched: true, scratch, _launcher: launcher }
     })
 }
 
