@@ -198,11 +198,11 @@ impl BoundedCalls {
     }
 }
 
-/// How the message of a call that spent its budget on transient failures starts.
 /// Objects asked for per LIST request (kubectl's `--chunk-size`): big lists come in pages of bounded size,
 /// and a server that pages on its own is followed to the end.
 const LIST_PAGE: u32 = 500;
 
+/// How the message of a call that spent its budget on transient failures starts.
 const GAVE_UP: &str = "gave up after ";
 
 /// [`bounded`] with a budget of its own: `total` for every attempt, at most `attempts`; no memory of a
