@@ -113,7 +113,12 @@ impl Cluster {
 
     /// Runs kubectl and asserts it succeeded; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
+        self.kubectl_ok_with(&self.kubeconfig, args)
+    }
+
+    /// Runs kubectl with another kubeconfig and asserts it succeeded; returns stdout.
+    pub fn kubectl_ok_with(&self, kubeconfig: &Path, args: &[&str]) -> String {
+        let out = self.kubectl_with(kubeconfig, args);
         assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -301,11 +306,7 @@ impl Cluster {
             let path = self.scratch.join("fixtures.kubeconfig");
             let raw = self.kubectl_ok(&["config", "view", "--raw", "--minify", "--flatten"]);
             std::fs::write(&path, raw).expect("write kubeconfig");
-            let with = |args: &[&str]| {
-                let out = self.kubectl_with(&path, args);
-                assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-                String::from_utf8_lossy(&out.stdout).into_owned()
-            };
+            let with = |args: &[&str]| self.kubectl_ok_with(&path, args);
             with(&["config", "set-context", "--current", "--namespace=default"]);
             let cluster = with(&["config", "view", "-o", "jsonpath={.contexts[0].context.cluster}"]);
             let user = with(&["config", "view", "-o", "jsonpath={.contexts[0].context.user}"]);
@@ -358,8 +359,6 @@ impl TestCluster {
 
     /// Runs kubectl and asserts it succeeded; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.cluster.kubectl_ok_with(&self.kubeconfig, args)
     }
 }
