@@ -2,10 +2,12 @@
 //! pods that kwok nodes run, RBAC, TLS verified with the cluster's CA, LIST pages, server-side apply's field
 //! ownership, CRDs usable in the run that creates them, an aggregated API that is down. Against the test
 //! cluster of `tests/support/cluster` (or the cluster named by `PRECHECK_E2E_KUBECONFIG`), each test in
-//! namespaces of its own.
+//! namespaces of its own; the watch-expiry test on a cluster of its own (it compacts etcd).
 
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "support/workspace.rs"]
 mod workspace;
 
@@ -13,7 +15,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster::shared;
+use cluster::{Cluster, shared};
+use fault_proxy::{FaultProxy, Faults, Tls};
 
 fn precheck(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_precheck"))
@@ -376,4 +379,58 @@ spec:
     let _ = cluster.kubectl(&["delete", "apiservice", "v1beta1.metrics.k8s.io", "--wait=false"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(took < Duration::from_secs(20), "a down APIService held the sentence up for {took:?}");
+}
+
+#[test]
+fn a_watch_whose_resource_version_expired_is_re_established_after_a_fresh_list_and_misses_nothing() {
+    // A cluster of its own: configmaps served without the API server's watch cache, so a watch goes to
+    // etcd, which answers 410 Gone for a revision it has compacted away.
+    let cluster = Cluster::own(&["-nodes", "1", "-apiserver-arg", "--watch-cache-sizes=configmaps#0"]);
+    let pki = cluster.pki().expect("a launched cluster's PEM files");
+    let tls = Tls { cert: pki.cert.clone(), key: pki.key.clone(), ca: pki.ca.clone() };
+    let proxy = FaultProxy::start_tls(&pki.server, Faults { rate: 0.0, kinds: vec![], seed: 1 }, &tls);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = cluster.kubeconfig_for(dir.path(), "admin", &proxy.url, &pki.admin_token, "default");
+    cluster.kubectl_ok(&["create", "configmap", "awaited", "--from-literal=state=waiting"]);
+
+    // The try lists (state: waiting) and opens its watch from that list's resourceVersion; the proxy holds
+    // the watch back while the awaited change happens and etcd compacts past it.
+    proxy.hold_watches(true);
+    let started = Instant::now();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_precheck"))
+        .args([
+            "try",
+            "at most 2 times every 120s to get configmaps named '^awaited$' and verify that 'data.state' is 'ready'",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("KUBECACHEDIR", dir.path().join("kube-cache"))
+        .env_remove("DETIK_CLIENT_NAMESPACE")
+        .env_remove("DETIK_CLIENT_NAMESPACE_ALL")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start precheck try");
+    while proxy.held_watches() == 0 {
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "precheck ended before it watched: {}",
+            text(&run.wait_with_output().unwrap())
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "precheck opened no watch");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.kubectl_ok(&["patch", "configmap", "awaited", "--type", "merge", "-p", r#"{"data":{"state":"ready"}}"#]);
+    // One more revision, so the compaction passes the change's revision too.
+    cluster.kubectl_ok(&["create", "configmap", "later"]);
+    let revision = cluster.compact_etcd();
+    proxy.hold_watches(false);
+
+    let out = run.wait_with_output().expect("precheck try");
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(proxy.expired_watches() >= 1, "etcd (compacted at {revision}) answered no watch with 410 Gone");
+    // Without a fresh list the change would be seen only by the last attempt, after 240 s.
+    assert!(took < Duration::from_secs(60), "the change was missed until the deadline ({took:?}): {}", text(&out));
 }

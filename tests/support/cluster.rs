@@ -49,26 +49,24 @@ pub const RUN_CLUSTER_VARIABLE: &str = "PRECHECK_TEST_CLUSTER_KUBECONFIG";
 pub fn shared() -> &'static Cluster {
     static SHARED: OnceLock<Cluster> = OnceLock::new();
     SHARED.get_or_init(|| {
-        // kubectl's discovery caches and the like: beside a launched cluster's state, so they go with it.
-        let scratch = |dir: &Path| {
-            let scratch = dir.join(format!("precheck-tests-{}", std::process::id()));
-            std::fs::create_dir_all(&scratch).expect("scratch directory");
-            scratch
-        };
         if let Some(kubeconfig) = std::env::var_os("PRECHECK_E2E_KUBECONFIG") {
             let scratch = scratch(&std::env::temp_dir());
             return Cluster { kubeconfig: kubeconfig.into(), launched: false, scratch, _launcher: None };
         }
         let (kubeconfig, launcher) = match std::env::var_os(RUN_CLUSTER_VARIABLE) {
             Some(kubeconfig) => (PathBuf::from(kubeconfig), None),
-            None => {
-                let (child, stdin, kubeconfig) = launch(&[]);
-                (kubeconfig, Some((child, stdin)))
-            }
+            None => return Cluster::own(&[]),
         };
         let scratch = scratch(kubeconfig.parent().expect("the kubeconfig is in the cluster's state directory"));
         Cluster { kubeconfig, launched: true, scratch, _launcher: launcher }
     })
+}
+
+/// kubectl's discovery caches and the like: beside a launched cluster's state, so they go with it.
+fn scratch(dir: &Path) -> PathBuf {
+    let scratch = dir.join(format!("precheck-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch directory");
+    scratch
 }
 
 /// Starts the launcher with `extra` arguments; returns it, the stdin that keeps it alive, and the kubeconfig.
@@ -94,6 +92,45 @@ pub fn launch(extra: &[&str]) -> (Child, ChildStdin, PathBuf) {
 }
 
 impl Cluster {
+    /// A cluster of this caller's own, started with `extra` launcher arguments (such as
+    /// `-apiserver-arg=--watch-cache-sizes=configmaps#0`) and stopped when dropped.
+    pub fn own(extra: &[&str]) -> Cluster {
+        let (child, stdin, kubeconfig) = launch(extra);
+        let scratch = scratch(kubeconfig.parent().expect("the kubeconfig is in the cluster's state directory"));
+        Cluster { kubeconfig, launched: true, scratch, _launcher: Some((child, stdin)) }
+    }
+
+    /// Compacts a launched cluster's etcd up to its current revision (through etcd's JSON gateway), as the
+    /// API server does every minute: a watch from an older resourceVersion then gets 410 Gone. Returns the
+    /// revision.
+    pub fn compact_etcd(&self) -> u64 {
+        let startup = self.kubeconfig.parent().expect("state directory").join("startup.json");
+        let startup: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&startup).expect("read startup.json")).expect("startup.json");
+        let etcd = startup["etcd"].as_str().expect("startup.json names etcd").trim_start_matches("http://");
+        let post = |path: &str, body: &str| -> serde_json::Value {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(etcd).expect("connect to etcd");
+            write!(
+                stream,
+                "POST {path} HTTP/1.1\r\nHost: {etcd}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .expect("send to etcd");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).expect("read etcd's answer");
+            let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+            assert!(head.starts_with("HTTP/1.1 200"), "etcd {path}: {answer}");
+            serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("etcd {path}: {e}: {body}"))
+        };
+        // Any key: the answer's header carries the store's revision.
+        let range = post("/v3/kv/range", r#"{"key":"AA=="}"#);
+        let revision: u64 = range["header"]["revision"].as_str().expect("a revision").parse().expect("a number");
+        post("/v3/kv/compaction", &format!(r#"{{"revision":"{revision}","physical":true}}"#));
+        revision
+    }
+
     /// Runs the real kubectl against this cluster (as the admin).
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with(&self.kubeconfig, args)

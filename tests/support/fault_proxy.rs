@@ -3,7 +3,9 @@
 //! the cluster's CA) and, at a given rate, answers with a fault
 //! instead: HTTP 500, HTTP 429 with `Retry-After`, a connection closed before any answer (a reset), an
 //! answer whose body is cut short of its `Content-Length`, or a slow answer. Which request gets which fault
-//! is decided by a seeded generator, so a failing run can be replayed. The proxy stops when dropped.
+//! is decided by a seeded generator, so a failing run can be replayed. Watches can be cut after a while, or
+//! held back before they reach the upstream; the proxy counts watch answers that say 410 Gone. The proxy
+//! stops when dropped.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
@@ -65,6 +67,10 @@ struct Counters {
     watches: AtomicU64,
     /// When not 0: every watch's connection is cut this many milliseconds after it opened.
     cut_watches_ms: AtomicU64,
+    /// Watches waiting now because watches are held.
+    held_watches: AtomicU64,
+    /// Watch answers that carried a `410` status (the resourceVersion asked for has expired).
+    expired_watches: AtomicU64,
 }
 
 /// A running proxy.
@@ -72,6 +78,7 @@ pub struct FaultProxy {
     /// `http://127.0.0.1:PORT`
     pub url: String,
     counters: Arc<Counters>,
+    hold: Arc<tokio::sync::watch::Sender<bool>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -94,6 +101,8 @@ struct Proxy {
     upstream: String,
     faults: Faults,
     counters: Arc<Counters>,
+    /// True while new watches are held back.
+    hold: Arc<tokio::sync::watch::Sender<bool>>,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
@@ -193,6 +202,12 @@ impl Proxy {
         };
         if watch {
             self.counters.watches.fetch_add(1, Ordering::Relaxed);
+            let mut hold = self.hold.subscribe();
+            if *hold.borrow_and_update() {
+                self.counters.held_watches.fetch_add(1, Ordering::SeqCst);
+                let _ = hold.wait_for(|held| !held).await;
+                self.counters.held_watches.fetch_sub(1, Ordering::SeqCst);
+            }
         }
         match fault {
             Some(Fault::ServerError) => {
@@ -224,6 +239,21 @@ impl Proxy {
                 self.forward(request, None).await.map_err(|e| broken(&e))
             }
             None => match self.forward(request, cut.filter(|_| watch)).await {
+                Ok(response) if watch => {
+                    let counters = self.counters.clone();
+                    Ok(response.map(|body| {
+                        body.map_frame(move |frame| {
+                            let expired = frame
+                                .data_ref()
+                                .is_some_and(|data| data.windows(b"\"code\":410".len()).any(|w| w == b"\"code\":410"));
+                            if expired {
+                                counters.expired_watches.fetch_add(1, Ordering::SeqCst);
+                            }
+                            frame
+                        })
+                        .boxed()
+                    }))
+                }
                 Ok(response) => Ok(response),
                 Err(e) => Ok(Response::builder().status(502).body(full(format!("proxy: {e}"))).unwrap()),
             },
@@ -272,10 +302,12 @@ impl FaultProxy {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}", listener.local_addr().expect("address"));
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let hold = Arc::new(tokio::sync::watch::Sender::new(false));
         let proxy = Arc::new(Proxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             faults,
             counters: counters.clone(),
+            hold: hold.clone(),
             client: upstream_client(tls.map(|t| t.ca.as_path())),
         });
         let acceptor = tls.map(acceptor);
@@ -307,7 +339,7 @@ impl FaultProxy {
             });
             runtime.shutdown_timeout(Duration::from_secs(1));
         });
-        Self { url, counters, stop: Some(stop), thread: Some(thread) }
+        Self { url, counters, hold, stop: Some(stop), thread: Some(thread) }
     }
 
     /// Requests received so far.
@@ -329,6 +361,23 @@ impl FaultProxy {
     /// restart), or none with `None`.
     pub fn cut_watches(&self, after: Option<Duration>) {
         self.counters.cut_watches_ms.store(after.map_or(0, |d| d.as_millis().max(1) as u64), Ordering::Relaxed);
+    }
+
+    /// Holds every new watch back before it reaches the upstream (`true`) until released (`false`), as a
+    /// slow network between a client's LIST and its WATCH would.
+    pub fn hold_watches(&self, held: bool) {
+        self.hold.send_replace(held);
+    }
+
+    /// Watches waiting now because watches are held.
+    pub fn held_watches(&self) -> u64 {
+        self.counters.held_watches.load(Ordering::SeqCst)
+    }
+
+    /// Watch answers so far that carried a `410` status: the resourceVersion the client asked for had
+    /// expired (etcd compacted it, or it left the watch cache).
+    pub fn expired_watches(&self) -> u64 {
+        self.counters.expired_watches.load(Ordering::SeqCst)
     }
 
     /// Changes the share of requests that get a fault (1.0: every request, as if the server were gone).

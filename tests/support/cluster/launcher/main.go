@@ -57,6 +57,7 @@ type options struct {
 	nodes      int
 	kwokStages stringList
 	share      string
+	apiserver  stringList
 }
 
 type stringList []string
@@ -70,6 +71,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "state directory (certificates, kubeconfig, logs, etcd data); a temporary one, removed at the end, when empty")
 	flag.IntVar(&o.nodes, "nodes", 3, "number of fake (kwok) nodes")
 	flag.Var(&o.kwokStages, "kwok-stages", "kwok stage configuration file (repeatable; default: the share directory's pod stages, where a pod labelled precheck.test/hold stays Pending)")
+	flag.Var(&o.apiserver, "apiserver-arg", "extra kube-apiserver argument, such as --watch-cache-sizes=configmaps#0 (repeatable; after the launcher's own, so it overrides them)")
 	flag.StringVar(&o.share, "share", "", "directory with kwok-stage/ and precheck-stages/ (default: BIN/../share)")
 	flag.Parse()
 	if o.bin == "" {
@@ -154,8 +156,10 @@ type cluster struct {
 	client     *http.Client
 }
 
-func (c *cluster) path(parts ...string) string { return filepath.Join(append([]string{c.dir}, parts...)...) }
-func (c *cluster) log(name string) string      { return c.path("logs", name+".log") }
+func (c *cluster) path(parts ...string) string {
+	return filepath.Join(append([]string{c.dir}, parts...)...)
+}
+func (c *cluster) log(name string) string { return c.path("logs", name+".log") }
 
 // start brings everything up, in order, or returns why it could not.
 func (c *cluster) start(stop chan os.Signal) error {
@@ -184,7 +188,9 @@ func (c *cluster) start(stop chan os.Signal) error {
 		return fmt.Errorf("credentials: %w", err)
 	}
 	timings := []string{}
-	mark := func(what string, since time.Time) { timings = append(timings, fmt.Sprintf("%s %.1f s", what, time.Since(since).Seconds())) }
+	mark := func(what string, since time.Time) {
+		timings = append(timings, fmt.Sprintf("%s %.1f s", what, time.Since(since).Seconds()))
+	}
 
 	t := time.Now()
 	etcd := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
@@ -204,7 +210,7 @@ func (c *cluster) start(stop chan os.Signal) error {
 	mark("etcd", t)
 
 	t = time.Now()
-	if err := c.run("kube-apiserver",
+	if err := c.run("kube-apiserver", append([]string{
 		"--etcd-servers", etcd,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(apiPort),
 		"--cert-dir", c.path("pki"),
@@ -219,7 +225,7 @@ func (c *cluster) start(stop chan os.Signal) error {
 		"--allow-privileged",
 		"--etcd-compaction-interval", "1m",
 		"--profiling=false",
-	); err != nil {
+	}, c.opts.apiserver...)...); err != nil {
 		return err
 	}
 	if err := c.waitFor("kube-apiserver", stop, 90*time.Second, func() error { return httpOK(c.client, c.server+"/readyz") }); err != nil {
@@ -269,7 +275,7 @@ func (c *cluster) start(stop chan os.Signal) error {
 	mark("controllers and nodes", t)
 	mark("started in", began)
 	fmt.Fprintf(os.Stderr, "precheck-test-cluster: %s (%s)\n", strings.Join(timings, ", "), c.server)
-	record, _ := json.Marshal(map[string]any{"seconds": time.Since(began).Seconds(), "steps": timings, "server": c.server})
+	record, _ := json.Marshal(map[string]any{"seconds": time.Since(began).Seconds(), "steps": timings, "server": c.server, "etcd": etcd})
 	return os.WriteFile(c.path("startup.json"), record, 0o600)
 }
 
@@ -358,7 +364,7 @@ func (c *cluster) createNode(name string) error {
 		"metadata": map[string]any{
 			"name": name,
 			"annotations": map[string]string{
-				"kwok.x-k8s.io/node":            "fake",
+				"kwok.x-k8s.io/node":           "fake",
 				"node.alpha.kubernetes.io/ttl": "0",
 			},
 			"labels": map[string]string{
@@ -393,7 +399,9 @@ func (c *cluster) nodesReady() error {
 	var list struct {
 		Items []struct {
 			Metadata struct{ Name string }
-			Status   struct{ Conditions []struct{ Type, Status string } }
+			Status   struct {
+				Conditions []struct{ Type, Status string }
+			}
 		}
 	}
 	if err := json.NewDecoder(response.Body).Decode(&list); err != nil {
