@@ -71,6 +71,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    #[cfg(feature = "aws")]
     pub(crate) fn aws(&self) -> precheck::aws::AwsOptions {
         precheck::aws::AwsOptions {
             profile: self.aws_profile.clone(),
@@ -159,7 +160,7 @@ struct RunArgs {
     /// Leave out tests with this tag (repeatable).
     #[arg(long = "exclude-tag", value_name = "TAG")]
     exclude_tags: Vec<String>,
-    /// Tests run at the same time (default: the number of CPUs).
+    /// Tests run at the same time (default: 16; checks wait on the API server, not on the CPU).
     #[arg(long, short = 'j', value_name = "N")]
     test_threads: Option<usize>,
     /// Extra attempts for a failing test; a test's own `retries` wins. A test that passes on a retry is
@@ -299,6 +300,7 @@ fn run(args: RunArgs) -> i32 {
         exclude_tags: args.exclude_tags.clone(),
         fail_fast: args.fail_fast,
         ignore_all: None,
+        #[cfg(feature = "aws")]
         aws: args.target.aws(),
         cancel: None,
     };
@@ -406,6 +408,12 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
         );
         return exit_codes::INVALID_INPUT;
     }
+    #[cfg(not(feature = "aws"))]
+    if sentence.aws().is_some() {
+        eprintln!("error: AWS sentences need precheck built with its `aws` feature");
+        return exit_codes::INVALID_INPUT;
+    }
+    #[cfg(feature = "aws")]
     if sentence.aws().is_some() {
         let runtime = runtime();
         let result = runtime.block_on(async {

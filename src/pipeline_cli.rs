@@ -362,10 +362,22 @@ fn exec_options(target: &Target, parallelism: Option<usize>) -> Result<ExecOptio
         eprintln!("error: {e}");
         exit_codes::INVALID_INPUT
     })?;
+    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let mut env = Clusters::new(cluster.clone(), None).command_env();
+    #[cfg(feature = "aws")]
     let aws = target.aws();
+    #[cfg(feature = "aws")]
     env.extend(aws.command_env());
-    Ok(ExecOptions { parallelism, target: ChecksTarget { cluster, aws }, env, run_id: None })
+    Ok(ExecOptions {
+        parallelism,
+        target: ChecksTarget {
+            cluster,
+            #[cfg(feature = "aws")]
+            aws,
+        },
+        env,
+        run_id: None,
+    })
 }
 
 fn finish(result: Result<RunRecord, RunError>) -> i32 {

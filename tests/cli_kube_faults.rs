@@ -234,3 +234,39 @@ fn apply_steps_ride_out_transient_faults_and_end_in_bounded_time_when_the_server
     assert!(took < Duration::from_secs(150), "took {took:?}");
     eprintln!("apply with the server gone: the step failed in {took:?} after {} requests", proxy.requests());
 }
+
+#[test]
+fn exact_names_are_selected_by_the_server_and_one_that_cannot_select_is_asked_for_all() {
+    let cluster = TestCluster::with_fixtures();
+    let Some((proxy, kubeconfig)) = proxied(&cluster, Faults::all(0.0), "by-name") else {
+        return eprintln!("{NO_PROXY}");
+    };
+    let verify = |sentence: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_precheck"))
+            .args(["verify", "--kubeconfig", kubeconfig.to_str().unwrap(), "-n", "default", sentence])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run precheck");
+        (out.status.code(), text(&out))
+    };
+    let sentences = [
+        ("there is 1 svc named '^nginx$'", 0),
+        ("there are 2 svc named '^nginx$'", 3),
+        ("'port' is '80' for services named '^nginx$'", 0),
+        // The nginx pods are nginx-<hash>-<id>: none is named exactly nginx.
+        ("there are 0 pods named '^nginx$'", 0),
+    ];
+    for refuse in [false, true] {
+        proxy.refuse_field_selectors(refuse);
+        let before = proxy.field_selected();
+        for (sentence, code) in sentences {
+            let (got, all) = verify(sentence);
+            assert_eq!(got, Some(code), "{sentence} (field selectors refused: {refuse}): {all}");
+        }
+        assert_eq!(proxy.field_selected() - before, sentences.len() as u64, "each exact name asked by field selector");
+    }
+    // An unanchored name is not an exact one: the whole namespace is listed and the pattern applied here.
+    let before = proxy.field_selected();
+    assert_eq!(verify("there are 2 pods named 'nginx-'").0, Some(0));
+    assert_eq!(proxy.field_selected(), before);
+}

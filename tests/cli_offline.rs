@@ -248,3 +248,30 @@ fn the_readme_check_file_example_is_valid() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn without_test_threads_sixteen_tests_run_at_once() {
+    // Each test waits until all sixteen have started: they pass only if they all run at the same time
+    // (libtest's own default would be the number of CPUs).
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..16 {
+        text.push_str(&format!(
+            "test 'waits for the others {i}' {{\n    run sh -c 'touch started-{i}; n=0; \
+             while [ $(ls | grep -c ^started-) -lt 16 ]; do n=$((n+1)); [ $n -gt 200 ] && exit 1; sleep 0.05; done'\n}}\n\n"
+        ));
+    }
+    std::fs::write(dir.path().join("together.check"), text).unwrap();
+    let out =
+        precheck_in(dir.path(), &["run", "--snapshot", &root().join(SNAPSHOT).to_string_lossy(), "together.check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", self::text(&out));
+    assert!(self::text(&out).contains("precheck: 16 passed"), "{}", self::text(&out));
+    for i in 0..16 {
+        std::fs::remove_file(dir.path().join(format!("started-{i}"))).unwrap();
+    }
+    let out = precheck_in(
+        dir.path(),
+        &["run", "--snapshot", &root().join(SNAPSHOT).to_string_lossy(), "together.check", "-j", "15", "--fail-fast"],
+    );
+    assert_ne!(out.status.code(), Some(0), "sixteen waited for each other with 15 threads: {}", self::text(&out));
+}

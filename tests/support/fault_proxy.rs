@@ -71,6 +71,11 @@ struct Counters {
     held_watches: AtomicU64,
     /// Watch answers that carried a `410` status (the resourceVersion asked for has expired).
     expired_watches: AtomicU64,
+    /// Requests with a field selector (`?fieldSelector=…`).
+    field_selected: AtomicU64,
+    /// When not 0: requests with a field selector are answered 400, as by a server that cannot select by
+    /// field (some aggregated APIs).
+    refuse_field_selectors: AtomicU64,
 }
 
 /// A running proxy.
@@ -200,6 +205,17 @@ impl Proxy {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
         };
+        if query.split('&').any(|p| p.starts_with("fieldSelector=")) {
+            self.counters.field_selected.fetch_add(1, Ordering::SeqCst);
+            if self.counters.refuse_field_selectors.load(Ordering::SeqCst) != 0 {
+                let status = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"field label not supported: metadata.name","reason":"BadRequest","code":400}"#;
+                return Ok(Response::builder()
+                    .status(400)
+                    .header("content-type", "application/json")
+                    .body(full(status))
+                    .unwrap());
+            }
+        }
         if watch {
             self.counters.watches.fetch_add(1, Ordering::Relaxed);
             let mut hold = self.hold.subscribe();
@@ -378,6 +394,17 @@ impl FaultProxy {
     /// expired (etcd compacted it, or it left the watch cache).
     pub fn expired_watches(&self) -> u64 {
         self.counters.expired_watches.load(Ordering::SeqCst)
+    }
+
+    /// Requests so far that carried a field selector.
+    pub fn field_selected(&self) -> u64 {
+        self.counters.field_selected.load(Ordering::SeqCst)
+    }
+
+    /// Answers requests with a field selector `400 Bad Request` (`field label not supported`), as a server
+    /// that cannot select by field does, or passes them on again (`false`).
+    pub fn refuse_field_selectors(&self, refuse: bool) {
+        self.counters.refuse_field_selectors.store(u64::from(refuse), Ordering::SeqCst);
     }
 
     /// Changes the share of requests that get a fault (1.0: every request, as if the server were gone).

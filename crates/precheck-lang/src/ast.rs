@@ -82,6 +82,36 @@ impl Pattern {
     pub fn is_match(&self, text: &str) -> bool {
         self.regex.is_match(text)
     }
+
+    /// The one text this pattern matches, when it is a literal anchored at both ends (`^nginx$`,
+    /// `^kube\.dns$`): a name the server can select by itself. `None` for any other pattern.
+    ///
+    /// ```
+    /// use precheck_lang::Pattern;
+    ///
+    /// assert_eq!(Pattern::new(r"^kube\.dns$").unwrap().exact_text().as_deref(), Some("kube.dns"));
+    /// assert_eq!(Pattern::new("^nginx-").unwrap().exact_text(), None);
+    /// assert_eq!(Pattern::new("^a.c$").unwrap().exact_text(), None);
+    /// ```
+    pub fn exact_text(&self) -> Option<String> {
+        use regex_syntax::hir::{HirKind, Look};
+        let hir = regex_syntax::parse(&self.source).ok()?;
+        let HirKind::Concat(parts) = hir.kind() else { return None };
+        let [start, middle @ .., end] = parts.as_slice() else { return None };
+        let anchored =
+            |part: &regex_syntax::hir::Hir, look: Look| matches!(part.kind(), HirKind::Look(l) if *l == look);
+        if !anchored(start, Look::Start) || !anchored(end, Look::End) {
+            return None;
+        }
+        let mut text = Vec::new();
+        for part in middle {
+            match part.kind() {
+                HirKind::Literal(literal) => text.extend_from_slice(&literal.0),
+                _ => return None,
+            }
+        }
+        String::from_utf8(text).ok().filter(|t| !t.is_empty())
+    }
 }
 
 impl PartialEq for Pattern {
@@ -354,3 +384,18 @@ pub struct Number {
 
 // Numbers come from text that parsed as a finite f64, so equality is reflexive.
 impl Eq for Number {}
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    #[test]
+    fn only_literals_anchored_at_both_ends_have_an_exact_text() {
+        let exact = |p: &str| Pattern::new(p).unwrap().exact_text();
+        assert_eq!(exact("^bench-4$").as_deref(), Some("bench-4"));
+        assert_eq!(exact(r"^kube\.dns\z").as_deref(), Some("kube.dns"));
+        for pattern in ["nginx", "^nginx", "nginx$", "^$", "^a.c$", "(?i)^nginx$", "(?m)^nginx$", "^a|b$", "^(a)$"] {
+            assert_eq!(exact(pattern), None, "{pattern}");
+        }
+    }
+}

@@ -263,6 +263,62 @@ struct ListKey {
     plural: String,
     namespace: Option<String>,
     labels: Option<String>,
+    name: Option<String>,
+}
+
+/// Which objects of a kind to ask the server for: those with these labels (a label selector), and only the
+/// one of this name when a sentence names an object exactly (`named '^nginx$'`: a field selector, so the
+/// server sends one object instead of the namespace). Evaluation still applies the whole sentence.
+///
+/// ```
+/// use precheck::cluster::Selection;
+///
+/// let selection = Selection { labels: Some("app=nginx"), name: None };
+/// assert_eq!(selection.to_string(), " with labels app=nginx");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selection<'a> {
+    /// A Kubernetes label selector.
+    pub labels: Option<&'a str>,
+    /// The exact name of the one object wanted.
+    pub name: Option<&'a str>,
+}
+
+impl Selection<'_> {
+    fn list_params(&self, by_name: bool) -> ListParams {
+        let mut params = ListParams::default();
+        if let Some(labels) = self.labels {
+            params = params.labels(labels);
+        }
+        match self.name {
+            Some(name) if by_name => params.fields(&format!("metadata.name={name}")),
+            _ => params,
+        }
+    }
+
+    fn watch_params(&self, seconds: u32) -> WatchParams {
+        let mut params = WatchParams::default().timeout(seconds);
+        if let Some(labels) = self.labels {
+            params = params.labels(labels);
+        }
+        match self.name {
+            Some(name) => params.fields(&format!("metadata.name={name}")),
+            None => params,
+        }
+    }
+}
+
+/// How a selection reads in an action (`list pods in namespace default named nginx`).
+impl std::fmt::Display for Selection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(name) = self.name {
+            write!(f, " named {name}")?;
+        }
+        if let Some(labels) = self.labels {
+            write!(f, " with labels {labels}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One client for the whole run, shared by every test.
@@ -418,17 +474,17 @@ impl LiveCluster {
         &self,
         word: &str,
         namespaces: &Namespaces,
-        labels: Option<&str>,
+        selection: Selection<'_>,
     ) -> Result<Listing, ClusterError> {
         let kind = self.resolve(word).await?;
-        self.list_kind(&kind, namespaces, labels).await
+        self.list_kind(&kind, namespaces, selection).await
     }
 
     async fn list_kind(
         &self,
         kind: &ResourceKind,
         namespaces: &Namespaces,
-        labels: Option<&str>,
+        selection: Selection<'_>,
     ) -> Result<Listing, ClusterError> {
         let key = ListKey {
             api_version: kind.api_version(),
@@ -437,12 +493,14 @@ impl LiveCluster {
                 Namespaces::One(ns) if kind.namespaced => Some(ns.clone()),
                 _ => None,
             },
-            labels: labels.map(str::to_owned),
+            labels: selection.labels.map(str::to_owned),
+            name: selection.name.map(str::to_owned),
         };
         let api = self.api(kind, namespaces);
         let calls = self.calls.clone();
-        let action = describe_list(kind, namespaces, labels);
-        let params = labels.map_or_else(ListParams::default, |l| ListParams::default().labels(l));
+        let action = describe_list(kind, namespaces, selection);
+        let (named, all) = (selection.list_params(true), selection.list_params(false));
+        let by_name = selection.name.is_some();
         let result = self
             .lists
             .run(key, move || {
@@ -451,19 +509,29 @@ impl LiveCluster {
                     // again for that page only), all pages read from the snapshot of the first.
                     let mut objects = Vec::new();
                     let mut next: Option<String> = None;
+                    let mut params = if by_name { named } else { all.clone() };
                     let resource_version = loop {
                         let page = match &next {
                             Some(token) => params.clone().limit(LIST_PAGE).continue_token(token),
                             None => params.clone().limit(LIST_PAGE),
                         };
-                        let list = bounded(&action, &calls, || api.list(&page)).await?;
+                        let list = match bounded(&action, &calls, || api.list(&page)).await {
+                            // A server that cannot select by name (some aggregated APIs) is asked for all.
+                            Err(ClusterError::Api { message, .. })
+                                if next.is_none() && page.field_selector.is_some() && message.contains("(400 ") =>
+                            {
+                                params = all.clone();
+                                continue;
+                            }
+                            list => list?,
+                        };
                         objects.extend(list.items.into_iter().map(to_value));
                         match list.metadata.continue_ {
                             Some(token) if !token.is_empty() => next = Some(token),
                             _ => break list.metadata.resource_version,
                         }
                     };
-                    Ok(Arc::new(Listing { objects, resource_version }))
+                    Ok(Arc::new(Listing { objects: objects.into(), resource_version }))
                 }
                 .boxed()
             })
@@ -478,28 +546,25 @@ impl LiveCluster {
         &self,
         word: &str,
         namespaces: &Namespaces,
-        labels: Option<&str>,
+        selection: Selection<'_>,
         budget: Duration,
         interval: Duration,
         eval: impl Fn(&[Value]) -> Verdict,
     ) -> Result<Verdict, ClusterError> {
         let kind = self.resolve(word).await?;
-        let listing = self.list_kind(&kind, namespaces, labels).await?;
+        let listing = self.list_kind(&kind, namespaces, selection).await?;
         let verdict = eval(&listing.objects);
         if verdict.passed || budget.is_zero() {
             return Ok(verdict);
         }
         let deadline = tokio::time::Instant::now() + budget;
-        let mut cache = Cache::from(listing.objects);
+        let mut cache = Cache::from(&listing.objects);
         let mut version = listing.resource_version.unwrap_or_else(|| "0".into());
         // The least time between two requests, so a server that ends every watch at once is not hammered.
         let pause = interval.clamp(Duration::from_millis(100), Duration::from_secs(1));
         'watching: while !remaining(deadline).is_zero() {
             let seconds = remaining(deadline).as_secs().clamp(1, 290) as u32;
-            let mut params = WatchParams::default().timeout(seconds);
-            if let Some(labels) = labels {
-                params = params.labels(labels);
-            }
+            let params = selection.watch_params(seconds);
             self.count();
             let api = self.api(&kind, namespaces);
             let opened = tokio::time::Instant::now();
@@ -543,25 +608,25 @@ impl LiveCluster {
             if remaining(deadline).is_zero() {
                 break;
             }
-            match self.list_kind(&kind, namespaces, labels).await {
+            match self.list_kind(&kind, namespaces, selection).await {
                 Ok(listing) => {
                     let verdict = eval(&listing.objects);
                     if verdict.passed {
                         return Ok(verdict);
                     }
-                    cache = Cache::from(listing.objects);
+                    cache = Cache::from(&listing.objects);
                     version = listing.resource_version.unwrap_or_else(|| "0".into());
                 }
                 Err(_) => tokio::time::sleep(pause.min(remaining(deadline))).await,
             }
         }
         // The last attempt reads the cluster afresh, so a missed event cannot decide the outcome.
-        let listing = self.list_kind(&kind, namespaces, labels).await?;
+        let listing = self.list_kind(&kind, namespaces, selection).await?;
         Ok(eval(&listing.objects))
     }
 }
 
-fn describe_list(kind: &ResourceKind, namespaces: &Namespaces, labels: Option<&str>) -> String {
+fn describe_list(kind: &ResourceKind, namespaces: &Namespaces, selection: Selection<'_>) -> String {
     let mut text = format!("list {}", kind.plural);
     if !kind.group.is_empty() {
         text.push('.');
@@ -572,9 +637,7 @@ fn describe_list(kind: &ResourceKind, namespaces: &Namespaces, labels: Option<&s
         _ if kind.namespaced => text.push_str(" in all namespaces"),
         _ => {}
     }
-    if let Some(labels) = labels {
-        text.push_str(&format!(" with labels {labels}"));
-    }
+    text.push_str(&selection.to_string());
     text
 }
 
@@ -615,8 +678,8 @@ impl Cache {
         (s(&meta["namespace"]), s(&meta["name"]))
     }
 
-    fn from(objects: Vec<Value>) -> Self {
-        Self(objects.into_iter().map(|o| (Self::key(&o), o)).collect())
+    fn from(objects: &[Value]) -> Self {
+        Self(objects.iter().map(|o| (Self::key(o), o.clone())).collect())
     }
 
     fn put(&mut self, object: Value) {

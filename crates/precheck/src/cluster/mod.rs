@@ -14,7 +14,7 @@ use crate::evaluate::{Verdict, evaluate};
 
 pub use labels::{LabelSelector, LabelSelectorError};
 #[cfg(feature = "kube")]
-pub use live::{BoundedCalls, ConnectOptions, LiveCluster, client};
+pub use live::{BoundedCalls, ConnectOptions, LiveCluster, Selection, client};
 pub use resources::{ResourceKind, ResourceTable, UnknownResource};
 pub use snapshot::Snapshot;
 
@@ -74,8 +74,8 @@ pub enum VerifyError {
 /// Objects of one query, with the resource version a watch can start from.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    /// The objects, as JSON.
-    pub objects: Vec<Value>,
+    /// The objects, as JSON; shared by every caller of a coalesced LIST, never copied for each.
+    pub objects: Arc<[Value]>,
     /// `metadata.resourceVersion` of the list, when the source has one.
     pub resource_version: Option<String>,
 }
@@ -187,14 +187,18 @@ impl Cluster {
             Backend::Snapshot(snapshot) => {
                 let kind = snapshot.resources().resolve(&target.resource.value)?;
                 let selector = labels.map(LabelSelector::parse).transpose()?;
-                Ok(Listing { objects: snapshot.list(kind, namespaces, selector.as_ref()), resource_version: None })
+                Ok(Listing {
+                    objects: snapshot.list(kind, namespaces, selector.as_ref()).into(),
+                    resource_version: None,
+                })
             }
             #[cfg(feature = "kube")]
             Backend::Live(live) => {
                 if let Some(labels) = labels {
                     LabelSelector::parse(labels)?;
                 }
-                live.list(&target.resource.value, namespaces, labels).await
+                let name = target.name.as_ref().and_then(|n| n.value.exact_text());
+                live.list(&target.resource.value, namespaces, Selection { labels, name: name.as_deref() }).await
             }
         }
     }
@@ -223,7 +227,9 @@ impl Cluster {
                     LabelSelector::parse(labels)?;
                 }
                 let budget = retry.budget();
-                live.wait(&assertion.target.resource.value, namespaces, labels, budget, retry.interval, |objects| {
+                let name = assertion.target.name.as_ref().and_then(|n| n.value.exact_text());
+                let selection = Selection { labels, name: name.as_deref() };
+                live.wait(&assertion.target.resource.value, namespaces, selection, budget, retry.interval, |objects| {
                     evaluate(assertion, objects)
                 })
                 .await
