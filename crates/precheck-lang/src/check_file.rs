@@ -761,23 +761,14 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
     }
 
     fn duration(&mut self, rest: Line<'_>) -> Option<Duration> {
-        let text = rest.text.to_ascii_lowercase();
-        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-        let scale = match unit {
-            "ms" => Some(Duration::from_millis(1)),
-            "s" => Some(Duration::from_secs(1)),
-            "m" => Some(Duration::from_secs(60)),
-            "h" => Some(Duration::from_secs(3600)),
-            _ => None,
-        };
-        match (digits.parse::<u32>(), scale) {
-            (Ok(n), Some(scale)) if n > 0 => Some(scale * n),
-            _ => {
-                self.error(SyntaxError::new(
-                    SyntaxErrorKind::Number,
-                    span_of(rest),
-                    "expected a duration such as `90s`, `5m` or `500ms`",
-                ));
+        match crate::duration::parse_duration(rest.text) {
+            Ok(d) if !d.is_zero() => Some(d),
+            result => {
+                let message = match result {
+                    Ok(_) => "expected a duration longer than zero",
+                    Err(_) => "expected a duration such as `90s`, `1m30s` or `500ms`",
+                };
+                self.error(SyntaxError::new(SyntaxErrorKind::Number, span_of(rest), message));
                 None
             }
         }

@@ -187,7 +187,7 @@ pub struct NotUtf8 {
 /// Messages quote the input they stumbled on; a megabyte-long word is quoted by its start.
 const MAX_MESSAGE: usize = 300;
 
-fn bounded(mut text: String) -> String {
+pub(crate) fn bounded(mut text: String) -> String {
     if let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE) {
         text.truncate(cut);
         text.push('…');
@@ -230,22 +230,24 @@ pub(crate) fn word_at(rest: &str) -> &str {
 }
 
 /// The candidate nearest to `word` (ignoring case), if near enough to be a typo: at most one edit per three
-/// characters. Used for keywords here and for resource types by the cluster sources.
+/// characters; a candidate that differs only in case comes first. The one place "did you mean" is decided,
+/// for keywords here, resource types in the cluster sources, and names in pipeline files.
 ///
 /// ```
 /// assert_eq!(precheck_lang::nearest("deploymnets", ["deployments", "daemonsets"]), Some("deployments"));
+/// assert_eq!(precheck_lang::nearest("env", ["ENV", "NODES"]), Some("ENV"));
 /// assert_eq!(precheck_lang::nearest("zzz", ["pods"]), None);
 /// ```
 pub fn nearest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let word = word.to_ascii_lowercase();
-    if word.is_empty() {
+    let lower = word.to_lowercase();
+    if lower.is_empty() {
         return None;
     }
     candidates
         .into_iter()
-        .filter(|c| !c.eq_ignore_ascii_case(&word))
-        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_ascii_lowercase()), c))
-        .filter(|&(d, c)| d <= (c.len().max(word.len()) / 3).max(1))
+        .filter(|c| *c != word)
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|&(d, c)| d <= (c.chars().count().max(lower.chars().count()) / 3).max(1))
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
 }
@@ -260,6 +262,8 @@ mod tests {
         assert_eq!(nearest("tehre", ["there", "at"]), Some("there"));
         assert_eq!(nearest("banana", ["named", "with", "in"]), None);
         assert_eq!(nearest("", ["in"]), None);
+        assert_eq!(nearest("named", ["named", "Named"]), Some("Named"));
+        assert_eq!(nearest("preflite", ["preflight", "build"]), Some("preflight"));
     }
 
     #[test]

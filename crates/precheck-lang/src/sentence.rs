@@ -105,7 +105,7 @@ impl Expected {
         match self {
             Self::Keyword(k) => format!("`{k}`"),
             Self::Number => "a whole number".into(),
-            Self::Duration => "a duration in seconds such as `30s`".into(),
+            Self::Duration => "a duration such as `30s` or `1m30s`".into(),
             Self::Quoted(what) => format!("a quoted {what} ('…')"),
             Self::ResourceType => "a resource type such as `pods`".into(),
             Self::Blank => "a space".into(),
@@ -295,18 +295,22 @@ fn number(i: &str) -> PResult<'_, u64> {
     Ok((rest, value))
 }
 
-/// `30s`: whole seconds, `s` in any case.
-fn seconds(i: &str) -> PResult<'_, Duration> {
+/// `30s`, `1m30s`, `500ms`: a duration as [`crate::parse_duration`] reads it.
+fn duration(i: &str) -> PResult<'_, Duration> {
     let fail = || nom::Err::Error(GErr::expected(i, vec![Expected::Duration]));
-    let (rest, digits) = take_while1(|c: char| c.is_ascii_digit()).parse(i).map_err(|_: nom::Err<GErr<'_>>| fail())?;
-    let (rest, _) = tag_no_case::<_, _, GErr<'_>>("s").parse(rest).map_err(|_| fail())?;
-    if rest.starts_with(|c: char| c.is_alphanumeric()) {
+    let (rest, text) =
+        take_while1(|c: char| c.is_ascii_alphanumeric()).parse(i).map_err(|_: nom::Err<GErr<'_>>| fail())?;
+    if !text.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(fail());
     }
-    let secs = digits
-        .parse::<u64>()
-        .map_err(|_| nom::Err::Failure(GErr::custom(i, digits.len(), SyntaxErrorKind::Number, "duration too large")))?;
-    Ok((rest, Duration::from_secs(secs)))
+    match crate::duration::parse_duration(text) {
+        Ok(d) => Ok((rest, d)),
+        // Digits and a unit, but too many digits: say so rather than what was expected.
+        Err(_) if text.chars().take_while(char::is_ascii_digit).count() > 18 => {
+            Err(nom::Err::Failure(GErr::custom(i, text.len(), SyntaxErrorKind::Number, "duration too large")))
+        }
+        Err(_) => Err(fail()),
+    }
 }
 
 /// `'…'`: non-empty, no quote inside. Returns the content and the rest positioned at the content start.
@@ -612,7 +616,7 @@ fn try_sentence<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, Sentence> {
     let (i, _) = kw_ws("times")(i)?;
     let (i, _) = kw_ws("every")(i)?;
     let interval_at = i;
-    let (i, interval) = seconds(i)?;
+    let (i, interval) = duration(i)?;
     let retry = Retry { attempts, interval, span: ctx.span(start, i) };
     if interval.checked_mul(attempts.saturating_sub(1)).is_none_or(|b| b > Retry::MAX_BUDGET) {
         return Err(nom::Err::Failure(

@@ -2,6 +2,7 @@
 
 use crate::ast::Span;
 use crate::error::{SyntaxError, SyntaxErrorKind};
+use crate::interpolation::{InterpolationError, Piece, interpolation_pieces};
 
 /// Text after expansion, with the map back to the original text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,51 +81,39 @@ pub(crate) fn expand(
     base: usize,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Expanded, SyntaxError> {
+    let at = |span: Span| Span::new(base + span.start, base + span.end);
+    let pieces = interpolation_pieces(text).map_err(|e| {
+        let error = SyntaxError::new(SyntaxErrorKind::Variable, at(e.span()), e.to_string());
+        match e {
+            InterpolationError::Unterminated(_) => error,
+            InterpolationError::InvalidName { .. } => error.with_label("not a variable name"),
+        }
+    })?;
     let mut out = String::with_capacity(text.len());
     let mut substitutions = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let here = text.len() - rest.len() + at;
-        let after = &rest[at..];
-        if let Some(stripped) = after.strip_prefix("$${") {
-            let start = out.len();
-            out.push_str("${");
-            substitutions.push((start, out.len(), here, here + 3));
-            rest = stripped;
-        } else if let Some(body) = after.strip_prefix("${") {
-            let Some(close) = body.find('}') else {
-                return Err(SyntaxError::new(
-                    SyntaxErrorKind::Variable,
-                    Span::new(base + here, base + here + 2),
-                    "unterminated `${`: expected `}`",
-                ));
-            };
-            let name = &body[..close];
-            let span = Span::new(base + here, base + here + close + 3);
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(SyntaxError::new(SyntaxErrorKind::Variable, span, "invalid variable name")
-                    .with_help("a variable name has letters, digits and `_`; write `$${` for a literal `${`"));
+    for piece in pieces {
+        let start = out.len();
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Escaped(offset) => {
+                out.push_str("${");
+                substitutions.push((start, out.len(), offset, offset + 3));
             }
-            let Some(value) = lookup(name) else {
-                return Err(SyntaxError::new(
-                    SyntaxErrorKind::Variable,
-                    span,
-                    format!("environment variable `{name}` is not set"),
-                )
-                .with_label("not set")
-                .with_help(format!("export {name}=… before running, or remove the reference")));
-            };
-            let start = out.len();
-            out.push_str(&value);
-            substitutions.push((start, out.len(), here, here + close + 3));
-            rest = &body[close + 1..];
-        } else {
-            out.push('$');
-            rest = &after[1..];
+            Piece::Reference(name, span) => {
+                let Some(value) = lookup(name) else {
+                    return Err(SyntaxError::new(
+                        SyntaxErrorKind::Variable,
+                        at(span),
+                        format!("environment variable `{name}` is not set"),
+                    )
+                    .with_label("not set")
+                    .with_help(format!("export {name}=… before running, or remove the reference")));
+                };
+                out.push_str(&value);
+                substitutions.push((start, out.len(), span.start, span.end));
+            }
         }
     }
-    out.push_str(rest);
     Ok(Expanded { text: out, substitutions })
 }
 
@@ -179,6 +168,8 @@ mod tests {
         assert_eq!((e.span, e.kind), (Span::new(12, 22), SyntaxErrorKind::Variable));
         assert!(e.message.contains("MISSING"));
         assert_eq!(expand("${NS", 0, &env).unwrap_err().span, Span::new(0, 2));
-        assert_eq!(expand("${a b}", 0, &env).unwrap_err().message, "invalid variable name");
+        let e = expand("${a b}", 4, &env).unwrap_err();
+        assert_eq!(e.span, Span::new(4, 10));
+        assert!(e.message.starts_with("`${a b}` is not a variable name"), "{}", e.message);
     }
 }

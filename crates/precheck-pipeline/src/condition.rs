@@ -294,7 +294,7 @@ impl Condition {
             kinds.get(&name.name).copied().ok_or_else(|| ConditionError {
                 offset: name.offset,
                 message: format!("unknown parameter '{}'", name.name),
-                help: crate::suggest(&name.name, kinds.keys().map(String::as_str))
+                help: precheck_lang::nearest(&name.name, kinds.keys().map(String::as_str))
                     .map(|s| format!("did you mean '{s}'?")),
             })
         };

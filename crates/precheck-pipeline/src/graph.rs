@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::plan::{Action, ForEach, ITEM, Pipeline, RetryPolicy, Step};
-use crate::suggest;
 use crate::value::{Value, Values};
+use precheck_lang::nearest;
 
 /// The step instances of one run.
 #[derive(Debug, Clone)]
@@ -155,7 +155,7 @@ impl Graph {
             ids.dedup();
             return Err(BindError::UnknownStep {
                 id: id.to_owned(),
-                suggestion: suggest(id, ids.iter().map(String::as_str)).map(str::to_owned),
+                suggestion: nearest(id, ids.iter().map(String::as_str)).map(str::to_owned),
             });
         }
         let problem = |problem: String| BindError::Item { id: id.to_owned(), problem };
@@ -222,7 +222,7 @@ impl Pipeline {
     }
 
     fn unknown(&self, name: &str) -> String {
-        let near = suggest(name, self.parameters.iter().map(|p| p.name.as_str()));
+        let near = nearest(name, self.parameters.iter().map(|p| p.name.as_str()));
         match near {
             Some(n) => format!("unknown parameter '{name}' (did you mean '{n}'?)"),
             None if self.parameters.is_empty() => format!("unknown parameter '{name}': the pipeline declares none"),
@@ -261,7 +261,7 @@ impl Pipeline {
         {
             return Err(BindError::UnknownStage {
                 name: name.to_owned(),
-                suggestion: suggest(name, self.stages.iter().map(|s| s.name.as_str())).map(str::to_owned),
+                suggestion: nearest(name, self.stages.iter().map(|s| s.name.as_str())).map(str::to_owned),
             });
         }
         let mut nodes: Vec<Node> = Vec::new();

@@ -50,13 +50,3 @@ pub use error::{LoadError, PipelineError};
 pub use graph::{Graph, Node};
 pub use plan::{Action, Pipeline, RetryPolicy, Stage, Step};
 pub use value::{Kind, Value, Values};
-
-/// The candidate nearest to `word`, when near enough to be a likely typo.
-pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3) && *d < c.len().max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}

@@ -11,8 +11,8 @@ use serde_saphyr::Spanned;
 use crate::condition::Condition;
 use crate::error::{LoadError, PipelineError, SourceFile};
 use crate::file::{self, PipelineFile, StepDecl, TemplateDecl, TemplateFile, Text};
-use crate::suggest;
 use crate::value::{Kind, Value};
+use precheck_lang::{Piece, interpolation_pieces, nearest};
 
 /// Steps that run at once when a pipeline does not say.
 pub const DEFAULT_PARALLELISM: usize = 4;
@@ -152,64 +152,28 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interpolated(pub String);
 
-/// A piece of interpolated text.
-enum Piece<'a> {
-    Literal(&'a str),
-    Name(&'a str, usize),
-}
-
-fn pieces(text: &str) -> Result<Vec<Piece<'_>>, (usize, String)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    let mut offset = 0;
-    while let Some(at) = rest.find('$') {
-        out.push(Piece::Literal(&rest[..at]));
-        let after = &rest[at..];
-        if let Some(escaped) = after.strip_prefix("$${") {
-            out.push(Piece::Literal("${"));
-            offset += at + 3;
-            rest = escaped;
-        } else if let Some(inner) = after.strip_prefix("${") {
-            let Some(end) = inner.find('}') else {
-                return Err((offset + at, "`${` without a closing `}`".into()));
-            };
-            let name = &inner[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err((offset + at, format!("`${{{name}}}` is not a name: use letters, digits and `_`")));
-            }
-            out.push(Piece::Name(name, offset + at));
-            offset += at + 2 + end + 1;
-            rest = &inner[end + 1..];
-        } else {
-            out.push(Piece::Literal("$"));
-            offset += at + 1;
-            rest = &after[1..];
-        }
-    }
-    out.push(Piece::Literal(rest));
-    Ok(out)
-}
-
 impl Interpolated {
     /// The names it refers to, with their byte offsets; or where and why it is malformed.
     pub fn names(&self) -> Result<Vec<(String, usize)>, (usize, String)> {
-        Ok(pieces(&self.0)?
+        let pieces = interpolation_pieces(&self.0).map_err(|e| (e.span().start, e.to_string()))?;
+        Ok(pieces
             .into_iter()
             .filter_map(|p| match p {
-                Piece::Name(n, at) => Some((n.to_owned(), at)),
-                Piece::Literal(_) => None,
+                Piece::Reference(name, span) => Some((name.to_owned(), span.start)),
+                Piece::Text(_) | Piece::Escaped(_) => None,
             })
             .collect())
     }
 
     /// The text with every name replaced by `lookup`'s answer (the plan made sure every name exists).
     pub fn expand(&self, lookup: &dyn Fn(&str) -> Option<String>) -> String {
-        match pieces(&self.0) {
+        match interpolation_pieces(&self.0) {
             Ok(pieces) => pieces
                 .into_iter()
                 .map(|p| match p {
-                    Piece::Literal(l) => l.to_owned(),
-                    Piece::Name(n, _) => lookup(n).unwrap_or_default(),
+                    Piece::Text(text) => text.to_owned(),
+                    Piece::Escaped(_) => "${".to_owned(),
+                    Piece::Reference(name, _) => lookup(name).unwrap_or_default(),
                 })
                 .collect(),
             Err(_) => self.0.clone(),
@@ -242,32 +206,6 @@ impl Default for RetryPolicy {
             max_duration: None,
         }
     }
-}
-
-/// Reads `500ms`, `30s`, `10m`, `2h` or a combination such as `1m30s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let expected = || format!("expected a duration such as `30s`, `10m`, `1h30m` or `500ms`, got '{text}'");
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(expected());
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let number: u64 = rest[..digits].parse().map_err(|_| expected())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let one = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            _ => return Err(expected()),
-        };
-        total = one.checked_mul(u32::try_from(number).map_err(|_| expected())?).ok_or_else(expected)? + total;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
 }
 
 /// A short digest (FNV-1a, 64 bits) for noticing that a file changed.
@@ -309,7 +247,7 @@ fn read_yaml<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, Box
             && let Some(expected) = message.split("expected one of ").nth(1).or(message.split("expected ").nth(1))
         {
             let candidates: Vec<&str> = expected.split(", ").map(|c| c.trim_matches('`')).collect();
-            if let Some(near) = suggest(found, candidates.iter().copied()) {
+            if let Some(near) = nearest(found, candidates.iter().copied()) {
                 err = err.with_help(format!("did you mean `{near}`?"));
             }
         }
@@ -345,10 +283,10 @@ impl Checker<'_> {
 
     fn duration(&mut self, text: &Option<Text>) -> Option<Duration> {
         let text = text.as_ref()?;
-        match parse_duration(&text.value) {
+        match precheck_lang::parse_duration(&text.value) {
             Ok(d) => Some(d),
-            Err(message) => {
-                let err = self.at(text, "pipeline::duration", message);
+            Err(error) => {
+                let err = self.at(text, "pipeline::duration", error.to_string());
                 self.push(err);
                 None
             }
@@ -397,7 +335,7 @@ impl Checker<'_> {
                             "pipeline::unknown_name",
                             format!("`${{{name}}}` is not a parameter, a template input or `ITEM` here"),
                         );
-                        if let Some(near) = suggest(&name, scope.iter().map(String::as_str)) {
+                        if let Some(near) = nearest(&name, scope.iter().map(String::as_str)) {
                             err = err.with_help(format!("did you mean `${{{near}}}`?"));
                         }
                         self.push(err);
@@ -462,7 +400,7 @@ impl Checker<'_> {
         for d in depends {
             if !known.contains(&d.value.as_str()) {
                 let mut err = self.at(d, "pipeline::unknown_dependency", format!("no {what} named '{}'", d.value));
-                if let Some(near) = suggest(&d.value, known.iter().copied()) {
+                if let Some(near) = nearest(&d.value, known.iter().copied()) {
                     err = err.with_help(format!("did you mean '{near}'?"));
                 }
                 self.push(err);
@@ -576,7 +514,7 @@ impl Pipeline {
                 None => Kind::String,
                 Some(k) => Kind::from_name(&k.value).unwrap_or_else(|| {
                     let mut err = checker.at(k, "pipeline::type", format!("unknown type '{}'", k.value));
-                    let near = suggest(&k.value, ["string", "integer", "boolean", "list"]);
+                    let near = nearest(&k.value, ["string", "integer", "boolean", "list"]);
                     err = err.with_help(near.map_or_else(
                         || "types are string, integer, boolean and list".to_owned(),
                         |n| format!("did you mean '{n}'?"),
@@ -814,7 +752,7 @@ fn check_step(
     let (body, uses) = if let Some(uses) = &s.uses {
         let Some((template_file, template)) = templates.get(&uses.value) else {
             let mut err = checker.at(uses, "pipeline::unknown_template", format!("no template named '{}'", uses.value));
-            if let Some(near) = suggest(&uses.value, templates.keys().map(String::as_str)) {
+            if let Some(near) = nearest(&uses.value, templates.keys().map(String::as_str)) {
                 err = err.with_help(format!("did you mean '{near}'?"));
             }
             checker.push(err);
@@ -829,7 +767,7 @@ fn check_step(
                     "pipeline::unknown_input",
                     format!("template '{}' has no input '{key}'", uses.value),
                 );
-                if let Some(near) = suggest(key, inputs.iter().copied()) {
+                if let Some(near) = nearest(key, inputs.iter().copied()) {
                     err = err.with_help(format!("did you mean '{near}'?"));
                 }
                 checker.push(err);
@@ -977,7 +915,7 @@ fn action(checker: &mut Checker<'_>, name: &Text, body: &Body<'_>, scope: &BTree
                     "pipeline::capability",
                     format!("unknown capability '{}'", capability.value),
                 );
-                if let Some(near) = suggest(&capability.value, CAPABILITIES) {
+                if let Some(near) = nearest(&capability.value, CAPABILITIES) {
                     err = err.with_help(format!("did you mean '{near}'?"));
                 }
                 checker.push(err);

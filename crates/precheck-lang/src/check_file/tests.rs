@@ -170,6 +170,16 @@ fn structure_errors() {
 
     let e = errors("test 'a' {\n  timeout soon\n  retries many\n}\n");
     assert_eq!(e.len(), 2);
+    assert_eq!(e[0].message, "expected a duration such as `90s`, `1m30s` or `500ms`");
+
+    let e = errors("test 'a' {\n  timeout 0s\n}\n");
+    assert_eq!(e[0].message, "expected a duration longer than zero");
+}
+
+#[test]
+fn durations_are_written_as_in_pipeline_files() {
+    let file = CheckFile::parse("test 'a' {\n  timeout 1m30s\n  run true\n}\n", &|_| None).unwrap();
+    assert_eq!(file.tests[0].timeout, Some(Duration::from_secs(90)));
 }
 
 #[test]

@@ -129,9 +129,8 @@ fn parameter<'a>(ctx: &Ctx<'a>, i: &'a str) -> PResult<'a, AwsAssertion> {
         if !PARAMETER_TYPES.contains(&t.value.as_str()) {
             let mut e = GErr::custom(at, t.value.len() + 2, SyntaxErrorKind::Unexpected, "unknown parameter type")
                 .label("expected 'String', 'StringList' or 'SecureString'");
-            // Types are case-sensitive in SSM, so a type that differs only in case is suggested too.
-            let same_but_case = PARAMETER_TYPES.into_iter().find(|p| p.eq_ignore_ascii_case(&t.value));
-            if let Some(n) = same_but_case.or_else(|| nearest(&t.value, PARAMETER_TYPES)) {
+            // Types are case-sensitive in SSM: one that differs only in case is the first suggestion.
+            if let Some(n) = nearest(&t.value, PARAMETER_TYPES) {
                 e = e.help(format!("did you mean '{n}'?"));
             }
             return Err(nom::Err::Failure(e));

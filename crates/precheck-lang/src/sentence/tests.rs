@@ -81,6 +81,10 @@ fn try_forms() {
     assert_eq!((retry.attempts, retry.interval), (5, Duration::from_secs(30)));
     assert_eq!(retry.budget(), Duration::from_secs(120));
     assert_eq!(retry.span, Span::new(0, 25));
+    let s = ok("at most 4 times every 1m30s to get pods named 'nginx' and verify that 'status' is 'running'");
+    assert_eq!(s.retry.unwrap().interval, Duration::from_secs(90));
+    let s = ok("at most 4 times every 500ms to get pods named 'nginx' and verify that 'status' is 'running'");
+    assert_eq!(s.retry.unwrap().interval, Duration::from_millis(500));
     for (text, is_more) in [
         (
             "at most 2 times every 1s to get deploy named 'x' and verify that '.status.readyReplicas' is more than '1'",
@@ -204,6 +208,11 @@ fn regex_property_and_number_errors_point_inside_quotes() {
     let e = syntax("at most 3 times every 10000000000000000000s to get pods named 'x' and verify that 'status' is 'a'");
     assert_eq!((e.kind, e.span), (SyntaxErrorKind::Number, Span::new(22, 43)));
     assert_eq!(e.message, "the retry budget is longer than 7 days");
+    let e = syntax("at most 3 times every 99999999999999999999s to get pods named 'x' and verify that 'status' is 'a'");
+    assert_eq!(
+        (e.kind, e.span, e.message.as_str()),
+        (SyntaxErrorKind::Number, Span::new(22, 43), "duration too large")
+    );
     assert!(
         parse_sentence("at most 1 times every 99999999999s to get pods named 'x' and verify that 'status' is 'a'")
             .is_ok()

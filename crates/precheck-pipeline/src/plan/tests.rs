@@ -210,16 +210,6 @@ fn templates_local_and_imported() {
 }
 
 #[test]
-fn durations() {
-    assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-    assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-    assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-    assert!(parse_duration("10").is_err());
-    assert!(parse_duration("s").is_err());
-    assert!(parse_duration("99999999999h").is_err());
-}
-
-#[test]
 fn interpolation_escapes_and_errors() {
     let i = Interpolated("a-${X}-$${Y}-$Z".into());
     assert_eq!(i.names().unwrap(), [("X".to_owned(), 2)]);
