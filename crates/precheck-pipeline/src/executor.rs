@@ -457,17 +457,6 @@ async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf
 /// How long the end of a command's output may take to reach the log once the command exited.
 const COPY_GRACE: Duration = Duration::from_secs(2);
 
-/// Kills a command's whole process group when the attempt is dropped (a timeout): scripts start children.
-struct Group(Option<rustix::process::Pid>);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-    }
-}
-
 async fn command(
     shared: &Arc<Shared>,
     i: usize,
@@ -513,8 +502,9 @@ async fn command(
         .spawn()
         .map_err(|e| format!("cannot start '{program}': {e}"))?;
     let copy = pipe.map(|(reader, log)| tokio::spawn(shared.redactor.clone().copy_lines(reader, log)));
-    let mut group = Group(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
-    let pgid = group.0.map(|p| p.as_raw_nonzero().get());
+    // Killed with the attempt when it is dropped (a timeout, a cancelled run): scripts start children.
+    let mut group = precheck::command::ProcessGroup::of(&child);
+    let pgid = group.id();
     shared.update(i, None, |s| s.pgid = pgid);
     let waited = match node.timeout {
         Some(limit) => tokio::time::timeout(limit, child.wait()).await.ok(),
@@ -522,8 +512,8 @@ async fn command(
     };
     shared.update(i, None, |s| s.pgid = None);
     let succeeded = matches!(&waited, Some(Ok(status)) if status.success());
-    if !succeeded && let Some(pid) = group.0.take() {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    if !succeeded {
+        group.kill();
     }
     // What the command printed last reaches the log before the step ends. A background child of a command
     // that succeeded keeps its output open: it is not waited for beyond the grace (its copy goes on, as

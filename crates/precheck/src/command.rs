@@ -1,4 +1,5 @@
-//! `run` steps: a program started with an argument list (no shell), its exit status and output checked.
+//! Starting programs: the environment they get (never the trigger's token), their process group, and `run`
+//! steps (a program started with an argument list, no shell, its exit status and output checked).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -38,6 +39,44 @@ pub fn without_secrets(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::
     command
 }
 
+/// The process group of a program started with [`without_secrets`]`(…).process_group(0)`: its children,
+/// and theirs, end with it. Killed when dropped (a timeout or a cancelled run drops the future that holds
+/// it) unless [`ProcessGroup::release`]d, so a script's background child cannot outlive the step that
+/// started it by accident, nor hold its output open.
+#[derive(Debug)]
+pub struct ProcessGroup(Option<rustix::process::Pid>);
+
+impl ProcessGroup {
+    /// The group led by `child` (started with `process_group(0)`); empty when it has already been waited for.
+    pub fn of(child: &tokio::process::Child) -> Self {
+        Self(child.id().and_then(|id| rustix::process::Pid::from_raw(i32::try_from(id).ok()?)))
+    }
+
+    /// The group's id, as `kill -- -ID` takes it.
+    pub fn id(&self) -> Option<i32> {
+        self.0.map(|pid| pid.as_raw_nonzero().get())
+    }
+
+    /// Kills every process of the group now.
+    pub fn kill(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+
+    /// Lets the group live on: what the program left running is meant to outlast it (a port-forward
+    /// started in a setup).
+    pub fn release(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// What a stream printed: its first [`CAPTURE_LIMIT`] bytes, and how many more it printed.
 async fn capture(from: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, u64) {
     use tokio::io::AsyncReadExt;
@@ -69,12 +108,15 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn();
     let mut child = match child {
         Ok(child) => child,
         Err(e) => return (Status::Errored, format!("cannot start `{program}`: {e}")),
     };
+    // Dropped with this future (the test's timeout): the whole group goes, background children included.
+    let group = ProcessGroup::of(&child);
     let (out, err) = (child.stdout.take(), child.stderr.take());
     let ((stdout, stdout_dropped), (stderr, stderr_dropped)) = tokio::join!(capture(out), capture(err));
     let status = match child.wait().await {
@@ -83,6 +125,8 @@ pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]
             return (Status::Errored, format!("`{program}` could not be waited for: {e}"));
         }
     };
+    // It ended and closed its output: what it left running (with its output elsewhere) is meant to stay.
+    group.release();
     let stdout = String::from_utf8_lossy(&stdout);
     let stderr = String::from_utf8_lossy(&stderr);
     let combined = format!("{stdout}{stderr}");

@@ -258,6 +258,45 @@ mod tests {
         assert_eq!((a.status, a.message.as_str()), (Status::Failed, "timed out after 200ms"));
     }
 
+    /// Whether process `pid` still runs (a zombie does not).
+    fn running(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+    }
+
+    fn gone_within(pid: &str, limit: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while running(pid) {
+            if started.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    #[tokio::test]
+    async fn a_timeout_ends_what_a_command_started_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("background.pid");
+        let a = attempt(&format!("timeout 500ms\nrun sh -c 'sleep 60 & echo $! > {}; wait'", pid.display())).await;
+        assert_eq!(a.status, Status::Failed, "{}", a.message);
+        let pid = std::fs::read_to_string(&pid).unwrap().trim().to_owned();
+        assert!(gone_within(&pid, Duration::from_secs(5)), "the background sleep {pid} outlived the test's timeout");
+    }
+
+    #[tokio::test]
+    async fn what_a_finished_command_left_running_stays() {
+        // A setup's `kubectl port-forward … &` is meant to outlast the command that started it.
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("background.pid");
+        let a = attempt(&format!("run sh -c 'sleep 60 > /dev/null 2>&1 & echo $! > {}'", pid.display())).await;
+        assert_eq!(a.status, Status::Passed, "{}", a.message);
+        let pid = std::fs::read_to_string(&pid).unwrap().trim().to_owned();
+        assert!(running(&pid), "the background sleep {pid} was killed");
+        let _ = std::process::Command::new("kill").arg(&pid).status();
+    }
+
     #[test]
     fn human_durations() {
         assert_eq!(human(Duration::from_millis(250)), "250ms");
