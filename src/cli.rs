@@ -303,6 +303,7 @@ fn run(args: RunArgs) -> i32 {
         #[cfg(feature = "aws")]
         aws: args.target.aws(),
         cancel: None,
+        withheld: Default::default(),
     };
     let runtime = runtime();
     let (conclusion, report) = precheck::harness::run(&test_args, &suite, clusters, options, &runtime);

@@ -377,6 +377,8 @@ fn exec_options(target: &Target, parallelism: Option<usize>) -> Result<ExecOptio
         },
         env,
         run_id: None,
+        // The executor adds the pipeline's secret parameters to the trigger's token.
+        withheld: Default::default(),
     })
 }
 

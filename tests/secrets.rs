@@ -189,7 +189,8 @@ fn no_canary_reaches_any_output() {
         "test 'secret' {\n    verify parameter '/app/db/password' has type 'SecureString'\n    \
          verify parameter '/app/db/password' is 'wrong'\n}\n\ntest 'cluster' {\n    \
          verify there are 2 pods named '^nginx-'\n}\n\ntest 'secret parameter' {\n    \
-         verify '.data.a' is '${DB_TOKEN}' for configmaps named '^canary-free$' in namespace 'default'\n}\n",
+         verify '.data.a' is '${DB_TOKEN}' for configmaps named '^canary-free$' in namespace 'default'\n}\n\n\
+         test 'environment' {\n    run sh -c 'env > check-env.txt'\n}\n",
     )
     .unwrap();
     std::fs::write(
@@ -273,6 +274,13 @@ fn no_canary_reaches_any_output() {
     let logs = precheck(&moto, dir, &["pipeline", "logs", &id, "all/env-names", "--state-dir", "state"], &[]);
     assert!(text(&logs).contains("AWS_SECRET_ACCESS_KEY"), "steps get the credentials they need: {}", text(&logs));
     assert!(dir.join("state/runs").join(&id).join("report.html").exists());
+    // What a check file's command inherits: the credentials it needs (the aws CLI's), never the trigger's
+    // token nor a secret parameter the check file does not name.
+    let env = std::fs::read_to_string(dir.join("check-env.txt")).expect("the check file's command ran");
+    assert!(env.contains("AWS_SECRET_ACCESS_KEY="), "{env}");
+    for canary in canaries.iter().filter(|c| **c != AWS_CANARY) {
+        assert!(!env.contains(canary), "{canary} reached a check file's command");
+    }
 
     // Every file written: JUnit, run records, logs, the HTML report, the server's stderr.
     outputs.tree(&dir.join("state"));

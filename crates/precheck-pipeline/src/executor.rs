@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use precheck::command::Withheld;
 use tokio::sync::Semaphore;
 
 use crate::graph::{BoundAction, Graph, Node};
@@ -52,6 +53,10 @@ pub struct ExecOptions {
     /// What steps see as `PRECHECK_RUN_ID` instead of the record's id (an orchestrator's run, such as
     /// the Argo Workflow a step's pod belongs to).
     pub run_id: Option<String>,
+    /// Variables no started program inherits — `run` and `shell` steps and the commands of `checks` steps'
+    /// check files alike: the trigger's token always, the pipeline's secret parameters always (added by the
+    /// executor; a step that needs one names it in its `env:`), and these.
+    pub withheld: precheck::command::Withheld,
 }
 
 /// A change worth showing.
@@ -191,6 +196,10 @@ pub async fn execute(
         }
     }
     let redactor = Arc::new(Redactor::new(&pipeline, &graph.values));
+    // The pipeline's secret parameters may sit in Precheck's own environment (where they are read from):
+    // no step inherits them.
+    let mut options = options;
+    options.withheld = Withheld::new(options.withheld.names().chain(pipeline.secret_names()).map(str::to_owned));
     let shared = Arc::new(Shared {
         redactor,
         pipeline,
@@ -487,7 +496,10 @@ async fn command(
         None => shared.record.lock().expect("record lock").id.clone(),
     };
     // One expression: the command, holding the pipe's write end, is dropped once the program started.
-    let mut child = precheck::command::without_secrets(program)
+    let mut child = shared
+        .options
+        .withheld
+        .command(program)
         .args(args)
         .current_dir(&shared.pipeline.dir)
         .envs(shared.options.env.iter().map(|(k, v)| (k, v)))
@@ -606,6 +618,7 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths:
         })?
     };
     let target = shared.options.target.clone();
+    let withheld = shared.options.withheld.clone();
     // Dropped with this attempt (a timeout): the harness stops its tests at once.
     let (cancel, cancelled) = tokio::sync::watch::channel(false);
     let _cancel = CancelOnDrop(cancel);
@@ -616,6 +629,7 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths:
             #[cfg(feature = "aws")]
             aws: target.aws,
             cancel: Some(cancelled),
+            withheld,
             ..Default::default()
         };
         // libtest's own lines are not kept (they would reach a file unmasked, and a cancelled run's file

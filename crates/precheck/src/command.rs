@@ -22,24 +22,58 @@ pub const TRIGGER_TOKEN_VARIABLE: &str = "PRECHECK_TRIGGER_TOKEN";
 /// token is for the server alone, not for the commands of the runs it starts.
 pub const WITHHELD_VARIABLES: &[&str] = &[TRIGGER_TOKEN_VARIABLE];
 
-/// A command for `program` whose environment lacks [`WITHHELD_VARIABLES`]. Build on it in one expression
-/// (`without_secrets(p).args(…).spawn()`), so it is dropped with the file descriptors given to it once the
-/// program started: a pipe's write end kept open would keep its reader waiting.
+/// The variables a started program never gets: [`WITHHELD_VARIABLES`] always, and those the caller marks
+/// secret (a pipeline's `secret: true` parameters, which Precheck may read from its own environment). A
+/// program that needs one is given it explicitly, by name (a step's `env:`), after this list is applied.
 ///
 /// ```
-/// let command = precheck::command::without_secrets("env");
+/// use precheck::command::Withheld;
+///
+/// let withheld = Withheld::new(["REGISTRY_TOKEN"]);
+/// let command = withheld.command("env");
 /// let removed: Vec<_> = command.as_std().get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k).collect();
-/// assert_eq!(removed, ["PRECHECK_TRIGGER_TOKEN"]);
+/// assert_eq!(removed, ["PRECHECK_TRIGGER_TOKEN", "REGISTRY_TOKEN"]);
 /// ```
-pub fn without_secrets(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(program);
-    for name in WITHHELD_VARIABLES {
-        command.env_remove(name);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withheld(Vec<String>);
+
+impl Default for Withheld {
+    fn default() -> Self {
+        Self::new(std::iter::empty::<String>())
     }
-    command
 }
 
-/// The process group of a program started with [`without_secrets`]`(…).process_group(0)`: its children,
+impl Withheld {
+    /// [`WITHHELD_VARIABLES`] and `secret` names.
+    pub fn new(secret: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let mut names: Vec<String> = WITHHELD_VARIABLES.iter().map(|n| (*n).to_owned()).collect();
+        for name in secret {
+            let name = name.into();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Self(names)
+    }
+
+    /// The names withheld.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// A command for `program` whose inherited environment lacks the withheld names. Build on it in one
+    /// expression (`withheld.command(p).args(…).spawn()`), so it is dropped with the file descriptors given
+    /// to it once the program started: a pipe's write end kept open would keep its reader waiting.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(program);
+        for name in &self.0 {
+            command.env_remove(name);
+        }
+        command
+    }
+}
+
+/// The process group of a program started with [`Withheld::command`]`(…).process_group(0)`: its children,
 /// and theirs, end with it. Killed when dropped (a timeout or a cancelled run drops the future that holds
 /// it) unless [`ProcessGroup::release`]d, so a script's background child cannot outlive the step that
 /// started it by accident, nor hold its output open.
@@ -95,13 +129,19 @@ async fn capture(from: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, u
     }
 }
 
-/// Runs `command` in `dir`, with `env` added to the inherited environment, and checks it. Returns the
-/// status and a detail text with the exit status and the (bounded) output.
-pub async fn run_command(command: &Command, dir: &Path, env: &[(String, String)]) -> (Status, String) {
+/// Runs `command` in `dir`, with the inherited environment less `withheld`, plus `env`, and checks it.
+/// Returns the status and a detail text with the exit status and the (bounded) output.
+pub async fn run_command(
+    command: &Command,
+    dir: &Path,
+    env: &[(String, String)],
+    withheld: &Withheld,
+) -> (Status, String) {
     let Some((program, args)) = command.argv.split_first() else {
         return (Status::Invalid, "empty command".into());
     };
-    let child = without_secrets(program)
+    let child = withheld
+        .command(program)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
@@ -206,14 +246,16 @@ mod tests {
     #[tokio::test]
     async fn status_and_output_are_checked() {
         let dir = Path::new(".");
-        let (s, _) = run_command(&command("run printf 'a b'\nexpect output is 'a b'"), dir, &[]).await;
+        let (s, _) =
+            run_command(&command("run printf 'a b'\nexpect output is 'a b'"), dir, &[], &Withheld::default()).await;
         assert_eq!(s, Status::Passed);
-        let (s, d) = run_command(&command("run sh -c 'echo oops >&2; exit 3'\nexpect status 3\nexpect stderr contains 'oops'\nexpect stdout is ''"), dir, &[]).await;
+        let (s, d) = run_command(&command("run sh -c 'echo oops >&2; exit 3'\nexpect status 3\nexpect stderr contains 'oops'\nexpect stdout is ''"), dir, &[], &Withheld::default()).await;
         assert_eq!(s, Status::Passed, "{d}");
-        let (s, d) = run_command(&command("run false"), dir, &[]).await;
+        let (s, d) = run_command(&command("run false"), dir, &[], &Withheld::default()).await;
         assert_eq!(s, Status::Failed);
         assert!(d.starts_with("expected exit status 0, got exit status 1"), "{d}");
-        let (s, d) = run_command(&command("run echo hello\nexpect output matches '^bye'"), dir, &[]).await;
+        let (s, d) =
+            run_command(&command("run echo hello\nexpect output matches '^bye'"), dir, &[], &Withheld::default()).await;
         assert_eq!(s, Status::Failed);
         assert!(d.contains("expected output to match '^bye'"), "{d}");
     }
@@ -224,37 +266,62 @@ mod tests {
             &command("run printf '%s|' '$(id)' '`id`' 'a;b'\nexpect output is '$(id)|`id`|a;b|'"),
             Path::new("."),
             &[],
+            &Withheld::default(),
         )
         .await;
         assert_eq!(s, Status::Passed, "{d}");
     }
 
     #[tokio::test]
+    async fn a_withheld_variable_given_by_name_reaches_the_program() {
+        // Withheld from what is inherited (tests/secrets.rs and cli_pipeline.rs check that end to end),
+        // but a step's `env:` names it on purpose.
+        let withheld = Withheld::new(["PRECHECK_TEST_WITHHELD"]);
+        let env = [("PRECHECK_TEST_WITHHELD".to_owned(), "given".to_owned())];
+        let (s, d) = run_command(&command("run env"), Path::new("."), &env, &withheld).await;
+        assert_eq!(s, Status::Passed, "{d}");
+        assert!(d.contains("PRECHECK_TEST_WITHHELD=given"), "{d}");
+    }
+
+    #[tokio::test]
     async fn endless_output_is_kept_to_a_bound_and_says_so() {
         let line = "run sh -c 'head -c 20000000 /dev/zero | tr \\\\0 a; echo end'";
-        let (s, d) =
-            run_command(&command(&format!("{line}\nexpect output contains 'aaaa'")), Path::new("."), &[]).await;
+        let (s, d) = run_command(
+            &command(&format!("{line}\nexpect output contains 'aaaa'")),
+            Path::new("."),
+            &[],
+            &Withheld::default(),
+        )
+        .await;
         assert_eq!(s, Status::Passed, "{}", &d[..300]);
         assert!(
             d.contains(&format!("… {} more bytes not shown", 20_000_004 - OUTPUT_LIMIT)),
             "{}",
             &d[d.len() - 300..]
         );
-        let (s, d) = run_command(&command(&format!("{line}\nexpect stdout contains 'end'")), Path::new("."), &[]).await;
+        let (s, d) = run_command(
+            &command(&format!("{line}\nexpect stdout contains 'end'")),
+            Path::new("."),
+            &[],
+            &Withheld::default(),
+        )
+        .await;
         assert_eq!(s, Status::Failed);
         assert!(d.starts_with("expected stdout to contain 'end' (only the first 16 MiB of each stream were kept: 3222788 more bytes were not checked)"), "{}", &d[..300]);
     }
 
     #[tokio::test]
     async fn a_missing_program_is_an_error_not_a_failure() {
-        let (s, d) = run_command(&command("run precheck-no-such-program"), Path::new("."), &[]).await;
+        let (s, d) =
+            run_command(&command("run precheck-no-such-program"), Path::new("."), &[], &Withheld::default()).await;
         assert_eq!(s, Status::Errored);
         assert!(d.contains("cannot start `precheck-no-such-program`"), "{d}");
     }
 
     #[tokio::test]
     async fn huge_output_is_bounded() {
-        let (_, d) = run_command(&command("run head -c 100000 /dev/zero"), Path::new("."), &[]).await;
+        let (_, d) =
+            run_command(&command("run head -c 100000 /dev/zero"), Path::new("."), &[], &Withheld::default()).await;
         assert!(d.len() < OUTPUT_LIMIT + 200, "{}", d.len());
         assert!(d.contains("more bytes not shown"));
     }

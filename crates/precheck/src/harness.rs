@@ -217,6 +217,9 @@ pub struct RunOptions {
     /// killed, their API calls dropped) and end as errors; tests not started are not run. A pipeline's
     /// `checks` step that timed out cancels its run this way.
     pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Variables the check files' `run` commands never get (the trigger's token always; a pipeline's
+    /// secret parameters).
+    pub withheld: crate::command::Withheld,
 }
 
 /// What a test cancelled while it ran says.
@@ -264,6 +267,7 @@ impl Shared {
             namespaces,
             dir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
             source: &file.source,
+            withheld: &self.options.withheld,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct StepContext<'a> {
     pub dir: &'a Path,
     /// The check file's text, for line numbers.
     pub source: &'a str,
+    /// Variables `run` commands never get.
+    pub withheld: &'a crate::command::Withheld,
 }
 
 /// The namespaces a check file's scope names.
@@ -70,7 +72,7 @@ async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
                 Err(e) => (Status::Errored, e.to_string()),
             }
         }
-        Action::Run(command) => run_command(command, ctx.dir, &command_env(ctx)).await,
+        Action::Run(command) => run_command(command, ctx.dir, &command_env(ctx), ctx.withheld).await,
     }
 }
 
@@ -195,6 +197,7 @@ mod tests {
             namespaces: None,
             dir: Path::new("."),
             source: &source,
+            withheld: &crate::command::Withheld::default(),
         };
         run_attempt(ctx, &file.tests[0]).await
     }
