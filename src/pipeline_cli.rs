@@ -10,7 +10,7 @@ use precheck::cluster::Clusters;
 use precheck_pipeline::executor::{ChecksTarget, ExecOptions};
 use precheck_pipeline::graph::BoundAction;
 use precheck_pipeline::progress::{Progress, summary};
-use precheck_pipeline::record::{RunRecord, RunStatus, StepStatus, Store};
+use precheck_pipeline::record::{RunRecord, RunState, RunStatus, StepStatus, Store};
 use precheck_pipeline::run::RunError;
 use precheck_pipeline::{LoadError, Pipeline};
 
@@ -595,17 +595,14 @@ fn status(id: Option<&str>, json: bool, state: &StateDir) -> i32 {
         Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();
+    let state = run.state(&record);
     if json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&record).unwrap_or_default());
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&record.to_json(state)).unwrap_or_default());
         return exit_codes::SUCCESS;
     }
-    let state = match record.status {
-        RunStatus::Running if !run.is_running() => {
-            format!("interrupted (resume it: precheck pipeline resume {})", record.id)
-        }
-        RunStatus::Running => "running".to_owned(),
-        RunStatus::Succeeded => "succeeded".to_owned(),
-        RunStatus::Failed => "failed".to_owned(),
+    let state = match state {
+        RunState::Interrupted => format!("interrupted (resume it: precheck pipeline resume {})", record.id),
+        state => state.as_str().to_owned(),
     };
     let resumed = match record.resumes {
         0 => String::new(),
@@ -684,12 +681,7 @@ fn list(state: &StateDir) -> i32 {
         if let Ok(run) = store.open(&id)
             && let Ok(record) = run.read()
         {
-            let status = match record.status {
-                RunStatus::Running if !run.is_running() => "interrupted",
-                RunStatus::Running => "running",
-                RunStatus::Succeeded => "succeeded",
-                RunStatus::Failed => "failed",
-            };
+            let status = run.state(&record).as_str();
             let _ = writeln!(out, "{id}  {status:11}  {}", summary(&record));
         }
     }
@@ -780,7 +772,7 @@ fn report(id: Option<&str>, state: &StateDir) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match run.write_file("report.html", precheck_pipeline::html::render(&record).as_bytes()) {
+    match run.write_file("report.html", precheck_pipeline::html::render(&record, run.state(&record)).as_bytes()) {
         Ok(()) => {
             println!("{}", run.path().join("report.html").display());
             exit_codes::SUCCESS

@@ -317,6 +317,17 @@ fn a_run_killed_at_any_moment_resumes_without_redoing_finished_steps() {
         }
         let status = text(&ws.precheck(&["status", &id]));
         assert!(status.contains("interrupted (resume it: precheck pipeline resume"), "{status}");
+        if kills == 1 {
+            // Every view says so: the record as JSON, the list, the HTML report.
+            let json: serde_json::Value =
+                serde_json::from_slice(&ws.precheck(&["status", &id, "--json"]).stdout).unwrap();
+            assert_eq!(json["status"], "interrupted", "{json}");
+            let list = text(&ws.precheck(&["list"]));
+            assert!(list.contains(&format!("{id}  interrupted")), "{list}");
+            let report = ws.precheck(&["report", &id]);
+            let page = std::fs::read_to_string(String::from_utf8_lossy(&report.stdout).trim()).unwrap();
+            assert!(page.contains(r#"<span id="status">interrupted</span>"#), "{page}");
+        }
         let before = record["resumes"].as_u64().unwrap();
         let mut child = ws.command(&["resume", &id]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         resumed += 1;

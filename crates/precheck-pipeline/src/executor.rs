@@ -331,7 +331,8 @@ pub async fn execute(
         return Err(e.into());
     }
     let record = shared.record.lock().expect("record lock").clone();
-    shared.run.write_file("report.html", crate::html::render(&record).as_bytes())?;
+    let state = shared.run.state(&record);
+    shared.run.write_file("report.html", crate::html::render(&record, state).as_bytes())?;
     shared.observer.event(&record, &Event::RunFinished);
     Ok(record)
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::record::{RunRecord, StepRecord, StepStatus};
+use crate::record::{RunRecord, RunState, StepRecord, StepStatus};
 
 const NODE_WIDTH: u32 = 210;
 const NODE_HEIGHT: u32 = 46;
@@ -104,9 +104,9 @@ fn layout(record: &RunRecord) -> Layout {
     Layout { at, stages, width: x, height: height + 10 }
 }
 
-/// The page for a run, with links relative to the run's directory (where it is written as
-/// `report.html`).
-pub fn render(record: &RunRecord) -> String {
+/// The page for a run as it stands (`state`), with links relative to the run's directory (where it is
+/// written as `report.html`).
+pub fn render(record: &RunRecord, state: RunState) -> String {
     let layout = layout(record);
     let mut svg = String::new();
     let _ = write!(
@@ -227,8 +227,7 @@ pub fn render(record: &RunRecord) -> String {
         .map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(&cut(&v.as_text(), 80))))
         .chain(record.secrets.iter().map(|k| format!("<code>{}={}</code>", escape(k), crate::secret::MASK)))
         .collect();
-    let status =
-        serde_json::to_value(record.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let status = state.as_str();
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">

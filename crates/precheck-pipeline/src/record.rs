@@ -38,6 +38,43 @@ pub enum RunStatus {
     Failed,
 }
 
+/// How a run stands as every view shows it (`status`, `list`, the trigger API, the HTML report): its
+/// recorded status, except that a run recorded as running that no process holds any more was interrupted
+/// (killed, or its machine went down) and waits for `resume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// A process works on it.
+    Running,
+    /// Recorded as running, but no process holds it.
+    Interrupted,
+    /// Every step succeeded or was skipped by its `when`.
+    Succeeded,
+    /// A step failed.
+    Failed,
+}
+
+impl RunState {
+    /// The state's name, as the views write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Interrupted => "interrupted",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl RunRecord {
+    /// The record as `status --json` and `GET /runs/ID` show it: `status` is the run's [`RunState`].
+    pub fn to_json(&self, state: RunState) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        value["status"] = state.as_str().into();
+        value
+    }
+}
+
 /// How a step stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -481,6 +518,16 @@ impl RunDir {
                 Err(RecordError::Busy { id: self.id(), pid })
             }
             Err(e) => Err(io(&path)(e.into())),
+        }
+    }
+
+    /// How the run with this `record` stands now.
+    pub fn state(&self, record: &RunRecord) -> RunState {
+        match record.status {
+            RunStatus::Running if self.is_running() => RunState::Running,
+            RunStatus::Running => RunState::Interrupted,
+            RunStatus::Succeeded => RunState::Succeeded,
+            RunStatus::Failed => RunState::Failed,
         }
     }
 

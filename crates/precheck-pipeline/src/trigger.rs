@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::executor::{ExecOptions, Observer};
 use crate::plan::Pipeline;
-use crate::record::{RunStatus, Store};
+use crate::record::Store;
 use crate::run::{Prepared, RunError};
 
 /// The largest request body accepted.
@@ -170,8 +170,8 @@ impl Trigger {
                 self.start(request, Some(stage)).await
             }
             (Method::GET, ["runs"]) => self.runs(),
-            (Method::GET, ["runs", id]) => match self.store.open(id).and_then(|r| r.read()) {
-                Ok(record) => json(StatusCode::OK, &serde_json::to_value(&record).unwrap_or_default()),
+            (Method::GET, ["runs", id]) => match self.store.open(id).and_then(|run| Ok((run.read()?, run))) {
+                Ok((record, run)) => json(StatusCode::OK, &record.to_json(run.state(&record))),
                 // Not the error itself: it names the state directory.
                 Err(_) => error(StatusCode::NOT_FOUND, format!("no run '{id}'")),
             },
@@ -191,12 +191,7 @@ impl Trigger {
             .filter_map(|id| {
                 let run = self.store.open(&id).ok()?;
                 let record = run.read().ok()?;
-                let status = match record.status {
-                    RunStatus::Running if !run.is_running() => "interrupted",
-                    RunStatus::Running => "running",
-                    RunStatus::Succeeded => "succeeded",
-                    RunStatus::Failed => "failed",
-                };
+                let status = run.state(&record).as_str();
                 Some(serde_json::json!({ "run": id, "status": status, "stage": record.stage }))
             })
             .collect();

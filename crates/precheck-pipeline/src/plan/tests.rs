@@ -295,7 +295,8 @@ fn a_stage_may_wait_for_one_declared_below_it() {
     assert_eq!(ids, ["early/a", "late/b"]);
     assert_eq!(g.nodes[1].depends, [0]);
     let record = crate::record::RunRecord::new("r", &p, &g);
-    assert!(crate::html::render(&record).contains(r#"data-step="late/b""#));
+    let page = crate::html::render(&record, crate::record::RunState::Interrupted);
+    assert!(page.contains(r#"data-step="late/b""#) && page.contains(r#"<span id="status">interrupted</span>"#));
 }
 
 #[test]
