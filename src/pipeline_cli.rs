@@ -299,7 +299,7 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                return exit_codes::INFRASTRUCTURE;
+                return if e.is_invalid_input() { exit_codes::INVALID_INPUT } else { exit_codes::INFRASTRUCTURE };
             }
         }
     }
@@ -392,13 +392,7 @@ fn finish(result: Result<RunRecord, RunError>) -> i32 {
             print_pipeline_error(&e);
             exit_codes::INVALID_INPUT
         }
-        Err(
-            e @ (RunError::Values(_)
-            | RunError::Bind(_)
-            | RunError::Changed { .. }
-            | RunError::SecretsNeeded { .. }
-            | RunError::NotSecret { .. }),
-        ) => {
+        Err(e) if e.is_invalid_input() => {
             eprintln!("error: {e}");
             exit_codes::INVALID_INPUT
         }
@@ -446,13 +440,9 @@ fn export(file: &Path, dir: &Path, options: precheck_pipeline::argo::ArgoOptions
             }
             exit_codes::SUCCESS
         }
-        Err(e @ precheck_pipeline::argo::ExportError::Io { .. }) => {
-            eprintln!("error: {e}");
-            exit_codes::INFRASTRUCTURE
-        }
         Err(e) => {
             eprintln!("error: {e}");
-            exit_codes::INVALID_INPUT
+            if e.is_invalid_input() { exit_codes::INVALID_INPUT } else { exit_codes::INFRASTRUCTURE }
         }
     }
 }

@@ -975,3 +975,25 @@ fn a_real_api_server_with_argos_crds_accepts_every_exported_resource() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[test]
+fn names_argo_cannot_tell_apart_are_invalid_input_for_export_and_plan_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "name: p\nparameters: [{ name: ON, type: boolean, default: true }]\nstages:\n  - name: s\n    steps:\n      \
+         - { name: a.b, run: [ls], when: ON }\n      - { name: a_b, run: [ls], when: ON }\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let file = file.to_str().unwrap();
+    let out_dir = dir.path().join("argo");
+    let export = precheck(&["pipeline", "export", file, "--argo", out_dir.to_str().unwrap(), "--image", "i"], &state);
+    let conditions = dir.path().join("conditions");
+    let plan = precheck(&["pipeline", "plan", file, "--conditions", conditions.to_str().unwrap()], &state);
+    for (what, out) in [("export", &export), ("plan --conditions", &plan)] {
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", text(out));
+        assert!(text(out).contains("both become"), "{what}: {}", text(out));
+    }
+}

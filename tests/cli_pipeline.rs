@@ -651,3 +651,18 @@ stages:
     // The killed group closes the pipe at once: no grace waited for.
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }
+
+#[test]
+fn an_unknown_run_is_invalid_input_for_every_subcommand_that_takes_one() {
+    let ws = Workspace::new();
+    for args in [
+        &["status", "no-such-run"][..],
+        &["logs", "no-such-run"],
+        &["report", "no-such-run"],
+        &["resume", "no-such-run"],
+    ] {
+        let out = ws.precheck(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("no run 'no-such-run'"), "{args:?}: {}", text(&out));
+    }
+}

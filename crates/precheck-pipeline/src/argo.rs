@@ -316,6 +316,13 @@ pub fn conditions(pipeline: &Pipeline) -> Result<Vec<(String, &Condition)>, Expo
     Ok(keys)
 }
 
+impl ExportError {
+    /// True when the pipeline or the values given are at fault (exit 2), not the file system (exit 4).
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(self, Self::Io { .. })
+    }
+}
+
 /// Checks the values given to an exported pipeline (`NAME=VALUE`, the last of a name counting) beyond what a
 /// local run checks: in Argo a list parameter also feeds `withParam`, which reads JSON lists only.
 ///

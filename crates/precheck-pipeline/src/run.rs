@@ -62,6 +62,23 @@ pub enum RunError {
     },
 }
 
+impl RunError {
+    /// True when the input is at fault (exit 2): the pipeline file, the values, a stage or run that does
+    /// not exist, a resume that lacks or adds values. Otherwise Precheck could not do its work (exit 4).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Load(_)
+                | Self::Values(_)
+                | Self::Bind(_)
+                | Self::Changed { .. }
+                | Self::SecretsNeeded { .. }
+                | Self::NotSecret { .. }
+                | Self::Record(RecordError::NotFound { .. })
+        )
+    }
+}
+
 /// Starts a new run of `pipeline` with `values` (all of it, or one `stage`) and runs it to the end.
 pub async fn start(
     pipeline: Arc<Pipeline>,
