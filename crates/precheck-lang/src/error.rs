@@ -187,12 +187,22 @@ pub struct NotUtf8 {
 /// Messages quote the input they stumbled on; a megabyte-long word is quoted by its start.
 const MAX_MESSAGE: usize = 300;
 
-pub(crate) fn bounded(mut text: String) -> String {
-    if let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE) {
-        text.truncate(cut);
-        text.push('…');
+pub(crate) fn bounded(text: String) -> String {
+    shorten(&text, MAX_MESSAGE)
+}
+
+/// `text` cut after `max` characters, `…` marking the cut: how messages, step logs' last lines and reports
+/// quote text that may be long.
+///
+/// ```
+/// assert_eq!(precheck_lang::shorten("abcdef", 3), "abc…");
+/// assert_eq!(precheck_lang::shorten("abc", 3), "abc");
+/// ```
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
-    text
 }
 
 /// A file's bytes as text, or where they stop being UTF-8 (files are read as bytes so that the error can

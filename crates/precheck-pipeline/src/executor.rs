@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use precheck::command::Withheld;
+use precheck_lang::shorten;
 use tokio::sync::Semaphore;
 
 use crate::graph::{BoundAction, Graph, Node};
@@ -684,15 +685,6 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths:
         }
         _ => summary,
     })
-}
-
-/// `text` cut to its first `max` characters, with `…` when cut (messages stay one short line).
-fn shorten(text: &str, max: usize) -> String {
-    let mut short: String = text.chars().take(max).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
 }
 
 /// Cancels a `checks` step's harness run when dropped: at the end of the attempt, or when its timeout

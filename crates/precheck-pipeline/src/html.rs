@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use precheck_lang::shorten;
+
 use crate::record::{RunRecord, RunState, StepRecord, StepStatus};
 
 const NODE_WIDTH: u32 = 210;
@@ -34,15 +36,6 @@ fn escape(text: &str) -> String {
 }
 
 /// Cuts text to `max` characters, with an ellipsis.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
-    short.push('…');
-    short
-}
-
 fn colour(status: StepStatus) -> (&'static str, &'static str) {
     match status {
         StepStatus::Succeeded => ("#d9f2dd", "#2e7d32"),
@@ -199,7 +192,7 @@ pub fn render(record: &RunRecord, state: RunState) -> String {
             tx = x + 8,
             ty1 = y + 18,
             ty2 = y + 35,
-            label = escape(&cut(&step.id, 30)),
+            label = escape(&shorten(&step.id, 29)),
             took = duration(step),
         );
     }
@@ -218,13 +211,13 @@ pub fn render(record: &RunRecord, state: RunState) -> String {
             attempts = step.attempts,
             max = step.max_attempts,
             took = duration(step),
-            message = escape(&cut(step.message.as_deref().unwrap_or_default(), 500)),
+            message = escape(&shorten(step.message.as_deref().unwrap_or_default(), 499)),
         );
     }
     let values: Vec<String> = record
         .values
         .iter()
-        .map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(&cut(&v.as_text(), 80))))
+        .map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(&shorten(&v.as_text(), 79))))
         .chain(record.secrets.iter().map(|k| format!("<code>{}={}</code>", escape(k), crate::secret::MASK)))
         .collect();
     let status = state.as_str();
@@ -266,7 +259,5 @@ mod tests {
     #[test]
     fn text_is_escaped_and_cut() {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(cut("abcdef", 4), "abc…");
-        assert_eq!(cut("abc", 4), "abc");
     }
 }
