@@ -487,7 +487,7 @@ fn step(
         let result = prepared.execute(progress, options).await;
         let _ = done.send(());
         let _ = follow.await;
-        result.map_err(RunError::from)
+        result
     });
     finish(result)
 }

@@ -90,6 +90,17 @@ pub trait Observer: Send + Sync {
     fn event(&self, record: &RunRecord, event: &Event);
 }
 
+/// Several observers, told in order.
+pub struct Observers(pub Vec<Arc<dyn Observer>>);
+
+impl Observer for Observers {
+    fn event(&self, record: &RunRecord, event: &Event) {
+        for observer in &self.0 {
+            observer.event(record, event);
+        }
+    }
+}
+
 /// An observer that ignores everything.
 #[derive(Debug, Default)]
 pub struct Quiet;
@@ -332,8 +343,6 @@ pub async fn execute(
         return Err(e.into());
     }
     let record = shared.record.lock().expect("record lock").clone();
-    let state = shared.run.state(&record);
-    shared.run.write_file("report.html", crate::html::render(&record, state).as_bytes())?;
     shared.observer.event(&record, &Event::RunFinished);
     Ok(record)
 }

@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 use precheck_lang::shorten;
 
-use crate::record::{RunRecord, RunState, StepRecord, StepStatus};
+use crate::executor::{Event, Observer};
+use crate::record::{RecordError, RunDir, RunRecord, RunState, StepRecord, StepStatus};
 
 const NODE_WIDTH: u32 = 210;
 const NODE_HEIGHT: u32 = 46;
@@ -95,6 +96,38 @@ fn layout(record: &RunRecord) -> Layout {
         x += width + STAGE_GAP;
     }
     Layout { at, stages, width: x, height: height + 10 }
+}
+
+/// Writes a run's `report.html` when the run ends: an observer of the execution, which itself knows no
+/// view. A failed write is kept for the caller ([`ReportFile::take_error`]); the run's record is not
+/// affected by it.
+#[derive(Debug)]
+pub struct ReportFile {
+    run: RunDir,
+    error: std::sync::Mutex<Option<RecordError>>,
+}
+
+impl ReportFile {
+    /// The report of the run in `run`.
+    pub fn new(run: RunDir) -> Self {
+        Self { run, error: std::sync::Mutex::new(None) }
+    }
+
+    /// Why the report could not be written, once.
+    pub fn take_error(&self) -> Option<RecordError> {
+        self.error.lock().expect("report lock").take()
+    }
+}
+
+impl Observer for ReportFile {
+    fn event(&self, record: &RunRecord, event: &Event) {
+        if *event == Event::RunFinished {
+            let page = render(record, self.run.state(record));
+            if let Err(e) = self.run.write_file("report.html", page.as_bytes()) {
+                *self.error.lock().expect("report lock") = Some(e);
+            }
+        }
+    }
 }
 
 /// The page for a run as it stands (`state`), with links relative to the run's directory (where it is
@@ -257,7 +290,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_is_escaped_and_cut() {
+    fn text_is_escaped() {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+
+    #[tokio::test]
+    async fn the_report_is_written_as_the_run_ends_and_a_failed_write_leaves_the_record_whole() {
+        use crate::record::Store;
+        use crate::run::{Prepared, RunError};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let text = "name: p\nstages:\n  - name: s\n    steps: [{ name: a, run: [\"true\"] }]\n";
+        let pipeline = Arc::new(crate::Pipeline::parse(&dir.path().join("p.yaml"), text).unwrap());
+        let store = Store::new(dir.path().join("state"));
+        let quiet = || Arc::new(crate::executor::Quiet) as Arc<dyn Observer>;
+
+        let prepared = Prepared::new(pipeline.clone(), &Default::default(), None, &store).unwrap();
+        let run_dir = prepared.dir().to_path_buf();
+        let record = prepared.execute(quiet(), Default::default()).await.unwrap();
+        let page = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+        assert!(page.contains(&format!("<span id=\"run\">{}</span>", record.id)), "{page}");
+
+        // A directory where the page goes: the run still ends as it did, its record written.
+        let prepared = Prepared::new(pipeline, &Default::default(), None, &store).unwrap();
+        let (id, run_dir) = (prepared.id().to_owned(), prepared.dir().to_path_buf());
+        std::fs::create_dir_all(run_dir.join("report.html/in-the-way")).unwrap();
+        let error = prepared.execute(quiet(), Default::default()).await.unwrap_err();
+        assert!(matches!(error, RunError::Report(_)), "{error}");
+        assert!(error.to_string().starts_with("the run ended, but its report could not be written"), "{error}");
+        let record = store.open(&id).unwrap().read().unwrap();
+        assert_eq!(record.status, crate::record::RunStatus::Succeeded);
     }
 }

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use crate::LoadError;
-use crate::executor::{ExecError, ExecOptions, Observer, execute};
+use crate::executor::{ExecError, ExecOptions, Observer, Observers, execute};
 use crate::graph::{BindError, ValuesError};
+use crate::html::ReportFile;
 use crate::plan::Pipeline;
 use crate::record::{RecordError, RunRecord, RunStatus, StepStatus, Store};
 use crate::value::Values;
@@ -28,6 +29,9 @@ pub enum RunError {
     /// Execution stopped.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// The run ended (its record is whole) but its HTML report could not be written.
+    #[error("the run ended, but its report could not be written: {0}")]
+    Report(RecordError),
     /// A resumed run needs the values of secret parameters again (they are not recorded).
     #[error(
         "run '{id}' had secret parameters, which are not recorded: give {} again (`-p NAME=…` or the \
@@ -88,7 +92,7 @@ pub async fn start(
     observer: Arc<dyn Observer>,
     options: ExecOptions,
 ) -> Result<RunRecord, RunError> {
-    Ok(Prepared::new(pipeline, values, stage, store)?.execute(observer, options).await?)
+    Prepared::new(pipeline, values, stage, store)?.execute(observer, options).await
 }
 
 /// A run created, recorded and locked, not started yet: its id can be handed out (the trigger API answers
@@ -126,10 +130,28 @@ impl Prepared {
         self.run.path()
     }
 
-    /// Runs it to the end.
-    pub async fn execute(self, observer: Arc<dyn Observer>, options: ExecOptions) -> Result<RunRecord, ExecError> {
+    /// Runs it to the end; `report.html` is written as it ends.
+    pub async fn execute(self, observer: Arc<dyn Observer>, options: ExecOptions) -> Result<RunRecord, RunError> {
         let _lock = self.lock;
-        execute(self.pipeline, self.graph, self.run, self.record, observer, options).await
+        with_report(self.pipeline, self.graph, self.run, self.record, observer, options).await
+    }
+}
+
+/// Executes with `observer` and the writer of the run's HTML report beside it.
+async fn with_report(
+    pipeline: Arc<Pipeline>,
+    graph: crate::Graph,
+    run: crate::record::RunDir,
+    record: RunRecord,
+    observer: Arc<dyn Observer>,
+    options: ExecOptions,
+) -> Result<RunRecord, RunError> {
+    let report = Arc::new(ReportFile::new(run.clone()));
+    let observers = Arc::new(Observers(vec![observer, report.clone()]));
+    let record = execute(pipeline, graph, run, record, observers, options).await?;
+    match report.take_error() {
+        Some(e) => Err(RunError::Report(e)),
+        None => Ok(record),
     }
 }
 
@@ -198,5 +220,5 @@ pub async fn resume(
     record.status = RunStatus::Running;
     record.resumes += 1;
     run.write(&record)?;
-    Ok(execute(pipeline, graph, run, record, observer, options).await?)
+    with_report(pipeline, graph, run, record, observer, options).await
 }
