@@ -499,8 +499,8 @@ impl LiveCluster {
         let api = self.api(kind, namespaces);
         let calls = self.calls.clone();
         let action = describe_list(kind, namespaces, selection);
-        let (named, all) = (selection.list_params(true), selection.list_params(false));
-        let by_name = selection.name.is_some();
+        // By name when the sentence names one object; `all` when the server cannot select by name.
+        let (params, all) = (selection.list_params(true), selection.list_params(false));
         let result = self
             .lists
             .run(key, move || {
@@ -509,7 +509,7 @@ impl LiveCluster {
                     // again for that page only), all pages read from the snapshot of the first.
                     let mut objects = Vec::new();
                     let mut next: Option<String> = None;
-                    let mut params = if by_name { named } else { all.clone() };
+                    let mut params = params;
                     let resource_version = loop {
                         let page = match &next {
                             Some(token) => params.clone().limit(LIST_PAGE).continue_token(token),

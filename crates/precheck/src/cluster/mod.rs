@@ -194,10 +194,7 @@ impl Cluster {
             }
             #[cfg(feature = "kube")]
             Backend::Live(live) => {
-                if let Some(labels) = labels {
-                    LabelSelector::parse(labels)?;
-                }
-                let name = target.name.as_ref().and_then(|n| n.value.exact_text());
+                let (labels, name) = server_selection(target)?;
                 live.list(&target.resource.value, namespaces, Selection { labels, name: name.as_deref() }).await
             }
         }
@@ -222,12 +219,8 @@ impl Cluster {
             }
             #[cfg(feature = "kube")]
             Backend::Live(live) => {
-                let labels = assertion.target.labels.as_ref().map(|l| l.value.as_str());
-                if let Some(labels) = labels {
-                    LabelSelector::parse(labels)?;
-                }
+                let (labels, name) = server_selection(&assertion.target)?;
                 let budget = retry.budget();
-                let name = assertion.target.name.as_ref().and_then(|n| n.value.exact_text());
                 let selection = Selection { labels, name: name.as_deref() };
                 live.wait(&assertion.target.resource.value, namespaces, selection, budget, retry.interval, |objects| {
                     evaluate(assertion, objects)
@@ -324,4 +317,16 @@ impl Clusters {
             ClusterSource::Live(_) => self.cache.lock().await.values().map(|c| c.requests()).sum(),
         }
     }
+}
+
+/// What a target asks the server for: its label selector (checked first, so a bad one is invalid input
+/// and not the server's 400) and the exact name of a pattern anchored at both ends; evaluation still applies
+/// the whole sentence.
+#[cfg(feature = "kube")]
+fn server_selection(target: &precheck_lang::Target) -> Result<(Option<&str>, Option<String>), ClusterError> {
+    let labels = target.labels.as_ref().map(|l| l.value.as_str());
+    if let Some(labels) = labels {
+        LabelSelector::parse(labels)?;
+    }
+    Ok((labels, target.name.as_ref().and_then(|n| n.value.exact_text())))
 }
