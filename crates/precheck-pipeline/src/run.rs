@@ -204,8 +204,8 @@ pub async fn resume(
     for step in &mut record.steps {
         // What the crashed run started is still running in its own process group: stop it first, so the
         // step does not run twice at once.
-        if let Some(pgid) = step.pgid.take().and_then(rustix::process::Pid::from_raw) {
-            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        if let Some(pgid) = step.pgid.take() {
+            precheck::command::ProcessGroup::recorded(pgid).kill();
         }
         if redo(step) || (step.finally && any_redone) {
             step.status = StepStatus::Pending;

@@ -86,6 +86,11 @@ impl ProcessGroup {
         Self(child.id().and_then(|id| rustix::process::Pid::from_raw(i32::try_from(id).ok()?)))
     }
 
+    /// The group of id `pgid` recorded earlier (by a process that crashed since), to end what it left.
+    pub fn recorded(pgid: i32) -> Self {
+        Self(rustix::process::Pid::from_raw(pgid))
+    }
+
     /// The group's id, as `kill -- -ID` takes it.
     pub fn id(&self) -> Option<i32> {
         self.0.map(|pid| pid.as_raw_nonzero().get())

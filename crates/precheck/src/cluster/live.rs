@@ -285,25 +285,24 @@ pub struct Selection<'a> {
 }
 
 impl Selection<'_> {
+    /// The field selector that names the object.
+    fn fields(&self) -> Option<String> {
+        self.name.map(|name| format!("metadata.name={name}"))
+    }
+
     fn list_params(&self, by_name: bool) -> ListParams {
-        let mut params = ListParams::default();
-        if let Some(labels) = self.labels {
-            params = params.labels(labels);
-        }
-        match self.name {
-            Some(name) if by_name => params.fields(&format!("metadata.name={name}")),
-            _ => params,
+        ListParams {
+            label_selector: self.labels.map(str::to_owned),
+            field_selector: self.fields().filter(|_| by_name),
+            ..ListParams::default()
         }
     }
 
     fn watch_params(&self, seconds: u32) -> WatchParams {
-        let mut params = WatchParams::default().timeout(seconds);
-        if let Some(labels) = self.labels {
-            params = params.labels(labels);
-        }
-        match self.name {
-            Some(name) => params.fields(&format!("metadata.name={name}")),
-            None => params,
+        WatchParams {
+            label_selector: self.labels.map(str::to_owned),
+            field_selector: self.fields(),
+            ..WatchParams::default().timeout(seconds)
         }
     }
 }
