@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 use precheck::cluster::Clusters;
 use precheck_pipeline::executor::{ChecksTarget, ExecOptions};
 use precheck_pipeline::graph::BoundAction;
-use precheck_pipeline::progress::{Progress, summary};
-use precheck_pipeline::record::{RunRecord, RunState, RunStatus, StepStatus, Store};
+use precheck_pipeline::progress::{Progress, mark, summary};
+use precheck_pipeline::record::{RunRecord, RunState, RunStatus, Store};
 use precheck_pipeline::run::RunError;
 use precheck_pipeline::{LoadError, Pipeline};
 
@@ -386,7 +386,8 @@ fn finish(result: Result<RunRecord, RunError>) -> i32 {
     match result {
         Ok(record) => match record.status {
             RunStatus::Succeeded => exit_codes::SUCCESS,
-            _ => exit_codes::FAILED,
+            RunStatus::Errored => exit_codes::INFRASTRUCTURE,
+            RunStatus::Failed | RunStatus::Running => exit_codes::FAILED,
         },
         Err(RunError::Load(e)) => {
             print_pipeline_error(&e);
@@ -601,14 +602,7 @@ fn status(id: Option<&str>, json: bool, state: &StateDir) -> i32 {
     let _ = writeln!(out, "run {} ({}) {state}: {}{resumed}", record.id, record.pipeline, summary(&record));
     let width = record.steps.iter().map(|s| s.id.chars().count()).max().unwrap_or(0);
     for s in &record.steps {
-        let mark = match s.status {
-            StepStatus::Succeeded => "✓",
-            StepStatus::Failed => "✗",
-            StepStatus::Skipped => "⤼",
-            StepStatus::Running => "▶",
-            StepStatus::Retrying => "↻",
-            StepStatus::Pending => "·",
-        };
+        let mark = mark(s.status);
         let took = s.duration().map(|d| format!("{:.1}s", d.as_secs_f64())).unwrap_or_else(|| "-".into());
         let attempts = match s.attempts {
             0 => String::new(),

@@ -520,3 +520,63 @@ fn a_pipeline_deploys_a_stack_once_then_validates_it() {
     assert!(all.contains("could not ask AWS (cloudformation:CreateStack)") || all.contains("InvalidSubnet"), "{all}");
     assert!(all.contains("⤼ validation/stack skipped: not run: build/network did not succeed"), "{all}");
 }
+
+#[test]
+fn a_pipeline_that_cannot_ask_aws_is_errored_not_failed() {
+    let moto = deployed();
+    let template = repo_root().join("checks/preflight/network.yaml");
+    std::fs::write(moto.path("ssm.check"), "test 'name' {\n    verify parameter '/preflight/cluster/name' exists\n}\n")
+        .unwrap();
+    let pipeline = moto.path("pipeline.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "name: denied\nstages:\n  - name: build\n    steps:\n      - name: network\n        cloudformation:\n          \
+             stack: denied-net\n          template: {}\n          parameters: {{ ClusterName: denied }}\n      \
+             - {{ name: ssm, checks: [ssm.check] }}\n      - {{ name: after, depends: [network], run: [echo, never] }}\n",
+            template.display()
+        ),
+    )
+    .unwrap();
+    let state = moto.path("state");
+    let run = |extra: &[(&str, &str)]| {
+        let out = precheck_with(
+            &moto,
+            &["pipeline", "run", pipeline.to_str().unwrap(), "--state-dir", state.to_str().unwrap()],
+            extra,
+        );
+        let status = precheck(&moto, &["pipeline", "status", "--json", "--state-dir", state.to_str().unwrap()]);
+        let record: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status --json");
+        (out, record)
+    };
+    let step = |record: &serde_json::Value, id: &str| {
+        let step = record["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap().clone();
+        (step["status"].as_str().unwrap().to_owned(), step["message"].as_str().unwrap_or_default().to_owned())
+    };
+
+    // A user who may not touch CloudFormation or SSM: AWS refused the caller, not the stack.
+    let (id, secret) = ec2_reader(&moto);
+    let as_reader =
+        [("AWS_ACCESS_KEY_ID", id.as_str()), ("AWS_SECRET_ACCESS_KEY", secret.as_str()), ("AWS_SESSION_TOKEN", "")];
+    let (out, record) = run(&as_reader);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert_eq!(record["status"], "errored", "{record}");
+    let (status, message) = step(&record, "build/network");
+    assert_eq!(status, "errored", "{record}");
+    assert!(
+        message.contains("could not ask AWS (cloudformation:DescribeStacks)") && message.contains("AccessDenied"),
+        "{message}"
+    );
+    let (status, message) = step(&record, "build/ssm");
+    assert_eq!(status, "errored", "{record}");
+    assert!(message.contains("could not ask AWS (ssm:GetParameter)"), "{message}");
+    assert_eq!(step(&record, "build/after").0, "skipped", "{record}");
+    assert!(all.contains("⚠ build/network errored after 1 attempt"), "{all}");
+
+    // No AWS at all (nothing listens on the endpoint): the same.
+    let (out, record) = run(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(step(&record, "build/network").0, "errored", "{record}");
+    assert_eq!(step(&record, "build/ssm").0, "errored", "{record}");
+}

@@ -1,6 +1,11 @@
 //! End-to-end tests of `precheck pipeline`: plans, runs with retries, fan-out, conditions, parallelism,
 //! timeouts and `finally` steps; parameters that never reach a shell; run records that survive SIGKILL.
 
+#[path = "support/cluster.rs"]
+mod cluster;
+#[path = "support/workspace.rs"]
+mod workspace;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -665,4 +670,50 @@ fn an_unknown_run_is_invalid_input_for_every_subcommand_that_takes_one() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert!(text(&out).contains("no run 'no-such-run'"), "{args:?}: {}", text(&out));
     }
+}
+
+#[test]
+fn steps_that_cannot_ask_the_cluster_or_start_their_program_are_errored_and_the_run_exits_4() {
+    let ws = Workspace::new();
+    let kubeconfig = cluster::unreachable_kubeconfig(ws.dir.path());
+    ws.write("pods.check", "test 'pods' {\n    verify there are 2 pods named 'nginx'\n}\n");
+    ws.write("config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\ndata: { a: b }\n");
+    let file = ws.write(
+        "p.yaml",
+        "name: unreachable\nstages:\n  - name: s\n    steps:\n      - { name: checks, checks: [pods.check] }\n      \
+         - { name: apply, apply: [config.yaml] }\n      - { name: missing, run: [precheck-no-such-program] }\n      \
+         - { name: fails, run: [sh, -c, 'exit 1'] }\n      - { name: after, depends: [checks], run: [echo, never] }\n",
+    );
+    let out = ws.precheck(&["run", file.to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()]);
+    let all = text(&out);
+    // A step errored: the run is errored (exit 4) even though another step failed.
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    let record = ws.record();
+    assert_eq!(record["status"], "errored", "{record}");
+    for (id, status, says) in [
+        ("s/checks", "errored", "1 of 1 tests could not run, first 'pods'"),
+        ("s/apply", "errored", "discovery of /v1 ConfigMap"),
+        ("s/missing", "errored", "cannot start 'precheck-no-such-program'"),
+        ("s/fails", "failed", "'sh' exited with status 1"),
+        ("s/after", "skipped", "not run: s/checks did not succeed"),
+    ] {
+        let step = step(&record, id);
+        assert_eq!(step["status"], status, "{id}: {record}");
+        assert!(step["message"].as_str().unwrap_or_default().contains(says), "{id}: {record}");
+    }
+    assert!(step(&record, "s/checks")["message"].as_str().unwrap().contains("could not ask the cluster"), "{record}");
+    assert!(all.contains("⚠ s/missing errored after 1 attempt"), "{all}");
+    assert!(all.contains(" errored: 0 succeeded, 1 failed, 3 errored, 1 skipped"), "{all}");
+    let run_dir = ws.path("state/runs").join(record["id"].as_str().unwrap());
+    let log = std::fs::read_to_string(run_dir.join("logs/s.missing.log")).unwrap();
+    assert!(log.contains("== errored: cannot start 'precheck-no-such-program'"), "{log}");
+    // Every view says the same.
+    let status = ws.precheck(&["status"]);
+    assert!(text(&status).contains(") errored: 0 succeeded, 1 failed, 3 errored, 1 skipped"), "{}", text(&status));
+    assert!(text(&status).contains("⚠ s/apply"), "{}", text(&status));
+    let list = ws.precheck(&["list"]);
+    assert!(text(&list).contains("errored"), "{}", text(&list));
+    let report = ws.precheck(&["report"]);
+    let html = std::fs::read_to_string(String::from_utf8_lossy(&report.stdout).trim()).unwrap();
+    assert!(html.contains("errored"), "{html}");
 }

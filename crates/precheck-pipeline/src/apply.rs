@@ -18,6 +18,8 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchP
 use kube::discovery::{ApiCapabilities, Scope, pinned_kind};
 use precheck::cluster::{BoundedCalls, ClusterError};
 
+use crate::executor::AttemptError;
+
 /// How long a CRD may take to become `Established`, and its kind to be served.
 const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -29,7 +31,10 @@ struct Kinds {
 }
 
 impl Kinds {
-    async fn resolve(&mut self, gvk: &GroupVersionKind) -> Result<Option<(ApiResource, ApiCapabilities)>, String> {
+    async fn resolve(
+        &mut self,
+        gvk: &GroupVersionKind,
+    ) -> Result<Option<(ApiResource, ApiCapabilities)>, AttemptError> {
         if let Some(found) = self.known.get(gvk) {
             return Ok(Some(found.clone()));
         }
@@ -54,14 +59,14 @@ impl Kinds {
     }
 
     /// Waits until discovery serves `gvk` (a CRD just established).
-    async fn wait_for(&mut self, gvk: &GroupVersionKind) -> Result<(), String> {
+    async fn wait_for(&mut self, gvk: &GroupVersionKind) -> Result<(), AttemptError> {
         let started = Instant::now();
         while self.resolve(gvk).await?.is_none() {
             if started.elapsed() > ESTABLISHED_TIMEOUT {
-                return Err(format!(
+                return Err(AttemptError::Failed(format!(
                     "kind {} of {}/{} not served after {ESTABLISHED_TIMEOUT:?}",
                     gvk.kind, gvk.group, gvk.version
-                ));
+                )));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -69,12 +74,15 @@ impl Kinds {
     }
 }
 
-/// A failed call in the words of a step's log: what was being done, then why.
-fn said(error: ClusterError) -> String {
-    match error {
+/// A failed call in the words of a step's log: what was being done, then why. The cluster refusing the
+/// input (an unknown resource type) is a failure; a cluster that could not be asked makes the step errored.
+fn said(error: ClusterError) -> AttemptError {
+    let invalid = error.is_invalid_input();
+    let message = match error {
         ClusterError::Api { action, message } => format!("{action}: {message}"),
         other => other.to_string(),
-    }
+    };
+    if invalid { AttemptError::Failed(message) } else { AttemptError::Errored(message) }
 }
 
 /// The objects of a manifest file: every YAML document, `kind: List` items included, empty ones skipped.
@@ -105,8 +113,9 @@ pub async fn apply(
     options: &precheck::cluster::ConnectOptions,
     files: &[PathBuf],
     log: &mut (dyn FnMut(&str) + Send),
-) -> Result<(), String> {
-    let (client, default_namespace) = precheck::cluster::client(options).await.map_err(|e| e.to_string())?;
+) -> Result<(), AttemptError> {
+    let (client, default_namespace) =
+        precheck::cluster::client(options).await.map_err(|e| AttemptError::Errored(e.to_string()))?;
     // An apply may wait on admission webhooks (up to 30 s each): an attempt gets the API server's own
     // 60 s request timeout, and the call two of them and their backoff.
     let calls = BoundedCalls::with_bounds(Duration::from_secs(60), Duration::from_secs(150));
@@ -118,10 +127,10 @@ pub async fn apply(
             let object: DynamicObject =
                 serde_json::from_value(value).map_err(|e| format!("{place}: not a Kubernetes object: {e}"))?;
             let Some(types) = &object.types else {
-                return Err(format!("{place}: the object has no apiVersion and kind"));
+                return Err(format!("{place}: the object has no apiVersion and kind").into());
             };
             let Some(name) = object.metadata.name.clone() else {
-                return Err(format!("{place}: {} has no metadata.name", types.kind));
+                return Err(format!("{place}: {} has no metadata.name", types.kind).into());
             };
             let (group, version) = match types.api_version.split_once('/') {
                 Some((g, v)) => (g.to_owned(), v.to_owned()),
@@ -132,7 +141,8 @@ pub async fn apply(
                 return Err(format!(
                     "{place}: the cluster has no kind {} in {} (is its CRD installed?)",
                     types.kind, types.api_version
-                ));
+                )
+                .into());
             };
             let (api, shown): (Api<DynamicObject>, String) = match capabilities.scope {
                 Scope::Namespaced => {
@@ -154,9 +164,9 @@ pub async fn apply(
                 applied.metadata.resource_version.unwrap_or_default()
             ));
             if types.kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io" {
-                let served = established(&calls, &api, &name).await.map_err(|e| format!("{place}: {e}"))?;
+                let served = established(&calls, &api, &name).await.map_err(|e| e.at(&place))?;
                 for gvk in served {
-                    kinds.wait_for(&gvk).await.map_err(|e| format!("{place}: {e}"))?;
+                    kinds.wait_for(&gvk).await.map_err(|e| e.at(&place))?;
                 }
                 log(&format!("{shown} is established"));
             }
@@ -170,7 +180,7 @@ async fn established(
     calls: &BoundedCalls,
     api: &Api<DynamicObject>,
     name: &str,
-) -> Result<Vec<GroupVersionKind>, String> {
+) -> Result<Vec<GroupVersionKind>, AttemptError> {
     let started = Instant::now();
     loop {
         let crd =
@@ -188,7 +198,9 @@ async fn established(
                 .collect());
         }
         if started.elapsed() > ESTABLISHED_TIMEOUT {
-            return Err(format!("CustomResourceDefinition/{name} not Established after {ESTABLISHED_TIMEOUT:?}"));
+            return Err(AttemptError::Failed(format!(
+                "CustomResourceDefinition/{name} not Established after {ESTABLISHED_TIMEOUT:?}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -266,7 +266,7 @@ pub async fn execute(
             let blocker = node.depends.iter().find(|&&d| {
                 let record = shared.record.lock().expect("record lock");
                 let dep = &record.steps[d];
-                dep.status == StepStatus::Failed || (dep.status == StepStatus::Skipped && dep.blocked)
+                dep.status.is_unsuccessful() || (dep.status == StepStatus::Skipped && dep.blocked)
             });
             match blocker {
                 // A failure stops everything after it, also past steps a `when` skips.
@@ -321,19 +321,9 @@ pub async fn execute(
             done(i, &mut waiting, &mut ready);
         }
     }
-    let status = {
-        let record = shared.record.lock().expect("record lock");
-        if record.steps.iter().any(|s| s.status == StepStatus::Failed) {
-            RunStatus::Failed
-        } else if record.steps.iter().all(|s| s.status.is_final()) {
-            RunStatus::Succeeded
-        } else {
-            RunStatus::Running
-        }
-    };
     {
         let mut record = shared.record.lock().expect("record lock");
-        record.status = status;
+        record.status = RunStatus::of(&record.steps);
         record.updated_ms = now_ms();
     }
     shared.over.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -345,6 +335,56 @@ pub async fn execute(
     let record = shared.record.lock().expect("record lock").clone();
     shared.observer.event(&record, &Event::RunFinished);
     Ok(record)
+}
+
+/// Why an attempt of a step did not succeed, and so how the step ends when it was the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptError {
+    /// The work was done and did not hold: a command exited with another status than 0, a check failed,
+    /// a stack rolled back, a manifest was refused, the attempt timed out.
+    Failed(String),
+    /// The work could not be carried out: the cluster or AWS could not be asked, the program could not
+    /// start.
+    Errored(String),
+}
+
+impl AttemptError {
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Failed(m) | Self::Errored(m) => m,
+        }
+    }
+
+    /// What went wrong, as owned text.
+    pub fn into_message(self) -> String {
+        match self {
+            Self::Failed(m) | Self::Errored(m) => m,
+        }
+    }
+
+    /// The same, said of `place` (`file (document 2): …`).
+    pub fn at(self, place: &str) -> Self {
+        match self {
+            Self::Failed(m) => Self::Failed(format!("{place}: {m}")),
+            Self::Errored(m) => Self::Errored(format!("{place}: {m}")),
+        }
+    }
+
+    /// The step's status when this was its last attempt.
+    pub fn status(&self) -> StepStatus {
+        match self {
+            Self::Failed(_) => StepStatus::Failed,
+            Self::Errored(_) => StepStatus::Errored,
+        }
+    }
+}
+
+/// A plain message is a failure: the work was done and did not hold.
+impl From<String> for AttemptError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
 }
 
 /// Delays between attempts: exponential from the policy's first delay, at most its maximum, with jitter.
@@ -414,18 +454,21 @@ async fn run_node(shared: &Arc<Shared>, i: usize, slots: &Slots) {
             Some(delay) if within(delay) => {
                 shared.update(i, Some(Event::Retrying { step: i, delay }), |s| {
                     s.status = StepStatus::Retrying;
-                    s.message = Some(error);
+                    s.message = Some(error.into_message());
                     s.retry_at_ms = Some(now_ms() + delay.as_millis() as u64);
                 });
                 tokio::time::sleep(delay).await;
             }
             next => {
+                let status = error.status();
                 let why = match (next, node.retry.max_duration) {
-                    (Some(_), Some(max)) => format!("{error} (no more attempts: max_duration {max:?} reached)"),
-                    _ => error,
+                    (Some(_), Some(max)) => {
+                        format!("{} (no more attempts: max_duration {max:?} reached)", error.message())
+                    }
+                    _ => error.into_message(),
                 };
                 shared.update(i, Some(Event::Finished { step: i }), |s| {
-                    s.status = StepStatus::Failed;
+                    s.status = status;
                     s.message = Some(why);
                     s.retry_at_ms = None;
                     s.finished_ms = Some(now_ms());
@@ -444,7 +487,13 @@ fn log_line(redactor: &Redactor, path: &std::path::Path, line: &str) {
     }
 }
 
-async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf, attempt: u32) -> Result<(), String> {
+async fn attempt_node(
+    shared: &Arc<Shared>,
+    i: usize,
+    node: &Node,
+    log: &PathBuf,
+    attempt: u32,
+) -> Result<(), AttemptError> {
     log_line(&shared.redactor, log, &format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
     let work = async {
         match &node.action {
@@ -463,13 +512,16 @@ async fn attempt_node(shared: &Arc<Shared>, i: usize, node: &Node, log: &PathBuf
     let result = match node.timeout.filter(|_| !commands_keep_time) {
         Some(limit) => match tokio::time::timeout(limit, work).await {
             Ok(result) => result,
-            Err(_) => Err(format!("timed out after {limit:?}")),
+            Err(_) => Err(AttemptError::Failed(format!("timed out after {limit:?}"))),
         },
         None => work.await,
     };
     match &result {
         Ok(()) => log_line(&shared.redactor, log, "== succeeded =="),
-        Err(e) => log_line(&shared.redactor, log, &format!("== failed: {e} ==")),
+        Err(e) => {
+            let status = e.status().as_str();
+            log_line(&shared.redactor, log, &format!("== {status}: {} ==", e.message()))
+        }
     }
     result
 }
@@ -484,19 +536,21 @@ async fn command(
     log: &PathBuf,
     program: &str,
     args: &[String],
-) -> Result<(), String> {
+) -> Result<(), AttemptError> {
+    // The log or a pipe that cannot be had, a program that cannot start: the command was not run.
+    let errored = AttemptError::Errored;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|e| format!("cannot open the log {}: {e}", log.display()))?;
-    let err = file.try_clone().map_err(|e| e.to_string())?;
+        .map_err(|e| errored(format!("cannot open the log {}: {e}", log.display())))?;
+    let err = file.try_clone().map_err(|e| errored(format!("cannot open the log {}: {e}", log.display())))?;
     // With secrets to mask, stdout and stderr share one pipe (their order kept, as in a file) that the
     // executor copies to the log a line at a time; without, both go straight to the log.
     let (stdout, stderr, pipe): (std::process::Stdio, std::process::Stdio, _) = if shared.redactor.is_empty() {
         (file.into(), err.into(), None)
     } else {
-        let broken = |e: std::io::Error| format!("cannot make a pipe for the output: {e}");
+        let broken = |e: std::io::Error| errored(format!("cannot make a pipe for the output: {e}"));
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| broken(e.into()))?;
         let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(read).map_err(broken)?;
         let write_err = write.try_clone().map_err(broken)?;
@@ -523,7 +577,7 @@ async fn command(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot start '{program}': {e}"))?;
+        .map_err(|e| errored(format!("cannot start '{program}': {e}")))?;
     let copy = pipe.map(|(reader, log)| tokio::spawn(shared.redactor.clone().copy_lines(reader, log)));
     // Killed with the attempt when it is dropped (a timeout, a cancelled run): scripts start children.
     let mut group = precheck::command::ProcessGroup::of(&child);
@@ -545,8 +599,8 @@ async fn command(
         let _ = tokio::time::timeout(COPY_GRACE, copy).await;
     }
     let status = match waited {
-        Some(status) => status.map_err(|e| format!("waiting for '{program}': {e}"))?,
-        None => return Err(format!("timed out after {:?}", node.timeout.unwrap_or_default())),
+        Some(status) => status.map_err(|e| errored(format!("waiting for '{program}': {e}")))?,
+        None => return Err(AttemptError::Failed(format!("timed out after {:?}", node.timeout.unwrap_or_default()))),
     };
     if status.success() {
         // The group may still hold background children; they belong to the step and end with it.
@@ -558,10 +612,10 @@ async fn command(
         Some(code) => format!("{what} exited with status {code}"),
         None => format!("{what} was killed by a signal"),
     };
-    Err(match last_line(log) {
+    Err(AttemptError::Failed(match last_line(log) {
         Some(line) => format!("{how}: {line}"),
         None => how,
-    })
+    }))
 }
 
 /// The last line a step printed (before the executor's own lines), shortened, for failure messages.
@@ -574,12 +628,14 @@ fn last_line(log: &PathBuf) -> Option<String> {
 }
 
 /// Applies manifests to the target's live cluster.
-async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -> Result<(), String> {
+async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -> Result<(), AttemptError> {
     #[cfg(feature = "kube")]
     {
         #[allow(irrefutable_let_patterns)]
         let precheck::cluster::ClusterSource::Live(options) = &shared.options.target.cluster else {
-            return Err("`apply` needs a live cluster (--kubeconfig / --context), not a snapshot".into());
+            return Err(AttemptError::Failed(
+                "`apply` needs a live cluster (--kubeconfig / --context), not a snapshot".into(),
+            ));
         };
         let (log, redactor) = (log.to_path_buf(), shared.redactor.clone());
         let mut write = move |line: &str| log_line(&redactor, &log, line);
@@ -588,7 +644,7 @@ async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -
     #[cfg(not(feature = "kube"))]
     {
         let _ = (shared, log, files);
-        Err("`apply` needs Precheck built with the `kube` feature".into())
+        Err(AttemptError::Failed("`apply` needs Precheck built with the `kube` feature".into()))
     }
 }
 
@@ -597,10 +653,12 @@ async fn cloudformation(
     shared: &Arc<Shared>,
     log: &std::path::Path,
     stack: &crate::graph::BoundStack,
-) -> Result<(), String> {
+) -> Result<(), AttemptError> {
     #[cfg(feature = "aws")]
     {
-        let aws = precheck::aws::Aws::connect(&shared.options.target.aws).await.map_err(|e| e.to_string())?;
+        let aws = precheck::aws::Aws::connect(&shared.options.target.aws)
+            .await
+            .map_err(|e| AttemptError::Errored(e.to_string()))?;
         let (log, redactor) = (log.to_path_buf(), shared.redactor.clone());
         let mut write = move |line: &str| log_line(&redactor, &log, line);
         crate::stack::deploy(aws.cloudformation(), stack, &mut write).await
@@ -608,13 +666,18 @@ async fn cloudformation(
     #[cfg(not(feature = "aws"))]
     {
         let _ = (shared, log, stack);
-        Err("`cloudformation` needs Precheck built with the `aws` feature".into())
+        Err(AttemptError::Failed("`cloudformation` needs Precheck built with the `aws` feature".into()))
     }
 }
 
 /// Runs check files through the harness. On a timeout the attempt is dropped and the harness cancelled:
 /// tests under way stop at once (their commands killed, their API calls dropped), the others do not start.
-async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths: Vec<PathBuf>) -> Result<(), String> {
+async fn checks(
+    shared: &Arc<Shared>,
+    node: &Node,
+    log: &std::path::Path,
+    paths: Vec<PathBuf>,
+) -> Result<(), AttemptError> {
     let suite = {
         let env = node.env.clone();
         let vars = move |name: &str| {
@@ -650,7 +713,8 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths:
         Ok::<_, String>(report)
     })
     .await
-    .map_err(|e| format!("the checks panicked: {e}"))??;
+    .map_err(|e| format!("the checks panicked: {e}"))?
+    .map_err(AttemptError::Errored)?;
     for line in report_lines(&report) {
         log_line(&shared.redactor, log, &line);
     }
@@ -687,12 +751,18 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &std::path::Path, paths:
     // The first such test and why (its message on one line), so the record, `status` and the report say
     // more than a count: the sentence, the verdict, the objects that did not satisfy it.
     let first = report.tests.iter().find(|t| t.status() == worst);
-    Err(match first.and_then(|t| Some((t, &t.attempts.last()?.message))) {
+    let message = match first.and_then(|t| Some((t, &t.attempts.last()?.message))) {
         Some((test, why)) if !why.is_empty() => {
             let why: Vec<&str> = why.lines().map(str::trim).collect();
             format!("{summary}, first '{}': {}", test.name, shorten(&why.join("; "), 500))
         }
         _ => summary,
+    };
+    // Tests that could not ask the cluster or AWS make the step errored; invalid ones (an unknown
+    // resource type) and failed ones make it failed.
+    Err(match worst {
+        Status::Errored => AttemptError::Errored(message),
+        _ => AttemptError::Failed(message),
     })
 }
 

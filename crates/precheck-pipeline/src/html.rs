@@ -36,11 +36,12 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Cuts text to `max` characters, with an ellipsis.
+/// A step's box: its fill and its border.
 fn colour(status: StepStatus) -> (&'static str, &'static str) {
     match status {
         StepStatus::Succeeded => ("#d9f2dd", "#2e7d32"),
         StepStatus::Failed => ("#fbd9d7", "#c62828"),
+        StepStatus::Errored => ("#ecdcf3", "#6a1b9a"),
         StepStatus::Skipped => ("#eeeeee", "#9e9e9e"),
         StepStatus::Running => ("#d6e6fb", "#1565c0"),
         StepStatus::Retrying => ("#fdebd0", "#ef6c00"),

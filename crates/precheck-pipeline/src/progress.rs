@@ -28,9 +28,23 @@ impl<W: Write + Send> Progress<W> {
     }
 }
 
+/// The mark a step's status is shown with on a terminal.
+pub fn mark(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Succeeded => "✓",
+        StepStatus::Failed => "✗",
+        StepStatus::Errored => "⚠",
+        StepStatus::Skipped => "⤼",
+        StepStatus::Running => "▶",
+        StepStatus::Retrying => "↻",
+        StepStatus::Pending => "·",
+    }
+}
+
 /// The summary line of a finished record: `3 succeeded, 1 failed, 2 skipped`.
 pub fn summary(record: &RunRecord) -> String {
-    let parts: Vec<String> = [StepStatus::Succeeded, StepStatus::Failed, StepStatus::Skipped, StepStatus::Pending]
+    use StepStatus::{Errored, Failed, Pending, Skipped, Succeeded};
+    let parts: Vec<String> = [Succeeded, Failed, Errored, Skipped, Pending]
         .into_iter()
         .map(|s| (s, record.count(s)))
         .filter(|(s, n)| *n > 0 || *s == StepStatus::Succeeded)
@@ -45,12 +59,13 @@ impl<W: Write + Send> Observer for Progress<W> {
         let line = match event {
             Event::Started { step } => {
                 let s = &record.steps[*step];
-                format!("▶ {} started (attempt {}/{})", s.id, s.attempts, s.max_attempts)
+                format!("{} {} started (attempt {}/{})", mark(s.status), s.id, s.attempts, s.max_attempts)
             }
             Event::Retrying { step, delay } => {
                 let s = &record.steps[*step];
                 format!(
-                    "↻ {} attempt {}/{} failed: {}; retrying in {:.1}s",
+                    "{} {} attempt {}/{} failed: {}; retrying in {:.1}s",
+                    mark(s.status),
                     s.id,
                     s.attempts,
                     s.max_attempts,
@@ -61,16 +76,16 @@ impl<W: Write + Send> Observer for Progress<W> {
             Event::Finished { step } => {
                 let s = &record.steps[*step];
                 let took = s.duration().map(|d| format!(" in {:.1}s", d.as_secs_f64())).unwrap_or_default();
+                let (mark, status, why) = (mark(s.status), s.status.as_str(), s.message.as_deref().unwrap_or_default());
                 match s.status {
-                    StepStatus::Succeeded => format!("✓ {} succeeded{took}", s.id),
-                    StepStatus::Failed => format!(
-                        "✗ {} failed after {} attempt{}{took}: {}",
+                    StepStatus::Succeeded => format!("{mark} {} {status}{took}", s.id),
+                    StepStatus::Failed | StepStatus::Errored => format!(
+                        "{mark} {} {status} after {} attempt{}{took}: {why}",
                         s.id,
                         s.attempts,
                         if s.attempts == 1 { "" } else { "s" },
-                        s.message.as_deref().unwrap_or_default()
                     ),
-                    _ => format!("⤼ {} skipped: {}", s.id, s.message.as_deref().unwrap_or_default()),
+                    _ => format!("{mark} {} {status}: {why}", s.id),
                 }
             }
             Event::RunFinished => format!(

@@ -34,8 +34,10 @@ pub enum RunStatus {
     Running,
     /// Every step succeeded or was skipped by its `when`.
     Succeeded,
-    /// A step failed.
+    /// A step failed, and none errored.
     Failed,
+    /// A step could not be carried out: the cluster or AWS could not be asked, or a program could not start.
+    Errored,
 }
 
 /// How a run stands as every view shows it (`status`, `list`, the trigger API, the HTML report): its
@@ -50,8 +52,27 @@ pub enum RunState {
     Interrupted,
     /// Every step succeeded or was skipped by its `when`.
     Succeeded,
-    /// A step failed.
+    /// A step failed, and none errored.
     Failed,
+    /// A step could not be carried out (see [`RunStatus::Errored`]).
+    Errored,
+}
+
+impl RunStatus {
+    /// The status of a run whose steps stand so: errored when a step errored (the run could not be
+    /// carried out, whatever else failed), failed when one failed, succeeded when every step is final,
+    /// running while any is not.
+    pub fn of(steps: &[StepRecord]) -> Self {
+        if steps.iter().any(|s| s.status == StepStatus::Errored) {
+            Self::Errored
+        } else if steps.iter().any(|s| s.status == StepStatus::Failed) {
+            Self::Failed
+        } else if steps.iter().all(|s| s.status.is_final()) {
+            Self::Succeeded
+        } else {
+            Self::Running
+        }
+    }
 }
 
 impl RunState {
@@ -62,6 +83,7 @@ impl RunState {
             Self::Interrupted => "interrupted",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+            Self::Errored => "errored",
         }
     }
 }
@@ -87,8 +109,12 @@ pub enum StepStatus {
     Retrying,
     /// Done.
     Succeeded,
-    /// Its last attempt failed.
+    /// Its last attempt failed: a command exited with another status than 0, a check did not hold, a stack
+    /// rolled back, the attempt timed out.
     Failed,
+    /// Its last attempt could not be carried out: the cluster or AWS could not be asked, or its program
+    /// could not start.
+    Errored,
     /// Not run: its `when` was false, or a dependency did not succeed (see the message).
     Skipped,
 }
@@ -96,7 +122,12 @@ pub enum StepStatus {
 impl StepStatus {
     /// Finished one way or another.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Errored | Self::Skipped)
+    }
+
+    /// Ended without doing its work: the steps after it do not run.
+    pub fn is_unsuccessful(self) -> bool {
+        matches!(self, Self::Failed | Self::Errored)
     }
 
     /// The word shown in views.
@@ -107,6 +138,7 @@ impl StepStatus {
             Self::Retrying => "retrying",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+            Self::Errored => "errored",
             Self::Skipped => "skipped",
         }
     }
@@ -528,6 +560,7 @@ impl RunDir {
             RunStatus::Running => RunState::Interrupted,
             RunStatus::Succeeded => RunState::Succeeded,
             RunStatus::Failed => RunState::Failed,
+            RunStatus::Errored => RunState::Errored,
         }
     }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::executor::AttemptError;
 use crate::graph::BoundStack;
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
@@ -17,9 +18,34 @@ const POLL: Duration = Duration::from_secs(2);
 fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     action: &str,
     e: &aws_sdk_cloudformation::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
-) -> String {
-    precheck::aws::error(action, e).to_string()
+) -> AttemptError {
+    let message = precheck::aws::error(action, e).to_string();
+    // CloudFormation answered and refused (a template it cannot read, a limit): the step failed. No
+    // answer, or one that says the caller was not let in or was throttled to the end: AWS could not be asked.
+    match e.as_service_error().and_then(|s| s.code()) {
+        Some(code) if !NOT_LET_IN.contains(&code) => AttemptError::Failed(message),
+        _ => AttemptError::Errored(message),
+    }
 }
+
+/// Error codes by which AWS refuses the caller rather than the request: credentials, permissions, opt-in
+/// regions, throttling (after the SDK's own retries).
+const NOT_LET_IN: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthFailure",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "IncompleteSignature",
+    "InvalidClientTokenId",
+    "MissingAuthenticationToken",
+    "OptInRequired",
+    "RequestExpired",
+    "SignatureDoesNotMatch",
+    "Throttling",
+    "ThrottlingException",
+    "UnrecognizedClientException",
+];
 
 /// The longest a stack may stay `*_IN_PROGRESS` (a step's `timeout` usually ends the wait earlier).
 const MAX_WAIT: Duration = Duration::from_secs(3 * 3600);
@@ -35,7 +61,7 @@ pub async fn deploy(
     client: &aws_sdk_cloudformation::Client,
     spec: &BoundStack,
     log: &mut (dyn FnMut(&str) + Send),
-) -> Result<(), String> {
+) -> Result<(), AttemptError> {
     let body = std::fs::read_to_string(&spec.template)
         .map_err(|e| format!("cannot read the template {}: {e}", spec.template.display()))?;
     let capabilities: Vec<Capability> = spec.capabilities.iter().map(|c| Capability::from(c.as_str())).collect();
@@ -71,7 +97,7 @@ pub async fn deploy(
             | "CREATE_FAILED"
             | "DELETE_FAILED"
             | "UPDATE_ROLLBACK_FAILED" => {
-                return Err(format!("stack {} is {status} and cannot be updated: delete it first", spec.name));
+                return Err(format!("stack {} is {status} and cannot be updated: delete it first", spec.name).into());
             }
             busy if busy.ends_with("_IN_PROGRESS") => {
                 log(&format!("stack {} is {busy}: waiting for it first", spec.name));
@@ -132,7 +158,7 @@ pub async fn deploy(
             Err(e) => Err(sdk_error("cloudformation:UpdateStack", &e)),
         };
     }
-    Err(format!("stack {} stayed busy with other operations", spec.name))
+    Err(format!("stack {} stayed busy with other operations", spec.name).into())
 }
 
 /// Waits until the stack is no longer `*_IN_PROGRESS`; its final status, or `None` once it is gone.
@@ -140,7 +166,7 @@ async fn settle(
     client: &aws_sdk_cloudformation::Client,
     name: &str,
     log: &mut (dyn FnMut(&str) + Send),
-) -> Result<Option<aws_sdk_cloudformation::types::Stack>, String> {
+) -> Result<Option<aws_sdk_cloudformation::types::Stack>, AttemptError> {
     let started = std::time::Instant::now();
     let mut last = String::new();
     loop {
@@ -161,7 +187,7 @@ async fn settle(
             return Ok(Some(stack.clone()));
         }
         if started.elapsed() > MAX_WAIT {
-            return Err(format!("stack {name} still {status} after {MAX_WAIT:?}"));
+            return Err(format!("stack {name} still {status} after {MAX_WAIT:?}").into());
         }
         tokio::time::sleep(POLL).await;
     }
@@ -174,9 +200,9 @@ async fn outcome(
     name: &str,
     started: std::time::SystemTime,
     log: &mut (dyn FnMut(&str) + Send),
-) -> Result<(), String> {
+) -> Result<(), AttemptError> {
     let Some(stack) = settle(client, name, log).await? else {
-        return Err(format!("stack {name} disappeared"));
+        return Err(format!("stack {name} disappeared").into());
     };
     let status = stack.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
     if matches!(status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE") {
@@ -205,7 +231,7 @@ async fn outcome(
     if let Some(failed) = failed {
         message.push_str(&format!(" (first failure: {failed})"));
     }
-    Err(message)
+    Err(message.into())
 }
 
 #[cfg(test)]

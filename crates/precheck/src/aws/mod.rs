@@ -170,7 +170,8 @@ impl std::fmt::Debug for Aws {
 const MAX_SHOWN_BODY: usize = 300;
 
 /// An SDK error as an [`AwsError`] naming the action (`cloudformation:CreateStack`): the service's code and
-/// message, or the transport's causes.
+/// message, or the transport's causes. An error answer the SDK found neither a code nor a message in (an
+/// emulator's other XML layout) is shown as it came, as an unreadable one is.
 pub fn error<E>(action: &str, e: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -178,7 +179,10 @@ where
     let message = match e {
         SdkError::ServiceError(service) => {
             let err = service.err();
-            format!("{}: {}", err.code().unwrap_or("error"), err.message().unwrap_or("no message"))
+            match (err.code(), err.message()) {
+                (None, None) => unreadable(service.raw(), "no error code found in the answer"),
+                (code, message) => format!("{}: {}", code.unwrap_or("error"), message.unwrap_or("no message")),
+            }
         }
         SdkError::ResponseError(response) => unreadable(response.raw(), &causes(e)),
         other => causes(other),
