@@ -286,10 +286,7 @@ fn run(args: RunArgs) -> i32 {
     };
     let source = match args.target.source(false) {
         Ok(source) => source,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::INVALID_INPUT;
-        }
+        Err(e) => return exit_codes::error(&e),
     };
     let clusters = Arc::new(Clusters::new(source, args.target.namespaces(false)));
     let tap_output = args.format == Format::Tap;
@@ -324,10 +321,7 @@ fn run(args: RunArgs) -> i32 {
     match report.status() {
         // libtest saw a failure the report does not explain: never let that pass.
         Status::Passed | Status::Skipped if conclusion.has_failed() => exit_codes::INFRASTRUCTURE,
-        Status::Passed | Status::Skipped => exit_codes::SUCCESS,
-        Status::Failed => exit_codes::FAILED,
-        Status::Errored => exit_codes::INFRASTRUCTURE,
-        Status::Invalid => exit_codes::INVALID_INPUT,
+        status => exit_codes::of_status(status),
     }
 }
 
@@ -426,18 +420,12 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
                 println!("{verdict}");
                 if verdict.passed { exit_codes::SUCCESS } else { exit_codes::FAILED }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit_codes::INFRASTRUCTURE
-            }
+            Err(e) => exit_codes::error(&e),
         };
     }
     let source = match args.target.source(true) {
         Ok(source) => source,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::INVALID_INPUT;
-        }
+        Err(e) => return exit_codes::error(&e),
     };
     let runtime = runtime();
     let result: Result<_, VerifyError> = runtime.block_on(async {
@@ -463,13 +451,6 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
             println!("{verdict}");
             exit_codes::FAILED
         }
-        Err(VerifyError::Cluster(e)) if e.is_invalid_input() => {
-            eprintln!("error: {e}");
-            exit_codes::INVALID_INPUT
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit_codes::INFRASTRUCTURE
-        }
+        Err(e) => exit_codes::error(&e),
     }
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use precheck::cluster::Clusters;
+use precheck::outcome::Classified;
 use precheck_pipeline::executor::{ChecksTarget, ExecOptions};
 use precheck_pipeline::graph::BoundAction;
 use precheck_pipeline::progress::{Progress, mark, summary};
-use precheck_pipeline::record::{RunRecord, RunState, RunStatus, Store};
+use precheck_pipeline::record::{RunRecord, RunState, Store};
 use precheck_pipeline::run::RunError;
 use precheck_pipeline::{LoadError, Pipeline};
 
@@ -231,10 +232,7 @@ fn load_exported(
     params: &Params,
     expected: Option<&str>,
 ) -> Result<(Pipeline, precheck_pipeline::Values), i32> {
-    let pipeline = Pipeline::load(file).map_err(|e| {
-        print_pipeline_error(&e);
-        exit_codes::INVALID_INPUT
-    })?;
+    let pipeline = Pipeline::load(file).map_err(|e| pipeline_error(&e))?;
     if let Some(expected) = expected.filter(|d| *d != pipeline.digest) {
         eprintln!(
             "error: {} (or a file it imports) is not the one exported (digest {} instead of {expected}): rebuild \
@@ -246,14 +244,12 @@ fn load_exported(
     }
     // A secret parameter not on the command line comes from the environment variable of its name.
     let pairs = pipeline.with_secrets(&params.params, |name| std::env::var(name).ok());
-    let values = pipeline.values_from_args(&pairs).map_err(|e| {
-        eprintln!("error: invalid parameters: {e}");
-        exit_codes::INVALID_INPUT
-    })?;
+    let values = pipeline.values_from_args(&pairs).map_err(|e| exit_codes::error(&RunError::Values(e)))?;
     Ok((pipeline, values))
 }
 
-fn print_pipeline_error(error: &LoadError) {
+/// Prints every error of a pipeline file that could not be loaded; returns the exit code.
+fn pipeline_error(error: &LoadError) -> i32 {
     let mut stderr = std::io::stderr().lock();
     match error {
         LoadError::Invalid { errors } => {
@@ -279,6 +275,7 @@ fn print_pipeline_error(error: &LoadError) {
             let _ = writeln!(stderr, "error: {other}");
         }
     }
+    exit_codes::of_fault(error.fault())
 }
 
 fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: Option<&Path>) -> i32 {
@@ -288,8 +285,7 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
     };
     if let Some(dir) = conditions {
         if let Err(e) = precheck_pipeline::argo::check_values(&pipeline, &params.params) {
-            eprintln!("error: {e}");
-            return exit_codes::INVALID_INPUT;
+            return exit_codes::error(&e);
         }
         match precheck_pipeline::argo::write_conditions(&pipeline, &values, dir) {
             Ok(written) => {
@@ -297,18 +293,12 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
                     println!("condition {key}: {holds}");
                 }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return if e.is_invalid_input() { exit_codes::INVALID_INPUT } else { exit_codes::INFRASTRUCTURE };
-            }
+            Err(e) => return exit_codes::error(&e),
         }
     }
     let graph = match pipeline.bind(&values, params.stage.as_deref()) {
         Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::INVALID_INPUT;
-        }
+        Err(e) => return exit_codes::error(&e),
     };
     let redactor = precheck_pipeline::secret::Redactor::new(&pipeline, &values);
     let mut out = std::io::stdout().lock();
@@ -358,10 +348,7 @@ fn plan(file: &Path, params: &Params, expect_digest: Option<&str>, conditions: O
 }
 
 fn exec_options(target: &Target, parallelism: Option<usize>) -> Result<ExecOptions, i32> {
-    let cluster = target.source(false).map_err(|e| {
-        eprintln!("error: {e}");
-        exit_codes::INVALID_INPUT
-    })?;
+    let cluster = target.source(false).map_err(|e| exit_codes::error(&e))?;
     #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let mut env = Clusters::new(cluster.clone(), None).command_env();
     #[cfg(feature = "aws")]
@@ -384,23 +371,9 @@ fn exec_options(target: &Target, parallelism: Option<usize>) -> Result<ExecOptio
 
 fn finish(result: Result<RunRecord, RunError>) -> i32 {
     match result {
-        Ok(record) => match record.status {
-            RunStatus::Succeeded => exit_codes::SUCCESS,
-            RunStatus::Errored => exit_codes::INFRASTRUCTURE,
-            RunStatus::Failed | RunStatus::Running => exit_codes::FAILED,
-        },
-        Err(RunError::Load(e)) => {
-            print_pipeline_error(&e);
-            exit_codes::INVALID_INPUT
-        }
-        Err(e) if e.is_invalid_input() => {
-            eprintln!("error: {e}");
-            exit_codes::INVALID_INPUT
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit_codes::INFRASTRUCTURE
-        }
+        Ok(record) => exit_codes::of_run(record.status),
+        Err(RunError::Load(e)) => pipeline_error(&e),
+        Err(e) => exit_codes::error(&e),
     }
 }
 
@@ -427,10 +400,7 @@ fn export(file: &Path, dir: &Path, options: precheck_pipeline::argo::ArgoOptions
     // No values: parameters stay parameters, given when the Workflow is submitted.
     let pipeline = match Pipeline::load(file) {
         Ok(pipeline) => pipeline,
-        Err(e) => {
-            print_pipeline_error(&e);
-            return exit_codes::INVALID_INPUT;
-        }
+        Err(e) => return pipeline_error(&e),
     };
     let written = precheck_pipeline::argo::export(&pipeline, &options)
         .and_then(|resources| precheck_pipeline::argo::write(dir, &pipeline, &resources));
@@ -441,10 +411,7 @@ fn export(file: &Path, dir: &Path, options: precheck_pipeline::argo::ArgoOptions
             }
             exit_codes::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            if e.is_invalid_input() { exit_codes::INVALID_INPUT } else { exit_codes::INFRASTRUCTURE }
-        }
+        Err(e) => exit_codes::error(&e),
     }
 }
 
@@ -465,10 +432,7 @@ fn step(
     };
     let graph = match pipeline.bind(&values, None).and_then(|g| g.single(id, item)) {
         Ok(graph) => graph,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::INVALID_INPUT;
-        }
+        Err(e) => return exit_codes::error(&e),
     };
     let options = match exec_options(target, None) {
         Ok(o) => ExecOptions { run_id, ..o },
@@ -555,10 +519,7 @@ fn latest(store: &Store) -> Result<String, i32> {
             eprintln!("error: no runs in {}", store.runs().display());
             exit_codes::INVALID_INPUT
         }),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(exit_codes::INFRASTRUCTURE)
-        }
+        Err(e) => Err(exit_codes::error(&e)),
     }
 }
 
@@ -568,14 +529,8 @@ fn open(store: &Store, id: Option<&str>) -> Result<(precheck_pipeline::record::R
         Some(id) => id.to_owned(),
         None => latest(store)?,
     };
-    let run = store.open(&id).map_err(|e| {
-        eprintln!("error: {e}");
-        exit_codes::INVALID_INPUT
-    })?;
-    let record = run.read().map_err(|e| {
-        eprintln!("error: {e}");
-        exit_codes::INFRASTRUCTURE
-    })?;
+    let run = store.open(&id).map_err(|e| exit_codes::error(&e))?;
+    let record = run.read().map_err(|e| exit_codes::error(&e))?;
     Ok((run, record))
 }
 
@@ -655,10 +610,7 @@ fn list(state: &StateDir) -> i32 {
     let store = Store::new(&state.state_dir);
     let ids = match store.list() {
         Ok(ids) => ids,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::INFRASTRUCTURE;
-        }
+        Err(e) => return exit_codes::error(&e),
     };
     let mut out = std::io::stdout().lock();
     for id in ids {
@@ -683,10 +635,7 @@ fn serve(
     use precheck_pipeline::trigger::{Token, Trigger};
     let pipeline = match Pipeline::load(file) {
         Ok(p) => Arc::new(p),
-        Err(e) => {
-            print_pipeline_error(&e);
-            return exit_codes::INVALID_INPUT;
-        }
+        Err(e) => return pipeline_error(&e),
     };
     let text = match token_file {
         Some(path) => match std::fs::read_to_string(path) {
@@ -761,9 +710,6 @@ fn report(id: Option<&str>, state: &StateDir) -> i32 {
             println!("{}", run.path().join("report.html").display());
             exit_codes::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit_codes::INFRASTRUCTURE
-        }
+        Err(e) => exit_codes::error(&e),
     }
 }

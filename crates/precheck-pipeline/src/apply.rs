@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::discovery::{ApiCapabilities, Scope, pinned_kind};
 use precheck::cluster::{BoundedCalls, ClusterError};
+use precheck::outcome::Classified;
 
 use crate::executor::AttemptError;
 
@@ -77,12 +78,12 @@ impl Kinds {
 /// A failed call in the words of a step's log: what was being done, then why. The cluster refusing the
 /// input (an unknown resource type) is a failure; a cluster that could not be asked makes the step errored.
 fn said(error: ClusterError) -> AttemptError {
-    let invalid = error.is_invalid_input();
+    let fault = error.fault();
     let message = match error {
         ClusterError::Api { action, message } => format!("{action}: {message}"),
         other => other.to_string(),
     };
-    if invalid { AttemptError::Failed(message) } else { AttemptError::Errored(message) }
+    AttemptError::of(fault, message)
 }
 
 /// The objects of a manifest file: every YAML document, `kind: List` items included, empty ones skipped.
@@ -115,7 +116,7 @@ pub async fn apply(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), AttemptError> {
     let (client, default_namespace) =
-        precheck::cluster::client(options).await.map_err(|e| AttemptError::Errored(e.to_string()))?;
+        precheck::cluster::client(options).await.map_err(|e| AttemptError::of(e.fault(), e.to_string()))?;
     // An apply may wait on admission webhooks (up to 30 s each): an attempt gets the API server's own
     // 60 s request timeout, and the call two of them and their backoff.
     let calls = BoundedCalls::with_bounds(Duration::from_secs(60), Duration::from_secs(150));

@@ -40,6 +40,7 @@
 //! assert_eq!(resources.last().unwrap().body["kind"], "Workflow");
 //! ```
 
+use precheck::outcome::{Classified, Fault};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -316,10 +317,13 @@ pub fn conditions(pipeline: &Pipeline) -> Result<Vec<(String, &Condition)>, Expo
     Ok(keys)
 }
 
-impl ExportError {
-    /// True when the pipeline or the values given are at fault (exit 2), not the file system (exit 4).
-    pub fn is_invalid_input(&self) -> bool {
-        !matches!(self, Self::Io { .. })
+/// The pipeline or the values given are at fault, except when the files cannot be written.
+impl Classified for ExportError {
+    fn fault(&self) -> Fault {
+        match self {
+            Self::Io { .. } => Fault::Infrastructure,
+            _ => Fault::Input,
+        }
     }
 }
 

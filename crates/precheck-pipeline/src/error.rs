@@ -1,6 +1,7 @@
 //! Errors of pipeline files: each names the file, line and column, says what was expected, and renders
 //! with the source line and a caret through `miette`.
 
+use precheck::outcome::{Classified, Fault};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -176,6 +177,13 @@ impl SourceCode for PipelineError {
             contents.column(),
             contents.line_count(),
         )))
+    }
+}
+
+/// A pipeline file that cannot be read, or is not valid, is the input's fault.
+impl Classified for LoadError {
+    fn fault(&self) -> Fault {
+        Fault::Input
     }
 }
 

@@ -349,6 +349,15 @@ pub enum AttemptError {
 }
 
 impl AttemptError {
+    /// An attempt that ended with an error on `fault`'s side: errored when it is the infrastructure's,
+    /// failed otherwise (the step's input or what it did was wrong).
+    pub fn of(fault: precheck::outcome::Fault, message: String) -> Self {
+        match fault {
+            precheck::outcome::Fault::Infrastructure => Self::Errored(message),
+            precheck::outcome::Fault::Input | precheck::outcome::Fault::Assertion => Self::Failed(message),
+        }
+    }
+
     /// What went wrong.
     pub fn message(&self) -> &str {
         match self {
@@ -656,9 +665,10 @@ async fn cloudformation(
 ) -> Result<(), AttemptError> {
     #[cfg(feature = "aws")]
     {
+        use precheck::outcome::Classified;
         let aws = precheck::aws::Aws::connect(&shared.options.target.aws)
             .await
-            .map_err(|e| AttemptError::Errored(e.to_string()))?;
+            .map_err(|e| AttemptError::of(e.fault(), e.to_string()))?;
         let (log, redactor) = (log.to_path_buf(), shared.redactor.clone());
         let mut write = move |line: &str| log_line(&redactor, &log, line);
         crate::stack::deploy(aws.cloudformation(), stack, &mut write).await

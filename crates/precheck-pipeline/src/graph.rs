@@ -1,6 +1,7 @@
 //! A pipeline bound to a run's parameter values: the step instances to run (fan-out expanded), what each
 //! waits for, and which are skipped by their `when` before anything starts.
 
+use precheck::outcome::{Classified, Fault};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +86,18 @@ pub struct BoundStack {
 pub struct ValuesError {
     /// One message per problem.
     pub problems: Vec<String>,
+}
+
+impl Classified for ValuesError {
+    fn fault(&self) -> Fault {
+        Fault::Input
+    }
+}
+
+impl Classified for BindError {
+    fn fault(&self) -> Fault {
+        Fault::Input
+    }
 }
 
 /// Why a graph could not be made.

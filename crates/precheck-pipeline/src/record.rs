@@ -9,6 +9,7 @@
 //! STATE/runs/RUN_ID/lock                the process running it (a stale lock is taken over)
 //! ```
 
+use precheck::outcome::{Classified, Fault};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -357,6 +358,17 @@ impl RunRecord {
     /// Steps in a given status.
     pub fn count(&self, status: StepStatus) -> usize {
         self.steps.iter().filter(|s| s.status == status).count()
+    }
+}
+
+/// A run that does not exist is the input's fault; one another process runs, or a record that cannot be
+/// read or written, is not.
+impl Classified for RecordError {
+    fn fault(&self) -> Fault {
+        match self {
+            Self::NotFound { .. } => Fault::Input,
+            _ => Fault::Infrastructure,
+        }
     }
 }
 

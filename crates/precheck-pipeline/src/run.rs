@@ -1,6 +1,7 @@
 //! Starting and resuming runs: bind the pipeline, create or reopen the run's directory, hold its lock,
 //! and execute.
 
+use precheck::outcome::{Classified, Fault};
 use std::sync::Arc;
 
 use crate::LoadError;
@@ -66,20 +67,20 @@ pub enum RunError {
     },
 }
 
-impl RunError {
-    /// True when the input is at fault (exit 2): the pipeline file, the values, a stage or run that does
-    /// not exist, a resume that lacks or adds values. Otherwise Precheck could not do its work (exit 4).
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
+/// The input is at fault for the pipeline file, the values, a stage or run that does not exist, a resume
+/// that lacks or adds values; otherwise Precheck could not do its work (the run's record, its report).
+impl Classified for RunError {
+    fn fault(&self) -> Fault {
+        match self {
             Self::Load(_)
-                | Self::Values(_)
-                | Self::Bind(_)
-                | Self::Changed { .. }
-                | Self::SecretsNeeded { .. }
-                | Self::NotSecret { .. }
-                | Self::Record(RecordError::NotFound { .. })
-        )
+            | Self::Values(_)
+            | Self::Bind(_)
+            | Self::Changed { .. }
+            | Self::SecretsNeeded { .. }
+            | Self::NotSecret { .. } => Fault::Input,
+            Self::Record(e) | Self::Report(e) => e.fault(),
+            Self::Exec(ExecError::Record(_)) => Fault::Infrastructure,
+        }
     }
 }
 

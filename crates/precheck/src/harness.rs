@@ -24,7 +24,7 @@ use precheck_lang::{CheckFile, SyntaxError};
 #[cfg(feature = "kube")]
 use crate::cluster::{Cluster, ClusterSource};
 use crate::cluster::{Clusters, Namespaces};
-use crate::outcome::{Attempt, RunReport, Status, TestResult};
+use crate::outcome::{Attempt, Classified, Fault, RunReport, Status, TestResult};
 use crate::runner::{StepContext, file_namespaces, run_attempt, run_steps};
 
 /// A parsed check file.
@@ -76,6 +76,13 @@ pub enum LoadError {
         /// Every error, in file order.
         errors: Vec<SyntaxError>,
     },
+}
+
+/// A check file that cannot be read or parsed is the input's fault.
+impl Classified for LoadError {
+    fn fault(&self) -> Fault {
+        Fault::Input
+    }
 }
 
 /// A syntax error together with the file it is in, renderable with miette (file:line:col, the line, a caret).

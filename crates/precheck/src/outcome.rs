@@ -32,6 +32,50 @@ impl Status {
     }
 }
 
+/// Whose side an error is on: the input, the thing checked, or what the check needed to ask. It decides a
+/// test's status ([`Fault::status`]) and the `precheck` binary's exit code (2, 3 and 4).
+///
+/// ```
+/// use precheck::outcome::{Classified, Fault, Status};
+/// let error = precheck_lang::parse_sentence("there are 2 pods namd 'x'").unwrap_err();
+/// assert_eq!(error.fault(), Fault::Input);
+/// assert_eq!(error.fault().status(), Status::Invalid);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The input is wrong: a file, a sentence, a name, a value, an option.
+    Input,
+    /// What was checked is not as asserted.
+    Assertion,
+    /// The cluster, AWS, a program or the file system could not be asked or used.
+    Infrastructure,
+}
+
+impl Fault {
+    /// The status of a test or step that ended with such an error.
+    pub fn status(self) -> Status {
+        match self {
+            Self::Input => Status::Invalid,
+            Self::Assertion => Status::Failed,
+            Self::Infrastructure => Status::Errored,
+        }
+    }
+}
+
+/// An error that says whose side it is on. Every library error a sub-command can end with implements it,
+/// so the exit code is decided from the error, in one place.
+pub trait Classified {
+    /// Whose side it is on.
+    fn fault(&self) -> Fault;
+}
+
+/// An empty or invalid sentence.
+impl Classified for precheck_lang::SentenceError {
+    fn fault(&self) -> Fault {
+        Fault::Input
+    }
+}
+
 /// One step of one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepResult {

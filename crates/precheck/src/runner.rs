@@ -7,7 +7,7 @@ use precheck_lang::{Action, Scope, Step, Test, line_col};
 
 use crate::cluster::{Clusters, Namespaces};
 use crate::command::run_command;
-use crate::outcome::{Attempt, Status, StepResult};
+use crate::outcome::{Attempt, Classified, Status, StepResult};
 
 /// What the steps of one file run against.
 #[derive(Debug, Clone, Copy)]
@@ -68,8 +68,7 @@ async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
             match cluster.check(sentence, ctx.namespaces).await {
                 Ok(verdict) if verdict.passed => (Status::Passed, verdict.to_string()),
                 Ok(verdict) => (Status::Failed, verdict.to_string()),
-                Err(e) if e.is_invalid_input() => (Status::Invalid, e.to_string()),
-                Err(e) => (Status::Errored, e.to_string()),
+                Err(e) => (e.fault().status(), e.to_string()),
             }
         }
         Action::Run(command) => run_command(command, ctx.dir, &command_env(ctx), ctx.withheld).await,

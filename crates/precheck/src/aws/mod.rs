@@ -37,6 +37,7 @@ use precheck_lang::{AwsAssertion, Lookup, NetworkKind, NetworkRef, Sentence, Sen
 
 use crate::coalesce::Coalescer;
 use crate::evaluate::Verdict;
+use crate::outcome::{Classified, Fault};
 use judge::{Dhcp, Parameter, Stack, Subnet, Vpc};
 
 /// Attempts per API call, throttling and transient errors included. With one answer in five failing,
@@ -122,6 +123,23 @@ pub struct AwsError {
     pub action: String,
     /// The service's error code and message, or the transport's.
     pub message: String,
+}
+
+/// AWS could not be asked: infrastructure, never an assertion.
+impl Classified for AwsError {
+    fn fault(&self) -> Fault {
+        Fault::Infrastructure
+    }
+}
+
+impl Classified for AwsVerifyError {
+    fn fault(&self) -> Fault {
+        match self {
+            Self::Sentence(e) => e.fault(),
+            Self::NotAws => Fault::Input,
+            Self::Aws(e) => e.fault(),
+        }
+    }
 }
 
 /// Why [`Aws::verify`] gave no verdict.

@@ -11,6 +11,7 @@ use precheck_lang::{ClusterAssertion, Retry, Scope, Sentence, SentenceError, par
 use serde_json::Value;
 
 use crate::evaluate::{Verdict, evaluate};
+use crate::outcome::{Classified, Fault};
 
 pub use labels::{LabelSelector, LabelSelectorError};
 #[cfg(feature = "kube")]
@@ -34,9 +35,15 @@ pub enum Namespaces {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClusterError {
-    /// No usable kubeconfig, context or snapshot.
+    /// No usable kubeconfig or context.
     #[error("{0}")]
     Config(String),
+    /// A snapshot file could not be read, or does not hold Kubernetes objects.
+    #[error("{0}")]
+    Snapshot(String),
+    /// The sentence is about AWS, not a Kubernetes cluster.
+    #[error("this sentence is not about a Kubernetes cluster")]
+    NotAboutCluster,
     /// The API server could not be reached or did not answer as expected.
     #[error("could not ask the cluster ({action}): {message}")]
     Api {
@@ -53,10 +60,16 @@ pub enum ClusterError {
     LabelSelector(#[from] LabelSelectorError),
 }
 
-impl ClusterError {
-    /// True when the input is at fault (an unknown resource type, a bad selector), not the cluster.
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(self, Self::UnknownResource(_) | Self::LabelSelector(_))
+/// The input is at fault for an unknown resource type, a bad selector, a snapshot file, a sentence about
+/// AWS; the cluster (or the configuration that reaches it) for the rest.
+impl Classified for ClusterError {
+    fn fault(&self) -> Fault {
+        match self {
+            Self::UnknownResource(_) | Self::LabelSelector(_) | Self::Snapshot(_) | Self::NotAboutCluster => {
+                Fault::Input
+            }
+            Self::Config(_) | Self::Api { .. } => Fault::Infrastructure,
+        }
     }
 }
 
@@ -69,6 +82,15 @@ pub enum VerifyError {
     /// The cluster could not be asked.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+}
+
+impl Classified for VerifyError {
+    fn fault(&self) -> Fault {
+        match self {
+            Self::Sentence(e) => e.fault(),
+            Self::Cluster(e) => e.fault(),
+        }
+    }
 }
 
 /// Objects of one query, with the resource version a watch can start from.
@@ -158,7 +180,7 @@ impl Cluster {
     /// Evaluates a parsed sentence. `scope` is the check file's namespace, used when the sentence names none.
     pub async fn check(&self, sentence: &Sentence, scope: Option<&Namespaces>) -> Result<Verdict, ClusterError> {
         let Some(assertion) = sentence.cluster() else {
-            return Err(ClusterError::Config("this sentence is not about a Kubernetes cluster".into()));
+            return Err(ClusterError::NotAboutCluster);
         };
         let namespaces = self.namespaces_for(assertion, scope);
         match sentence.retry {

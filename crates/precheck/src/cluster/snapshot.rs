@@ -37,7 +37,7 @@ impl Snapshot {
         for path in paths {
             let path = path.as_ref();
             let text = std::fs::read_to_string(path)
-                .map_err(|e| ClusterError::Config(format!("cannot read snapshot {}: {e}", path.display())))?;
+                .map_err(|e| ClusterError::Snapshot(format!("cannot read snapshot {}: {e}", path.display())))?;
             snapshot.add_yaml(&text, &path.display().to_string())?;
         }
         Ok(snapshot)
@@ -60,7 +60,7 @@ impl Snapshot {
 
     fn add_yaml(&mut self, text: &str, origin: &str) -> Result<(), ClusterError> {
         let docs: Vec<Value> = serde_saphyr::from_multiple(text)
-            .map_err(|e| ClusterError::Config(format!("{origin} is not valid YAML: {e}")))?;
+            .map_err(|e| ClusterError::Snapshot(format!("{origin} is not valid YAML: {e}")))?;
         for doc in docs {
             self.add_object(doc, origin)?;
         }
@@ -78,7 +78,7 @@ impl Snapshot {
                 let kind = map.get("kind").and_then(Value::as_str);
                 let api_version = map.get("apiVersion").and_then(Value::as_str);
                 let (Some(kind), Some(api_version)) = (kind, api_version) else {
-                    return Err(ClusterError::Config(format!(
+                    return Err(ClusterError::Snapshot(format!(
                         "{origin}: every object needs `apiVersion` and `kind` (as `kubectl get -o yaml` prints them)"
                     )));
                 };
@@ -102,7 +102,7 @@ impl Snapshot {
                 self.objects.push(doc);
                 Ok(())
             }
-            _ => Err(ClusterError::Config(format!("{origin}: expected Kubernetes objects (YAML mappings)"))),
+            _ => Err(ClusterError::Snapshot(format!("{origin}: expected Kubernetes objects (YAML mappings)"))),
         }
     }
 
