@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::LoadError;
+use std::path::Path;
 
 fn parse(text: &str) -> Result<Pipeline, Vec<String>> {
     Pipeline::parse(Path::new("p.yaml"), text).map_err(|e| match e {
