@@ -3,13 +3,14 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use precheck::cluster::{Cluster, ClusterError, Namespaces, Snapshot, VerifyError};
 use precheck::cluster::{ClusterSource, Clusters};
 use precheck::harness::{LoadError, RunOptions, Suite};
-use precheck::outcome::{RunReport, Status};
-use precheck::report::{junit_xml, tap};
+use precheck::outcome::{RunReport, Status, TestResult};
+use precheck::report::{json, junit_xml, tap, terminal};
 use precheck_lang::{SentenceError, parse_sentence};
 
 use crate::exit_codes;
@@ -119,11 +120,13 @@ impl Target {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
-    /// One line per test (libtest's).
+    /// A line per test as it ends, then what went wrong and one summary line.
     Pretty,
-    /// One character per test.
+    /// A mark per test as it ends (`.` passed, `f` flaky, `i` skipped, `F` failed, `E` errored, `I`
+    /// invalid), then what went wrong and one summary line.
     Terse,
-    /// libtest's JSON events.
+    /// A JSON object per line: the run's start, each test as it ends (passed, flaky, skipped, failed,
+    /// errored, invalid; a file's failed teardown), the run's end with its status and counts.
     Json,
     /// TAP version 14, as BATS prints it.
     Tap,
@@ -176,7 +179,7 @@ struct RunArgs {
     /// Terminal output format.
     #[arg(long, value_enum, default_value_t = Format::Pretty)]
     format: Format,
-    /// Less output.
+    /// Less output: a mark per test, as `--format terse`.
     #[arg(short, long)]
     quiet: bool,
 }
@@ -289,8 +292,8 @@ fn run(args: RunArgs) -> i32 {
         Err(e) => return exit_codes::error(&e),
     };
     let clusters = Arc::new(Clusters::new(source, args.target.namespaces(false)));
-    let tap_output = args.format == Format::Tap;
-    let test_args = libtest_args(&args);
+    let format = if args.quiet && args.format == Format::Pretty { Format::Terse } else { args.format };
+    let live = Arc::new(Live { format, marks: AtomicUsize::new(0) });
     let options = RunOptions {
         retries: args.retries,
         tags: args.tags.clone(),
@@ -301,17 +304,14 @@ fn run(args: RunArgs) -> i32 {
         aws: args.target.aws(),
         cancel: None,
         withheld: Default::default(),
+        progress: Some(live.clone()),
     };
     let runtime = runtime();
-    let (conclusion, report) = precheck::harness::run(&test_args, &suite, clusters, options, &runtime);
+    let (conclusion, report) = precheck::harness::run(&libtest_args(&args), &suite, clusters, options, &runtime);
     if args.list {
         return exit_codes::SUCCESS;
     }
-    if tap_output {
-        print!("{}", tap(&report));
-    } else if !args.quiet {
-        print_summary(&report);
-    }
+    live.end(&report);
     if let Some(path) = &args.junit
         && let Err(e) = std::fs::write(path, junit_xml(&report))
     {
@@ -325,12 +325,9 @@ fn run(args: RunArgs) -> i32 {
     }
 }
 
+/// libtest's part of a run: which tests (filters, `--ignored`), how many at once, `--list`. Its own lines
+/// go to the null device (except a listing): the terminal shows the run's report ([`Live`]).
 fn libtest_args(args: &RunArgs) -> libtest_mimic::Arguments {
-    let format = match args.format {
-        Format::Pretty | Format::Tap => libtest_mimic::FormatSetting::Pretty,
-        Format::Terse => libtest_mimic::FormatSetting::Terse,
-        Format::Json => libtest_mimic::FormatSetting::Json,
-    };
     libtest_mimic::Arguments {
         filter: args.filter.clone(),
         exact: args.exact,
@@ -339,40 +336,60 @@ fn libtest_args(args: &RunArgs) -> libtest_mimic::Arguments {
         ignored: args.ignored,
         include_ignored: args.include_ignored,
         test_threads: args.test_threads,
-        quiet: args.quiet,
-        format: Some(format),
-        // TAP replaces libtest's output: send libtest's to the null device.
-        logfile: (args.format == Format::Tap).then(|| "/dev/null".to_owned()),
+        logfile: (!args.list).then(|| "/dev/null".to_owned()),
         ..Default::default()
     }
 }
 
-fn print_summary(report: &RunReport) {
-    let flaky: Vec<_> = report.flaky().collect();
-    if !flaky.is_empty() {
-        println!("flaky tests (passed on a retry):");
-        for t in &flaky {
-            println!("    {} (passed on attempt {})", t.full_name(), t.attempts.len());
+/// The terminal's view of a check run, from its results: each test as it ends, then the end of the run.
+#[derive(Debug)]
+struct Live {
+    format: Format,
+    /// Marks on the current terse line.
+    marks: AtomicUsize,
+}
+
+impl precheck::harness::Progress for Live {
+    fn started(&self, count: usize) {
+        match self.format {
+            Format::Pretty | Format::Terse => println!("\nrunning {count} test{}", if count == 1 { "" } else { "s" }),
+            Format::Json => println!("{}", json::started(count)),
+            Format::Tap => {}
         }
     }
-    let errors: Vec<_> =
-        report.tests.iter().filter(|t| matches!(t.status(), Status::Errored | Status::Invalid)).collect();
-    if !errors.is_empty() {
-        println!("tests that could not run (infrastructure or invalid input, not assertion failures):");
-        for t in errors {
-            println!("    {} [{}]", t.full_name(), t.status().as_str());
+
+    fn finished(&self, result: &TestResult) {
+        let mut out = std::io::stdout().lock();
+        let _ = match self.format {
+            Format::Pretty => writeln!(out, "{}", terminal::test_line(result)),
+            Format::Terse => {
+                let marks = self.marks.fetch_add(1, Ordering::SeqCst) + 1;
+                let end = if marks.is_multiple_of(terminal::TERSE_WIDTH) { "\n" } else { "" };
+                write!(out, "{}{end}", terminal::mark(result)).and_then(|()| out.flush())
+            }
+            Format::Json => writeln!(out, "{}", json::test(result)),
+            Format::Tap => Ok(()),
+        };
+    }
+}
+
+impl Live {
+    /// What the terminal shows once every test ended.
+    fn end(&self, report: &RunReport) {
+        match self.format {
+            Format::Pretty | Format::Terse => {
+                if self.format == Format::Terse
+                    && !self.marks.load(Ordering::SeqCst).is_multiple_of(terminal::TERSE_WIDTH)
+                {
+                    println!();
+                }
+                print!("{}", terminal::problems(report));
+                println!("\n{}", terminal::summary(report));
+            }
+            Format::Json => println!("{}", json::finished(report)),
+            Format::Tap => print!("{}", tap(report)),
         }
     }
-    println!(
-        "precheck: {} passed, {} failed, {} errors, {} invalid, {} skipped, {} flaky in {:.2}s",
-        report.count(Status::Passed),
-        report.count(Status::Failed),
-        report.count(Status::Errored),
-        report.count(Status::Invalid),
-        report.count(Status::Skipped),
-        flaky.len(),
-        report.duration.as_secs_f64()
-    );
 }
 
 fn sentence(args: SentenceArgs, retried: bool) -> i32 {

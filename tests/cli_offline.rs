@@ -275,3 +275,122 @@ fn without_test_threads_sixteen_tests_run_at_once() {
     );
     assert_ne!(out.status.code(), Some(0), "sixteen waited for each other with 15 threads: {}", self::text(&out));
 }
+
+/// A file with a test of every outcome and a teardown that fails, and a file whose setup fails.
+fn write_every_outcome(dir: &Path) {
+    std::fs::write(
+        dir.join("every.check"),
+        "\
+test 'passes' {
+    verify there are 2 pods named '^nginx-'
+}
+
+test 'flaky' {
+    retries 1
+    run sh -c 'test -e marker || { touch marker; exit 1; }'
+}
+
+test 'skipped' {
+    skip 'not today'
+    run false
+}
+
+test 'fails' {
+    verify there are 3 pods named '^nginx-'
+}
+
+test 'errors' {
+    run precheck-no-such-program
+}
+
+test 'invalid' {
+    verify there is 1 podz named 'x'
+}
+
+teardown {
+    run sh -c 'echo cleanup refused; exit 1'
+}
+",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("setup.check"),
+        "setup {\n    run sh -c 'echo no namespace; exit 1'\n}\n\ntest 'after setup' {\n    run true\n}\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn every_format_renders_the_run_report_with_every_outcome_and_one_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    write_every_outcome(dir.path());
+    let snapshot = root().join(SNAPSHOT);
+    let run = |format: &str| {
+        let _ = std::fs::remove_file(dir.path().join("marker"));
+        let args = ["run", ".", "--snapshot", snapshot.to_str().unwrap(), "--format", format, "--junit", "junit.xml"];
+        let out = precheck_in(dir.path(), &args);
+        // The worst outcome decides: an invalid test.
+        assert_eq!(out.status.code(), Some(2), "{format}: {}", text(&out));
+        assert!(!text(&out).contains("test result:"), "no libtest summary: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let summary = "precheck: 2 passed, 1 failed, 3 errors, 1 invalid, 1 skipped, 1 flaky in ";
+
+    let pretty = run("pretty");
+    for line in [
+        "running 7 tests",
+        "test ./every.check::passes ... ok",
+        "test ./every.check::flaky ... ok (flaky: passed on attempt 2)",
+        "test ./every.check::skipped ... ignored, not today",
+        "test ./every.check::fails ... FAILED",
+        "test ./every.check::errors ... ERROR",
+        "test ./every.check::invalid ... INVALID",
+        "test ./setup.check::after setup ... ERROR",
+        "teardown ./every.check ... ERROR",
+        "---- ./every.check (teardown) [error] ----",
+    ] {
+        assert!(pretty.lines().any(|l| l == line), "{line:?} in:\n{pretty}");
+    }
+    assert!(pretty.contains("cleanup refused"), "why the teardown failed: {pretty}");
+    assert!(pretty.contains("the file's setup failed"), "{pretty}");
+    assert_eq!(pretty.matches("precheck: ").count(), 1, "one summary: {pretty}");
+    assert!(pretty.contains(summary), "{pretty}");
+
+    let terse = run("terse");
+    let marks = terse.lines().find(|l| !l.is_empty() && !l.starts_with("running")).unwrap();
+    let mut sorted: Vec<char> = marks.chars().collect();
+    sorted.sort_unstable();
+    assert_eq!(sorted.into_iter().collect::<String>(), ".EEEFIfi", "{terse}");
+    assert_eq!(terse.matches("precheck: ").count(), 1, "{terse}");
+
+    let json = run("json");
+    let events: Vec<serde_json::Value> =
+        json.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(events.first().unwrap()["event"], "started", "{json}");
+    assert_eq!(events.first().unwrap()["tests"], 7, "{json}");
+    let of = |kind: &str, event: &str| events.iter().filter(|e| e["type"] == kind && e["event"] == event).count();
+    assert_eq!(
+        [of("test", "passed"), of("test", "flaky"), of("test", "skipped"), of("test", "failed")],
+        [1, 1, 1, 1],
+        "{json}"
+    );
+    assert_eq!([of("test", "errored"), of("test", "invalid"), of("teardown", "errored")], [2, 1, 1], "{json}");
+    let teardown = events.iter().find(|e| e["type"] == "teardown").unwrap();
+    assert!(
+        teardown["message"].as_str().unwrap().starts_with("line 28: run sh -c 'echo cleanup refused"),
+        "{teardown}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "finished", "{json}");
+    assert_eq!(
+        (&last["status"], &last["errored"], &last["invalid"], &last["flaky"]),
+        (&"invalid".into(), &3.into(), &1.into(), &1.into()),
+        "{last}"
+    );
+
+    let tap = run("tap");
+    assert!(tap.starts_with("TAP version 14\n1..8\n"), "{tap}");
+    assert!(tap.contains("not ok 7 - ./every.check::(file teardown)"), "{tap}");
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("(file teardown)") && junit.contains("cleanup refused"), "{junit}");
+}

@@ -227,6 +227,18 @@ pub struct RunOptions {
     /// Variables the check files' `run` commands never get (the trigger's token always; a pipeline's
     /// secret parameters).
     pub withheld: crate::command::Withheld,
+    /// Told of every test as it ends, from the threads tests run on (the terminal's view of the run).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// Sees a run as it goes: how many tests it selected, then each test's result as soon as it is known —
+/// skipped ones first, then each as it ends, then the files' teardowns that failed. Every result it is
+/// told of is in the run's [`RunReport`] too.
+pub trait Progress: Send + Sync + std::fmt::Debug {
+    /// The run starts with `count` tests (those the filters kept, skipped ones included).
+    fn started(&self, count: usize);
+    /// A test ended (or was skipped), or a file's teardown failed ([`TestResult::is_teardown`]).
+    fn finished(&self, result: &TestResult);
 }
 
 /// What a test cancelled while it ran says.
@@ -322,6 +334,14 @@ impl Shared {
         test_result(file, test_index, attempts, None)
     }
 
+    /// Keeps a test's result for the report and tells the progress view.
+    fn finished(&self, file: usize, test: usize, result: TestResult) {
+        if let Some(progress) = &self.options.progress {
+            progress.finished(&result);
+        }
+        self.results.lock().expect("results lock").push((file, test, result));
+    }
+
     fn cancelled(&self) -> bool {
         self.options.cancel.as_ref().is_some_and(|c| *c.borrow())
     }
@@ -356,16 +376,13 @@ impl Shared {
             let mut steps = Vec::new();
             let status = run_steps(ctx, &file.check.teardown, &mut steps).await;
             if status != Status::Passed {
-                let message = steps
-                    .last()
-                    .map(|s| format!("line {}: {}", s.line, s.detail.lines().next().unwrap_or("")))
-                    .unwrap_or_default();
+                let message = crate::runner::first_problem(&steps);
                 let attempt = Attempt { status: Status::Errored, message, steps, duration: started.elapsed() };
                 failures.push((
                     i,
                     TestResult {
                         file: file.display.clone(),
-                        name: "(file teardown)".into(),
+                        name: crate::outcome::TEARDOWN.into(),
                         tags: Vec::new(),
                         attempts: vec![attempt],
                         skipped: None,
@@ -413,6 +430,7 @@ pub fn run(
     });
     let mut trials = Vec::new();
     let mut not_run = Vec::new();
+    let mut selected = 0;
     for (fi, file) in suite.files.iter().enumerate() {
         for (ti, test) in file.check.tests.iter().enumerate() {
             let result = test_result(file, ti, Vec::new(), None);
@@ -436,7 +454,7 @@ pub fn run(
                 if let Some(reason) = not_run {
                     let reason = reason.to_owned();
                     let result = test_result(&file, ti, Vec::new(), Some(reason.clone()));
-                    shared.results.lock().expect("results lock").push((fi, ti, result));
+                    shared.finished(fi, ti, result);
                     return Ok(Completion::ignored_with(reason));
                 }
                 // A bug must not make a test vanish from the report: a panic is recorded as an error.
@@ -455,7 +473,7 @@ pub fn run(
                 let status = result.status();
                 let message = result.attempts.last().map(|a| a.message.clone()).unwrap_or_default();
                 let attempts = result.attempts.len();
-                shared.results.lock().expect("results lock").push((fi, ti, result));
+                shared.finished(fi, ti, result);
                 match status {
                     Status::Passed => Ok(Completion::Completed),
                     status => {
@@ -468,24 +486,40 @@ pub fn run(
                 }
             })
             .with_ignored_flag(test.skip.is_some());
-            if !args.is_filtered_out(&trial) && args.is_ignored(&trial) {
-                let reason = test.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();
-                not_run.push((fi, ti, test_result(file, ti, Vec::new(), Some(reason))));
+            if !args.is_filtered_out(&trial) {
+                selected += 1;
+                if args.is_ignored(&trial) {
+                    let reason = test.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();
+                    not_run.push((fi, ti, test_result(file, ti, Vec::new(), Some(reason))));
+                }
             }
             trials.push(trial);
         }
     }
     let args = Arguments { test_threads: Some(args.test_threads.unwrap_or(DEFAULT_TEST_THREADS)), ..args.clone() };
+    if !args.list
+        && let Some(progress) = &shared.options.progress
+    {
+        progress.started(selected);
+    }
+    for (fi, ti, result) in not_run {
+        shared.finished(fi, ti, result);
+    }
     let conclusion = libtest_mimic::run(&args, trials);
     if args.list {
         return (conclusion, RunReport::default());
     }
     let teardown_failures = runtime.block_on(shared.teardown(&suite.files));
     let mut results = std::mem::take(&mut *shared.results.lock().expect("results lock"));
-    results.extend(not_run);
+    for (file, failure) in teardown_failures {
+        if let Some(progress) = &shared.options.progress {
+            progress.finished(&failure);
+        }
+        // After its file's tests.
+        results.push((file, usize::MAX, failure));
+    }
     results.sort_by_key(|(f, t, _)| (*f, *t));
-    let mut tests: Vec<TestResult> = results.into_iter().map(|(_, _, r)| r).collect();
-    tests.extend(teardown_failures.into_iter().map(|(_, r)| r));
+    let tests: Vec<TestResult> = results.into_iter().map(|(_, _, r)| r).collect();
     (conclusion, RunReport { tests, duration: started.elapsed() })
 }
 

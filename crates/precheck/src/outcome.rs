@@ -135,7 +135,15 @@ pub struct TestResult {
     pub skipped: Option<String>,
 }
 
+/// The name of the result a file's failed teardown adds to a report, beside its tests.
+pub const TEARDOWN: &str = "(file teardown)";
+
 impl TestResult {
+    /// The result of a file's teardown that failed, not of a test.
+    pub fn is_teardown(&self) -> bool {
+        self.name == TEARDOWN
+    }
+
     /// `file::name`, the name the harness shows and filters on.
     pub fn full_name(&self) -> String {
         format!("{}::{}", self.file, self.name)

@@ -139,7 +139,7 @@ const OBJECTS_IN_MESSAGE: usize = 5;
 
 /// The first step that did not pass: where, what, the verdict, and the objects that did not satisfy it
 /// (`BAD kube-system/metrics-server-…: Pending`), so a failure names them without the trace.
-fn first_problem(steps: &[StepResult]) -> String {
+pub(crate) fn first_problem(steps: &[StepResult]) -> String {
     let Some(step) = steps.iter().find(|s| s.status != Status::Passed) else { return String::new() };
     let mut lines = step.detail.lines();
     let mut message = format!(

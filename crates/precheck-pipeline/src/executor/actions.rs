@@ -201,8 +201,9 @@ async fn checks(
     .await
     .map_err(|e| format!("the checks panicked: {e}"))?
     .map_err(AttemptError::Errored)?;
-    for line in stage_report::lines(&report) {
-        log_line(&shared.redactor, log, &line);
+    // The lines `precheck run` shows, from the same report.
+    for line in precheck::report::terminal::pretty(&report).lines() {
+        log_line(&shared.redactor, log, line);
     }
     stage_report::add(shared, node, &report);
     use precheck::outcome::Status;

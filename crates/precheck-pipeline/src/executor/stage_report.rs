@@ -1,5 +1,5 @@
-//! What `checks` steps leave beside the record: a line per test in the step's log, and the stage's JUnit
-//! file holding every `checks` step of the stage so far.
+//! What `checks` steps leave beside the record: the stage's JUnit file holding every `checks` step of the
+//! stage so far. (The step's log gets the run's terminal view, `precheck::report::terminal::pretty`.)
 
 use std::sync::Arc;
 
@@ -28,32 +28,4 @@ pub(super) fn add(shared: &Arc<Shared>, node: &Node, report: &precheck::outcome:
     if let Err(e) = shared.run.write_file(&name, &shared.redactor.for_xml().redact_bytes(junit.as_bytes())) {
         shared.broken.lock().expect("broken lock").get_or_insert(e);
     }
-}
-
-/// A line per test (its status, its attempts, the last attempt's message when it did not pass), then the counts.
-pub(super) fn lines(report: &precheck::outcome::RunReport) -> Vec<String> {
-    use precheck::outcome::Status;
-    let mut lines: Vec<String> = report
-        .tests
-        .iter()
-        .map(|t| {
-            let attempts =
-                if t.attempts.len() > 1 { format!(" ({} attempts)", t.attempts.len()) } else { String::new() };
-            match (t.status(), t.attempts.last()) {
-                (Status::Passed, _) | (_, None) => format!("{} {}{attempts}", t.status().as_str(), t.full_name()),
-                (status, Some(last)) => format!("{} {}{attempts}: {}", status.as_str(), t.full_name(), last.message),
-            }
-        })
-        .collect();
-    let count = |s| report.count(s);
-    lines.push(format!(
-        "{} tests: {} passed, {} failed, {} errors, {} invalid, {} skipped",
-        report.tests.len(),
-        count(Status::Passed),
-        count(Status::Failed),
-        count(Status::Errored),
-        count(Status::Invalid),
-        count(Status::Skipped)
-    ));
-    lines
 }
