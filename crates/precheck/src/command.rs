@@ -116,6 +116,117 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// A program to start, the one way Precheck starts programs (a check file's `run` line, a pipeline's `run`
+/// and `shell` steps): an argument list (no shell), in `dir`, with the inherited environment less the
+/// withheld names plus `env`, stdin closed, in a process group of its own.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use precheck::command::{Ended, Program, Withheld};
+/// let argv = ["sh".to_owned(), "-c".to_owned(), "exit 3".to_owned()];
+/// let program = Program { argv: &argv, dir: std::path::Path::new("."), env: &[], withheld: &Withheld::default() };
+/// let mut running = program.start(std::process::Stdio::null(), std::process::Stdio::null()).unwrap();
+/// let Ended::Exited(status) = running.wait(None).await else { panic!("it exits") };
+/// assert_eq!(status.code(), Some(3));
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Program<'a> {
+    /// The program and its arguments.
+    pub argv: &'a [String],
+    /// Where it runs.
+    pub dir: &'a Path,
+    /// Variables it gets beside the inherited ones (these may name a withheld one: given explicitly).
+    pub env: &'a [(String, String)],
+    /// Inherited variables it never gets.
+    pub withheld: &'a Withheld,
+}
+
+/// A started [`Program`], and its process group: killed with it when dropped (a timeout, a cancelled run)
+/// unless [`Running::release`]d.
+#[derive(Debug)]
+pub struct Running {
+    /// The program (its piped output, if any, to take).
+    pub child: tokio::process::Child,
+    group: ProcessGroup,
+}
+
+/// How a [`Running`] program ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// It exited (or a signal ended it).
+    Exited(std::process::ExitStatus),
+    /// It was still running when the time was up: its whole group was killed.
+    TimedOut(std::time::Duration),
+    /// It could not be waited for.
+    Lost(std::io::Error),
+}
+
+impl Program<'_> {
+    /// Starts it with `stdout` and `stderr` as given (pipes, a log file, the null device). An empty
+    /// `argv` is an [`std::io::ErrorKind::InvalidInput`] error.
+    pub fn start(&self, stdout: Stdio, stderr: Stdio) -> std::io::Result<Running> {
+        let Some((program, args)) = self.argv.split_first() else {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+        };
+        // One expression: the command, holding the output's descriptors (a pipe's write end), is dropped
+        // once the program started.
+        let child = self
+            .withheld
+            .command(program)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.dir)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()?;
+        let group = ProcessGroup::of(&child);
+        Ok(Running { child, group })
+    }
+}
+
+impl Running {
+    /// The id of its process group, as `kill -- -ID` takes it.
+    pub fn group_id(&self) -> Option<i32> {
+        self.group.id()
+    }
+
+    /// Waits until it exits, at most `limit`: when the time is up, or it cannot be waited for, its whole
+    /// group is killed.
+    pub async fn wait(&mut self, limit: Option<std::time::Duration>) -> Ended {
+        let waited = match limit {
+            Some(limit) => match tokio::time::timeout(limit, self.child.wait()).await {
+                Ok(waited) => waited,
+                Err(_) => {
+                    self.group.kill();
+                    return Ended::TimedOut(limit);
+                }
+            },
+            None => self.child.wait().await,
+        };
+        match waited {
+            Ok(status) => Ended::Exited(status),
+            Err(e) => {
+                self.group.kill();
+                Ended::Lost(e)
+            }
+        }
+    }
+
+    /// Ends what is left of its group now (background children it started).
+    pub fn kill(&mut self) {
+        self.group.kill();
+    }
+
+    /// Lets what it left running live on: meant to outlast it (a port-forward started in a setup).
+    pub fn release(self) {
+        self.group.release();
+    }
+}
+
 /// What a stream printed: its first [`CAPTURE_LIMIT`] bytes, and how many more it printed.
 async fn capture(from: Option<impl tokio::io::AsyncRead + Unpin>) -> (Vec<u8>, u64) {
     use tokio::io::AsyncReadExt;
@@ -142,36 +253,24 @@ pub async fn run_command(
     env: &[(String, String)],
     withheld: &Withheld,
 ) -> (Status, String) {
-    let Some((program, args)) = command.argv.split_first() else {
-        return (Status::Invalid, "empty command".into());
-    };
-    let child = withheld
-        .command(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
+    let program = command.argv.first().map(String::as_str).unwrap_or_default();
+    let started = Program { argv: &command.argv, dir, env, withheld }.start(Stdio::piped(), Stdio::piped());
+    // Dropped with this future (the test's timeout): the whole group goes, background children included.
+    let mut running = match started {
+        Ok(running) => running,
+        Err(e) if command.argv.is_empty() => return (Status::Invalid, e.to_string()),
         Err(e) => return (Status::Errored, format!("cannot start `{program}`: {e}")),
     };
-    // Dropped with this future (the test's timeout): the whole group goes, background children included.
-    let group = ProcessGroup::of(&child);
-    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let (out, err) = (running.child.stdout.take(), running.child.stderr.take());
     let ((stdout, stdout_dropped), (stderr, stderr_dropped)) = tokio::join!(capture(out), capture(err));
-    let status = match child.wait().await {
-        Ok(status) => status,
-        Err(e) => {
-            return (Status::Errored, format!("`{program}` could not be waited for: {e}"));
-        }
+    let status = match running.wait(None).await {
+        Ended::Exited(status) => status,
+        Ended::Lost(e) => return (Status::Errored, format!("`{program}` could not be waited for: {e}")),
+        // Not given a limit: the test's own timeout drops this future instead.
+        Ended::TimedOut(limit) => return (Status::Failed, format!("timed out after {limit:?}")),
     };
     // It ended and closed its output: what it left running (with its output elsewhere) is meant to stay.
-    group.release();
+    running.release();
     let stdout = String::from_utf8_lossy(&stdout);
     let stderr = String::from_utf8_lossy(&stderr);
     let combined = format!("{stdout}{stderr}");
@@ -236,9 +335,28 @@ fn append_bounded(detail: &mut String, name: &str, text: &str, dropped: u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use precheck_lang::{CheckFile, Step};
+    use std::time::Duration;
+
+    /// Process `pid` lives (a zombie, killed and not reaped yet, does not).
+    pub(crate) fn running(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+    }
+
+    /// Process `pid` ends within `limit`.
+    pub(crate) fn gone_within(pid: &str, limit: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while running(pid) {
+            if started.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
 
     fn command(line: &str) -> Command {
         let file = CheckFile::parse(&format!("test 't' {{\n{line}\n}}\n"), &|_| None).unwrap();
@@ -246,6 +364,37 @@ mod tests {
             [Step { action: precheck_lang::Action::Run(c), .. }] => c.clone(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_program_past_its_limit_is_killed_with_its_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        // The program leaves a background child and waits: both must go when the time is up.
+        let script = "sleep 30 & echo $! > child.pid; wait";
+        let argv = ["sh".to_owned(), "-c".to_owned(), script.to_owned()];
+        let program = Program { argv: &argv, dir: dir.path(), env: &[], withheld: &Withheld::default() };
+        let mut running = program.start(Stdio::null(), Stdio::null()).unwrap();
+        assert!(running.group_id().is_some());
+        let limit = Duration::from_millis(300);
+        assert!(matches!(running.wait(Some(limit)).await, Ended::TimedOut(l) if l == limit));
+        let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap().trim().to_owned();
+        assert!(gone_within(&pid, Duration::from_secs(5)), "the background child {pid} outlived the group's kill");
+    }
+
+    #[tokio::test]
+    async fn an_empty_command_is_invalid_and_a_missing_program_an_error() {
+        let (s, d) = run_command(
+            &Command { argv: Vec::new(), ..command("run true") },
+            Path::new("."),
+            &[],
+            &Withheld::default(),
+        )
+        .await;
+        assert_eq!((s, d.as_str()), (Status::Invalid, "empty command"));
+        let (s, d) =
+            run_command(&command("run precheck-no-such-program"), Path::new("."), &[], &Withheld::default()).await;
+        assert_eq!(s, Status::Errored);
+        assert!(d.starts_with("cannot start `precheck-no-such-program`"), "{d}");
     }
 
     #[tokio::test]

@@ -176,6 +176,7 @@ pub fn human(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::cluster::{Cluster, ClusterSource, Snapshot};
+    use crate::command::tests::{gone_within, running};
     use precheck_lang::CheckFile;
 
     const SNAPSHOT: &str =
@@ -261,22 +262,6 @@ mod tests {
     }
 
     /// Whether process `pid` still runs (a zombie does not).
-    fn running(pid: &str) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
-    }
-
-    fn gone_within(pid: &str, limit: Duration) -> bool {
-        let started = std::time::Instant::now();
-        while running(pid) {
-            if started.elapsed() > limit {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        true
-    }
-
     #[tokio::test]
     async fn a_timeout_ends_what_a_command_started_in_the_background() {
         let dir = tempfile::tempdir().unwrap();

@@ -83,9 +83,10 @@ pub(super) async fn attempt_node(
     log_line(&shared.redactor, log, &format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
     let work = async {
         match &node.action {
-            BoundAction::Run(argv) => command(shared, i, node, log, &argv[0], &argv[1..]).await,
+            BoundAction::Run(argv) => command(shared, i, node, log, argv).await,
             BoundAction::Shell(script) => {
-                command(shared, i, node, log, "sh", &["-e".to_owned(), "-c".to_owned(), script.clone()]).await
+                command(shared, i, node, log, &["sh".to_owned(), "-e".to_owned(), "-c".to_owned(), script.clone()])
+                    .await
             }
             BoundAction::Checks(paths) => checks(shared, node, log, paths.clone()).await,
             BoundAction::Apply(files) => apply(shared, log, files).await,

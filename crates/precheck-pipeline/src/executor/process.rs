@@ -13,6 +13,7 @@ use crate::secret::Redactor;
 
 use super::Shared;
 use super::actions::AttemptError;
+use precheck::command::{Ended, Program};
 
 /// Appends a line to a step's log, secrets masked.
 pub(super) fn log_line(redactor: &Redactor, path: &std::path::Path, line: &str) {
@@ -30,8 +31,7 @@ pub(super) async fn command(
     i: usize,
     node: &Node,
     log: &PathBuf,
-    program: &str,
-    args: &[String],
+    argv: &[String],
 ) -> Result<(), AttemptError> {
     // The log or a pipe that cannot be had, a program that cannot start: the command was not run.
     let errored = AttemptError::Errored;
@@ -56,37 +56,20 @@ pub(super) async fn command(
         Some(id) => id.clone(),
         None => shared.record.lock().expect("record lock").id.clone(),
     };
-    // One expression: the command, holding the pipe's write end, is dropped once the program started.
-    let mut child = shared
-        .options
-        .withheld
-        .command(program)
-        .args(args)
-        .current_dir(&shared.pipeline.dir)
-        .envs(shared.options.env.iter().map(|(k, v)| (k, v)))
-        .envs(node.env.iter().map(|(k, v)| (k, v)))
-        .env("PRECHECK_RUN_ID", record_id)
-        .env("PRECHECK_STEP", &node.id)
-        .stdin(std::process::Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| errored(format!("cannot start '{program}': {e}")))?;
+    let mut env: Vec<(String, String)> = shared.options.env.iter().chain(&node.env).cloned().collect();
+    env.push(("PRECHECK_RUN_ID".to_owned(), record_id));
+    env.push(("PRECHECK_STEP".to_owned(), node.id.clone()));
+    let program = Program { argv, dir: &shared.pipeline.dir, env: &env, withheld: &shared.options.withheld };
+    // Its group is killed with the attempt when it is dropped (a timeout, a cancelled run): scripts start
+    // children. The pipe's write end went with the command once the program started.
+    let mut running = program.start(stdout, stderr).map_err(|e| errored(format!("cannot start '{}': {e}", argv[0])))?;
     let copy = pipe.map(|(reader, log)| tokio::spawn(shared.redactor.clone().copy_lines(reader, log)));
-    // Killed with the attempt when it is dropped (a timeout, a cancelled run): scripts start children.
-    let mut group = precheck::command::ProcessGroup::of(&child);
-    let pgid = group.id();
+    let pgid = running.group_id();
     shared.update(i, None, |s| s.pgid = pgid);
-    let waited = match node.timeout {
-        Some(limit) => tokio::time::timeout(limit, child.wait()).await.ok(),
-        None => Some(child.wait().await),
-    };
+    let ended = running.wait(node.timeout).await;
     shared.update(i, None, |s| s.pgid = None);
-    let succeeded = matches!(&waited, Some(Ok(status)) if status.success());
-    if !succeeded {
-        group.kill();
+    if !matches!(&ended, Ended::Exited(status) if status.success()) {
+        running.kill();
     }
     // What the command printed last reaches the log before the step ends. A background child of a command
     // that succeeded keeps its output open: it is not waited for beyond the grace (its copy goes on, as
@@ -94,16 +77,17 @@ pub(super) async fn command(
     if let Some(copy) = copy {
         let _ = tokio::time::timeout(COPY_GRACE, copy).await;
     }
-    let status = match waited {
-        Some(status) => status.map_err(|e| errored(format!("waiting for '{program}': {e}")))?,
-        None => return Err(AttemptError::Failed(format!("timed out after {:?}", node.timeout.unwrap_or_default()))),
+    let status = match ended {
+        Ended::Exited(status) => status,
+        Ended::TimedOut(limit) => return Err(AttemptError::Failed(format!("timed out after {limit:?}"))),
+        Ended::Lost(e) => return Err(errored(format!("waiting for '{}': {e}", argv[0]))),
     };
     if status.success() {
-        // The group may still hold background children; they belong to the step and end with it.
+        // What its group still holds (background children) belongs to the step: `running` ends it here.
         return Ok(());
     }
     let what =
-        if matches!(node.action, BoundAction::Shell(_)) { "the script".to_owned() } else { format!("'{program}'") };
+        if matches!(node.action, BoundAction::Shell(_)) { "the script".to_owned() } else { format!("'{}'", argv[0]) };
     let how = match status.code() {
         Some(code) => format!("{what} exited with status {code}"),
         None => format!("{what} was killed by a signal"),
