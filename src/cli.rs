@@ -11,7 +11,7 @@ use precheck::cluster::{ClusterSource, Clusters};
 use precheck::harness::{LoadError, RunOptions, Suite};
 use precheck::outcome::{RunReport, Status, TestResult};
 use precheck::report::{json, junit_xml, tap, terminal};
-use precheck_lang::{SentenceError, parse_sentence};
+use precheck_lang::{Located, SentenceError, parse_sentence};
 
 use crate::exit_codes;
 
@@ -224,38 +224,72 @@ pub(crate) fn handler() -> miette::GraphicalReportHandler {
 /// more than once): the error is then one `file:line:col: message` line.
 pub(crate) const LONG_LINE: usize = 400;
 
-fn print_load_errors(errors: &[LoadError]) {
+/// Writes errors found at a place in a file, the one way every kind of file's errors are shown: the line
+/// with a caret under the place and what was expected (miette), or one `file:line:col: message` line when
+/// the source line is too long to quote.
+pub(crate) fn print_located(errors: &[Located]) {
     let handler = handler();
     let mut stderr = std::io::stderr().lock();
-    let mut count = 0;
     for error in errors {
-        let diagnostics = error.diagnostics();
-        if diagnostics.is_empty() {
+        if error.line_len() > LONG_LINE {
             let _ = writeln!(stderr, "error: {error}");
-            count += 1;
-        }
-        let long = |offset: usize| match error {
-            LoadError::Syntax { text, .. } => precheck_lang::line_bounds(text, offset).len() > LONG_LINE,
-            _ => false,
-        };
-        let starts: Vec<usize> = match error {
-            LoadError::Syntax { errors, .. } => errors.iter().map(|e| e.span.start).collect(),
-            _ => Vec::new(),
-        };
-        for ((d, line), start) in diagnostics.iter().zip(error.lines()).zip(starts) {
-            if long(start) {
-                let _ = writeln!(stderr, "error: {line}");
-            } else {
-                let mut out = String::new();
-                let _ = handler.render_report(&mut out, d);
-                let _ = writeln!(stderr, "{out}");
-            }
-            count += 1;
+        } else {
+            let mut out = String::new();
+            let _ = handler.render_report(&mut out, &Drawn(error));
+            let _ = writeln!(stderr, "{out}");
         }
     }
+}
+
+/// A located error as miette draws it: the message alone on top, since the place and the help are drawn
+/// below it (its one-line form, `file:line:col: message (help)`, says them all).
+struct Drawn<'a>(&'a Located);
+
+impl std::fmt::Display for Drawn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::fmt::Debug for Drawn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl std::error::Error for Drawn<'_> {}
+
+impl miette::Diagnostic for Drawn<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.code()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+}
+
+fn print_load_errors(errors: &[LoadError]) {
+    let mut count = 0;
+    for error in errors {
+        let located = error.located();
+        if located.is_empty() {
+            eprintln!("error: {error}");
+            count += 1;
+        }
+        print_located(&located);
+        count += located.len();
+    }
     let files = errors.len();
-    let _ = writeln!(
-        stderr,
+    eprintln!(
         "error: {count} error{} in {files} file{}",
         if count == 1 { "" } else { "s" },
         if files == 1 { "" } else { "s" }
@@ -402,10 +436,7 @@ fn sentence(args: SentenceArgs, retried: bool) -> i32 {
             return exit_codes::EMPTY_SENTENCE;
         }
         Err(SentenceError::Syntax(e)) => {
-            let report = miette::Report::new(e).with_source_code(miette::NamedSource::new(command, text.clone()));
-            let mut out = String::new();
-            let _ = handler().render_report(&mut out, report.as_ref());
-            eprintln!("{out}");
+            print_located(&[Located::syntax(command, text.as_str().into(), &e)]);
             return exit_codes::INVALID_INPUT;
         }
     };

@@ -15,7 +15,7 @@ use precheck_pipeline::record::{RunRecord, RunState, Store};
 use precheck_pipeline::run::RunError;
 use precheck_pipeline::{LoadError, Pipeline};
 
-use crate::cli::{Target, handler, runtime};
+use crate::cli::{Target, runtime};
 use crate::exit_codes;
 
 #[derive(Debug, Subcommand)]
@@ -250,30 +250,12 @@ fn load_exported(
 
 /// Prints every error of a pipeline file that could not be loaded; returns the exit code.
 fn pipeline_error(error: &LoadError) -> i32 {
-    let mut stderr = std::io::stderr().lock();
     match error {
         LoadError::Invalid { errors } => {
-            let handler = handler();
-            for e in errors {
-                // A huge line is not quoted: the report names where, and stays small.
-                if e.line_len() > crate::cli::LONG_LINE {
-                    let _ = writeln!(stderr, "error: {e}");
-                    continue;
-                }
-                let mut out = String::new();
-                let _ = handler.render_report(&mut out, e);
-                let _ = writeln!(stderr, "{out}");
-            }
-            let _ = writeln!(
-                stderr,
-                "error: {} error{} in the pipeline",
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            );
+            crate::cli::print_located(errors);
+            eprintln!("error: {} error{} in the pipeline", errors.len(), if errors.len() == 1 { "" } else { "s" });
         }
-        other => {
-            let _ = writeln!(stderr, "error: {other}");
-        }
+        other => eprintln!("error: {other}"),
     }
     exit_codes::of_fault(error.fault())
 }

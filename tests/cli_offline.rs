@@ -394,3 +394,30 @@ fn every_format_renders_the_run_report_with_every_outcome_and_one_summary() {
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(junit.contains("(file teardown)") && junit.contains("cleanup refused"), "{junit}");
 }
+
+#[test]
+fn check_file_pipeline_file_and_sentence_errors_are_drawn_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.check"), "test 'a' {\n    verfy there is 1 pod\n}\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "name: p\nstages:\n  - name: s\n    steps:\n      - { name: a, rn: [x] }\n",
+    )
+    .unwrap();
+    let drawn = [
+        (precheck_in(dir.path(), &["lint", "bad.check"]), "[bad.check:2:5]", "did you mean `verify`?"),
+        (precheck_in(dir.path(), &["pipeline", "plan", "p.yaml"]), "[p.yaml:5:20]", "did you mean `run`?"),
+        (precheck_in(dir.path(), &["verify", "there are 2 pods namd 'x'"]), "[verify:1:18]", "did you mean `named`?"),
+    ];
+    for (out, place, help) in drawn {
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        // The message on top (once: not repeated with its place and help), the place with the line and a
+        // caret under it, the help below.
+        let top = said.lines().find(|l| l.trim_start().starts_with('×')).unwrap_or_else(|| panic!("{said}"));
+        assert!(!top.contains(help) && !top.contains(&place[1..place.len() - 1]), "{said}");
+        assert!(said.contains(&format!("╭─{place}")), "{said}");
+        assert!(said.contains(&format!("help: {help}")), "{said}");
+        assert_eq!(said.matches(help).count(), 1, "{said}");
+    }
+}

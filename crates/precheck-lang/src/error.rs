@@ -148,6 +148,147 @@ impl Diagnostic for SyntaxError {
     }
 }
 
+/// An error at a place in a file — a check file's syntax error, a pipeline file's problem — with the file's
+/// name and text, so it shows as `file:line:col: message (help)` on one line ([`fmt::Display`]) and as the
+/// line with a caret under the place through `miette` ([`Diagnostic`]). Check files and pipeline files
+/// report their errors with this one type, and the `precheck` binary renders them one way.
+///
+/// ```
+/// use std::sync::Arc;
+/// let text: Arc<str> = Arc::from("test 'a' {\n    verfy there is 1 pod\n}\n");
+/// let error = precheck_lang::Located::new("a.check", text, 15..20, "check::statement", "expected a statement")
+///     .with_help("did you mean `verify`?");
+/// assert_eq!((error.line, error.column), (2, 5));
+/// assert_eq!(error.to_string(), "a.check:2:5: expected a statement (did you mean `verify`?)");
+/// ```
+#[derive(Clone)]
+pub struct Located {
+    path: String,
+    text: std::sync::Arc<str>,
+    span: Span,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// A stable code, such as `pipeline::unknown_step` or `detik::unknown_keyword`.
+    pub code: &'static str,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// The short text under the place.
+    pub label: String,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Located {
+    /// An error at the bytes `span` of `text`, the text of the file `path`.
+    pub fn new(
+        path: impl Into<String>,
+        text: std::sync::Arc<str>,
+        span: std::ops::Range<usize>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        let start = span.start.min(text.len());
+        let end = span.end.clamp(start, text.len());
+        let (line, column) = line_col(&text, start);
+        let message = message.into();
+        Self {
+            path: path.into(),
+            text,
+            span: Span::new(start, end),
+            line,
+            column,
+            code,
+            label: "here".to_owned(),
+            message,
+            help: None,
+        }
+    }
+
+    /// A syntax error of a check file (or a sentence) found in `text`, the text of the file `path`.
+    pub fn syntax(path: impl Into<String>, text: std::sync::Arc<str>, error: &SyntaxError) -> Self {
+        let mut located = Self::new(path, text, error.span.start..error.span.end, error.kind.code(), &error.message);
+        located.label = error.label.clone();
+        located.help = error.help.clone();
+        located
+    }
+
+    /// The same error with a suggestion.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The file's path, as given.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The length in bytes of the line the error is on (a renderer quoting a huge line may prefer the
+    /// one-line form).
+    pub fn line_len(&self) -> usize {
+        line_bounds(&self.text, self.span.start).len()
+    }
+}
+
+impl fmt::Debug for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path, self.line, self.column, self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " ({help})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Located {}
+
+impl Diagnostic for Located {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(self)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = miette::SourceSpan::new(self.span.start.into(), self.span.len().max(1));
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(self.label.clone()), span))))
+    }
+}
+
+impl miette::SourceCode for Located {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let text: &'a str = &self.text;
+        let contents = text.read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.path.clone(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            contents.column(),
+            contents.line_count(),
+        )))
+    }
+}
+
 /// Line and column (both from 1, the column counted in characters) of a byte offset in `source`.
 ///
 /// ```

@@ -38,7 +38,7 @@ pub use aws_ast::{AwsAssertion, Lookup, NetworkKind, NetworkRef, ParameterCheck,
 pub use check_file::{Action, CheckFile, CheckFileErrors, Command, OutputCheck, OutputExpectation, Step, Stream, Test};
 pub use duration::{DurationError, parse_duration};
 pub use error::{
-    NotUtf8, SentenceError, SyntaxError, SyntaxErrorKind, decode_utf8, line_bounds, line_col, nearest, shorten,
+    Located, NotUtf8, SentenceError, SyntaxError, SyntaxErrorKind, decode_utf8, line_bounds, line_col, nearest, shorten,
 };
 pub use field_path::{Comparison, FieldPath, FieldPathError, Filter, Literal, Step as PathStep};
 pub use interpolation::{InterpolationError, Piece, interpolation_pieces};

@@ -2,11 +2,8 @@
 //! with the source line and a caret through `miette`.
 
 use precheck::outcome::{Classified, Fault};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use miette::{Diagnostic, LabeledSpan, SourceCode, SourceSpan};
 
 /// The text of a file, shared by its errors.
 #[derive(Debug, Clone)]
@@ -51,17 +48,8 @@ impl SourceFile {
 
     /// An error at a byte offset.
     pub fn error(&self, offset: usize, len: usize, code: &'static str, message: impl Into<String>) -> PipelineError {
-        let (line, column) = self.line_column(offset);
-        PipelineError {
-            file: self.clone(),
-            offset,
-            len: len.max(1),
-            line,
-            column,
-            code,
-            message: message.into(),
-            help: None,
-        }
+        let span = offset..offset + len.max(1);
+        PipelineError::new(self.path.display().to_string(), self.text.clone(), span, code, message)
     }
 
     /// An error at a value read with its location.
@@ -86,99 +74,9 @@ impl SourceFile {
     }
 }
 
-/// One problem in a pipeline file.
-#[derive(Clone)]
-pub struct PipelineError {
-    file: SourceFile,
-    offset: usize,
-    len: usize,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// A stable code, such as `pipeline::unknown_step`.
-    pub code: &'static str,
-    /// What is wrong and what was expected.
-    pub message: String,
-    /// What to do about it.
-    pub help: Option<String>,
-}
-
-impl PipelineError {
-    /// Adds a suggestion.
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
-    /// The file the error is in.
-    pub fn path(&self) -> &Path {
-        self.file.path()
-    }
-
-    /// The length in bytes of the source line the error is on (a report quoting a huge line quotes it
-    /// without the source).
-    pub fn line_len(&self) -> usize {
-        precheck_lang::line_bounds(&self.file.text, self.offset).len()
-    }
-}
-
-impl fmt::Debug for PipelineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self}")
-    }
-}
-
-impl fmt::Display for PipelineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.path.display(), self.line, self.column, self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, " ({help})")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for PipelineError {}
-
-impl Diagnostic for PipelineError {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.code))
-    }
-
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
-    }
-
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self)
-    }
-
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = SourceSpan::new(self.offset.min(self.file.text.len()).into(), self.len);
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some("here".into()), span))))
-    }
-}
-
-impl SourceCode for PipelineError {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        context_lines_before: usize,
-        context_lines_after: usize,
-    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let text: &'a str = &self.file.text;
-        let contents = text.read_span(span, context_lines_before, context_lines_after)?;
-        Ok(Box::new(miette::MietteSpanContents::new_named(
-            self.file.path.display().to_string(),
-            contents.data(),
-            *contents.span(),
-            contents.line(),
-            contents.column(),
-            contents.line_count(),
-        )))
-    }
-}
+/// One problem in a pipeline file: the located error every kind of file reports (file, line, column,
+/// what was expected, a suggestion), rendered one way by the `precheck` binary.
+pub type PipelineError = precheck_lang::Located;
 
 /// A pipeline file that cannot be read, or is not valid, is the input's fault.
 impl Classified for LoadError {

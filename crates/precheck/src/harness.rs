@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
-use miette::{Diagnostic, NamedSource};
-use precheck_lang::{CheckFile, SyntaxError};
+use precheck_lang::{CheckFile, Located, SyntaxError};
 
 #[cfg(feature = "kube")]
 use crate::cluster::{Cluster, ClusterSource};
@@ -85,38 +84,15 @@ impl Classified for LoadError {
     }
 }
 
-/// A syntax error together with the file it is in, renderable with miette (file:line:col, the line, a caret).
-#[derive(Debug, thiserror::Error)]
-#[error("{error}")]
-pub struct LocatedError {
-    error: SyntaxError,
-    source_code: NamedSource<String>,
-}
-
-impl Diagnostic for LocatedError {
-    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.error.code()
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.error.help()
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        self.error.labels()
-    }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source_code)
-    }
-}
-
 impl LoadError {
-    /// One renderable diagnostic per error.
-    pub fn diagnostics(&self) -> Vec<LocatedError> {
+    /// Every error of the file at its place (none for a file that could not be read).
+    pub fn located(&self) -> Vec<Located> {
         match self {
             Self::Io { .. } | Self::NotText { .. } => Vec::new(),
-            Self::Syntax { path, text, errors } => errors
-                .iter()
-                .map(|e| LocatedError { error: e.clone(), source_code: NamedSource::new(path, text.clone()) })
-                .collect(),
+            Self::Syntax { path, text, errors } => {
+                let text: Arc<str> = Arc::from(text.as_str());
+                errors.iter().map(|e| Located::syntax(path.clone(), text.clone(), e)).collect()
+            }
         }
     }
 
@@ -124,13 +100,7 @@ impl LoadError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             Self::Io { .. } | Self::NotText { .. } => vec![self.to_string()],
-            Self::Syntax { path, text, errors } => errors
-                .iter()
-                .map(|e| {
-                    let (line, col) = precheck_lang::line_col(text, e.span.start);
-                    format!("{path}:{line}:{col}: {}", e.message)
-                })
-                .collect(),
+            Self::Syntax { .. } => self.located().iter().map(ToString::to_string).collect(),
         }
     }
 }
