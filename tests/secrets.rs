@@ -199,6 +199,8 @@ fn no_canary_reaches_any_output() {
          - { name: stack, cloudformation: { stack: canary-free, template: network.yaml } }\n      \
          - { name: apply, apply: [config.yaml] }\n      - { name: checks, checks: [pipeline.check] }\n      \
          - { name: env-names, shell: 'env | cut -d= -f1 | sort' }\n      \
+         - { name: shell-env, shell: 'env > shell-env.txt' }\n      \
+         - { name: run-env, run: [sh, -c, 'env > run-env.txt'] }\n      \
          - { name: use-secret, run: [sh, -c, 'echo \"token: $DB_TOKEN\"; echo \"argument: $1\" >&2', sh, '${DB_TOKEN}'] }\n      \
          - { name: fail-on-secret, shell: 'echo \"refused: $DB_TOKEN\"; exit 1' }\n",
     )
@@ -280,6 +282,15 @@ fn no_canary_reaches_any_output() {
     assert!(env.contains("AWS_SECRET_ACCESS_KEY="), "{env}");
     for canary in canaries.iter().filter(|c| **c != AWS_CANARY) {
         assert!(!env.contains(canary), "{canary} reached a check file's command");
+    }
+    // What a `shell` and a `run` step inherit: the credentials and the pipeline's parameters (a secret one
+    // too: steps see every parameter), never the trigger's token nor anything else.
+    for file in ["shell-env.txt", "run-env.txt"] {
+        let env = std::fs::read_to_string(dir.join(file)).expect("the step ran");
+        assert!(env.contains(&format!("DB_TOKEN={PARAM_CANARY}")), "{file}: {env}");
+        for canary in canaries.iter().filter(|c| ![AWS_CANARY, PARAM_CANARY].contains(*c)) {
+            assert!(!env.contains(canary), "{canary} reached the command of a step ({file})");
+        }
     }
 
     // Every file written: JUnit, run records, logs, the HTML report, the server's stderr.
