@@ -10,6 +10,8 @@ use precheck::cluster::Clusters;
 use precheck::outcome::Classified;
 use precheck_pipeline::executor::{ChecksTarget, ExecOptions};
 use precheck_pipeline::graph::BoundAction;
+use precheck_pipeline::executor::{Observer, Observers};
+use precheck_pipeline::html::ReportFile;
 use precheck_pipeline::progress::{Progress, mark, summary};
 use precheck_pipeline::record::{RunRecord, RunState, Store};
 use precheck_pipeline::run::RunError;
@@ -351,9 +353,24 @@ fn exec_options(target: &Target, parallelism: Option<usize>) -> Result<ExecOptio
     })
 }
 
-fn finish(result: Result<RunRecord, RunError>) -> i32 {
+/// The views of a run as it goes and when it ends: progress lines on stderr, the HTML report written as it
+/// ends (its failed write is kept for [`finish`]).
+fn views(store: &Store, progress: Progress<std::io::Stderr>) -> (Arc<dyn Observer>, Arc<ReportFile>) {
+    let report = Arc::new(ReportFile::new(store.clone()));
+    (Arc::new(Observers(vec![Arc::new(progress), report.clone()])), report)
+}
+
+/// The exit code of an execution, its errors printed; a run that ended but whose report could not be
+/// written says so and ends as an infrastructure error.
+fn finish(result: Result<RunRecord, RunError>, report: &ReportFile) -> i32 {
     match result {
-        Ok(record) => exit_codes::of_run(record.status),
+        Ok(record) => match report.take_error() {
+            Some(e) => {
+                eprintln!("error: the run ended, but its report could not be written: {e}");
+                exit_codes::of_fault(e.fault())
+            }
+            None => exit_codes::of_run(record.status),
+        },
         Err(RunError::Load(e)) => pipeline_error(&e),
         Err(e) => exit_codes::error(&e),
     }
@@ -369,13 +386,13 @@ fn run(file: &Path, params: &Params, parallelism: Option<usize>, state: &StateDi
         Err(code) => return code,
     };
     let store = Store::new(&state.state_dir);
-    let progress = Arc::new(Progress::new(std::io::stderr()));
+    let (views, report) = views(&store, Progress::new(std::io::stderr()));
     let result =
-        drive(precheck_pipeline::run::start(pipeline, &values, params.stage.as_deref(), &store, progress, options));
+        drive(precheck_pipeline::run::start(pipeline, &values, params.stage.as_deref(), &store, views, options));
     if let Ok(record) = &result {
         eprintln!("record: {}", store.runs().join(&record.id).join("run.json").display());
     }
-    finish(result)
+    finish(result, &report)
 }
 
 fn export(file: &Path, dir: &Path, options: precheck_pipeline::argo::ArgoOptions) -> i32 {
@@ -422,21 +439,21 @@ fn step(
     };
     let store = Store::new(&state.state_dir);
     let log = graph.nodes[0].id.clone();
+    let (views, report) = views(&store, Progress::new(std::io::stderr()));
     let prepared = match precheck_pipeline::run::Prepared::for_graph(pipeline, graph, &store) {
         Ok(p) => p,
-        Err(e) => return finish(Err(e)),
+        Err(e) => return finish(Err(e), &report),
     };
     let log = prepared.dir().join(precheck_pipeline::record::log_path(&log));
-    let progress = Arc::new(Progress::new(std::io::stderr()));
     let result = drive(async move {
         let (done, finished) = tokio::sync::oneshot::channel::<()>();
         let follow = tokio::spawn(follow(log, finished));
-        let result = prepared.execute(progress, options).await;
+        let result = prepared.execute(views, options).await;
         let _ = done.send(());
         let _ = follow.await;
         result
     });
-    finish(result)
+    finish(result, &report)
 }
 
 /// Copies what is appended to `log` to stdout until `finished`, then the rest: a step's output as it comes.
@@ -481,9 +498,9 @@ fn resume(
         Err(code) => return code,
     };
     let store = Store::new(&state.state_dir);
-    let progress = Arc::new(Progress::new(std::io::stderr()));
+    let (views, report) = views(&store, Progress::new(std::io::stderr()));
     let lookup = |name: &str| std::env::var(name).ok();
-    finish(drive(precheck_pipeline::run::resume(&store, id, secrets, &lookup, progress, options)))
+    finish(drive(precheck_pipeline::run::resume(&store, id, secrets, &lookup, views, options)), &report)
 }
 
 /// Runs a pipeline execution to its end on a runtime of its own. A `checks` step that timed out may still
@@ -646,13 +663,11 @@ fn serve(
         Ok(o) => o,
         Err(code) => return code,
     };
-    let trigger = Arc::new(Trigger {
-        pipeline,
-        store: Store::new(&state.state_dir),
-        token,
-        options,
-        observer: Arc::new(Progress::new(std::io::stderr()).with_run_ids()),
-    });
+    let store = Store::new(&state.state_dir);
+    // A report that cannot be written is not the caller's to see (it left with its 202): the run's record
+    // stays whole and `pipeline report` writes the page again.
+    let (observer, _report) = views(&store, Progress::new(std::io::stderr()).with_run_ids());
+    let trigger = Arc::new(Trigger { pipeline, store, token, options, observer });
     runtime().block_on(async move {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,

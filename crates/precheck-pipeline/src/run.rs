@@ -5,9 +5,8 @@ use precheck::outcome::{Classified, Fault};
 use std::sync::Arc;
 
 use crate::LoadError;
-use crate::executor::{ExecError, ExecOptions, Observer, Observers, execute};
+use crate::executor::{ExecError, ExecOptions, Observer, execute};
 use crate::graph::{BindError, ValuesError};
-use crate::html::ReportFile;
 use crate::plan::Pipeline;
 use crate::record::{RecordError, RunRecord, RunStatus, StepStatus, Store};
 use crate::value::Values;
@@ -30,9 +29,6 @@ pub enum RunError {
     /// Execution stopped.
     #[error(transparent)]
     Exec(#[from] ExecError),
-    /// The run ended (its record is whole) but its HTML report could not be written.
-    #[error("the run ended, but its report could not be written: {0}")]
-    Report(RecordError),
     /// A resumed run needs the values of secret parameters again (they are not recorded).
     #[error(
         "run '{id}' had secret parameters, which are not recorded: give {} again (`-p NAME=…` or the \
@@ -78,7 +74,7 @@ impl Classified for RunError {
             | Self::Changed { .. }
             | Self::SecretsNeeded { .. }
             | Self::NotSecret { .. } => Fault::Input,
-            Self::Record(e) | Self::Report(e) => e.fault(),
+            Self::Record(e) => e.fault(),
             Self::Exec(ExecError::Record(_)) => Fault::Infrastructure,
         }
     }
@@ -131,28 +127,11 @@ impl Prepared {
         self.run.path()
     }
 
-    /// Runs it to the end; `report.html` is written as it ends.
+    /// Runs it to the end, telling `observer` of every transition (the views: progress lines, the HTML
+    /// report's [`crate::html::ReportFile`]).
     pub async fn execute(self, observer: Arc<dyn Observer>, options: ExecOptions) -> Result<RunRecord, RunError> {
         let _lock = self.lock;
-        with_report(self.pipeline, self.graph, self.run, self.record, observer, options).await
-    }
-}
-
-/// Executes with `observer` and the writer of the run's HTML report beside it.
-async fn with_report(
-    pipeline: Arc<Pipeline>,
-    graph: crate::Graph,
-    run: crate::record::RunDir,
-    record: RunRecord,
-    observer: Arc<dyn Observer>,
-    options: ExecOptions,
-) -> Result<RunRecord, RunError> {
-    let report = Arc::new(ReportFile::new(run.clone()));
-    let observers = Arc::new(Observers(vec![observer, report.clone()]));
-    let record = execute(pipeline, graph, run, record, observers, options).await?;
-    match report.take_error() {
-        Some(e) => Err(RunError::Report(e)),
-        None => Ok(record),
+        Ok(execute(self.pipeline, self.graph, self.run, self.record, observer, options).await?)
     }
 }
 
@@ -221,5 +200,5 @@ pub async fn resume(
     record.status = RunStatus::Running;
     record.resumes += 1;
     run.write(&record)?;
-    with_report(pipeline, graph, run, record, observer, options).await
+    Ok(execute(pipeline, graph, run, record, observer, options).await?)
 }
