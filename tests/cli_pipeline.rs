@@ -717,3 +717,24 @@ fn steps_that_cannot_ask_the_cluster_or_start_their_program_are_errored_and_the_
     let html = std::fs::read_to_string(String::from_utf8_lossy(&report.stdout).trim()).unwrap();
     assert!(html.contains("errored"), "{html}");
 }
+
+#[test]
+fn a_step_that_prints_without_end_keeps_a_bounded_log_and_says_how_much_it_left_out() {
+    let ws = Workspace::new();
+    // 20,000,000 bytes and a last line: more than the 16 MiB a step's log keeps of an attempt.
+    let file = ws.write(
+        "p.yaml",
+        "name: chatty\nstages:\n  - name: s\n    steps:\n      \
+         - { name: chatty, shell: 'head -c 20000000 /dev/zero | tr \"\\\\000\" x; echo; echo done' }\n",
+    );
+    let out = ws.precheck(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run_dir = ws.path("state/runs").join(ws.record()["id"].as_str().unwrap());
+    let log = std::fs::read(run_dir.join("logs/s.chatty.log")).unwrap();
+    let kept = log.iter().filter(|b| **b == b'x').count();
+    assert_eq!(kept, 16 << 20, "the log keeps 16 MiB of the output");
+    let tail = String::from_utf8_lossy(&log[log.len() - 300..]).into_owned();
+    // 20,000,006 bytes printed, 16,777,216 kept.
+    assert!(tail.contains("[precheck: the output went on for 3222790 more bytes, not kept"), "{tail}");
+    assert!(tail.ends_with("== succeeded ==\n"), "{tail}");
+}

@@ -145,14 +145,16 @@ impl Redactor {
         self.secrets.first().map_or(0, String::len)
     }
 
-    /// Copies what a step prints from `from` to the end of `log`, a line at a time, secrets masked. A line
-    /// longer than [`MAX_PIECE`] is written in pieces, each holding back the bytes that could start a
-    /// secret completed by the next one. When the log cannot be written, the output is still read (and
-    /// dropped), so the step never blocks on a full pipe.
+    /// Copies what a step prints from `from` to the end of `log`, a line at a time, secrets masked, at most
+    /// `limit` bytes: what comes after is read and counted (the step never blocks on a full pipe), and a
+    /// last line says how much was not kept. A line longer than [`MAX_PIECE`] is written in pieces, each
+    /// holding back the bytes that could start a secret completed by the next one. When the log cannot be
+    /// written, the output is still read (and dropped).
     pub(crate) async fn copy_lines(
         self: std::sync::Arc<Self>,
         from: impl tokio::io::AsyncRead + Unpin,
         log: std::fs::File,
+        limit: usize,
     ) {
         use std::io::Write;
         use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -160,7 +162,17 @@ impl Redactor {
         let mut reader = tokio::io::BufReader::new(from);
         let mut log = Some(log);
         let mut pending: Vec<u8> = Vec::new();
+        let (mut written, mut dropped) = (0usize, 0u64);
         loop {
+            if written >= limit {
+                // Past the limit: counted, not kept (nor masked: nothing of it is written).
+                let mut rest = [0u8; 64 * 1024];
+                match reader.read(&mut rest).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => dropped += n as u64,
+                }
+                continue;
+            }
             let room = (MAX_PIECE + keep).saturating_sub(pending.len()).max(1) as u64;
             let read = (&mut reader).take(room).read_until(b'\n', &mut pending).await;
             let (end, cut) = match read {
@@ -172,17 +184,30 @@ impl Redactor {
             // A piece cut short keeps its last bytes (masked already) for the next one: every secret that
             // starts before them ends inside this piece, and one that starts among them may go on.
             let split = if cut { masked.len().saturating_sub(keep) } else { masked.len() };
+            let kept = split.min(limit - written);
+            dropped += (split - kept) as u64;
+            written += kept;
             // One write per piece: the log is opened for appending, so its lines stay whole.
-            if split > 0
+            if kept > 0
                 && let Some(file) = &mut log
-                && file.write_all(&masked[..split]).is_err()
+                && file.write_all(&masked[..kept]).is_err()
             {
                 log = None;
             }
             pending = masked[split..].to_vec();
             if end {
-                return;
+                break;
             }
+        }
+        if dropped > 0
+            && let Some(file) = &mut log
+        {
+            let _ = writeln!(
+                file,
+                "\n[precheck: the output went on for {dropped} more bytes, not kept: a step's log keeps {} MiB of \
+                 output per attempt]",
+                limit >> 20
+            );
         }
     }
 }
@@ -213,8 +238,33 @@ mod tests {
         let path = dir.path().join("log");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
         let input: &[u8] = b"token=abc\nplain\nlast abc";
-        std::sync::Arc::new(redactor(&["abc"])).copy_lines(input, log).await;
+        std::sync::Arc::new(redactor(&["abc"])).copy_lines(input, log, usize::MAX).await;
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "token=***\nplain\nlast ***");
+    }
+
+    #[tokio::test]
+    async fn output_past_the_limit_is_drained_and_counted_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        // The secret starts before the limit and ends after it: only masked bytes are ever written.
+        let input = "first abc\nsecond line\nthird abc line\n".repeat(1000);
+        let mut reader = input.as_bytes();
+        std::sync::Arc::new(redactor(&["abc"])).copy_lines(&mut reader, log, 30).await;
+        assert!(reader.is_empty(), "{} bytes left unread", reader.len());
+        let written = std::fs::read_to_string(&path).unwrap();
+        let (kept, note) = written.split_at(30);
+        assert_eq!(kept, "first ***\nsecond line\nthird **");
+        let masked_len = input.replace("abc", "***").len();
+        assert_eq!(
+            note,
+            format!(
+                "\n[precheck: the output went on for {} more bytes, not kept: a step's log keeps 0 MiB of output \
+                 per attempt]\n",
+                masked_len - 30
+            )
+        );
+        assert!(!written.contains("abc"));
     }
 
     #[tokio::test]
@@ -224,7 +274,7 @@ mod tests {
         for offset in [MAX_PIECE - 3, MAX_PIECE - 1, MAX_PIECE, MAX_PIECE + 5, 3 * MAX_PIECE - 2] {
             let log = std::fs::File::create(&path).unwrap();
             let input = format!("{}s3cret-value{}\n", "x".repeat(offset), "y".repeat(MAX_PIECE));
-            std::sync::Arc::new(redactor(&["s3cret-value"])).copy_lines(input.as_bytes(), log).await;
+            std::sync::Arc::new(redactor(&["s3cret-value"])).copy_lines(input.as_bytes(), log, usize::MAX).await;
             let written = std::fs::read_to_string(&path).unwrap();
             let expected = format!("{}***{}\n", "x".repeat(offset), "y".repeat(MAX_PIECE));
             assert!(
@@ -252,7 +302,7 @@ mod tests {
         let log = std::fs::File::open(dir.path().join("log")).unwrap();
         let input = "line\n".repeat(100_000);
         let mut reader = input.as_bytes();
-        std::sync::Arc::new(redactor(&["abc"])).copy_lines(&mut reader, log).await;
+        std::sync::Arc::new(redactor(&["abc"])).copy_lines(&mut reader, log, usize::MAX).await;
         assert!(reader.is_empty(), "{} bytes left unread", reader.len());
     }
 }

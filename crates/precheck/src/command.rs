@@ -11,8 +11,9 @@ use crate::outcome::Status;
 /// Output kept in reports per stream; the rest is cut with a note, so a chatty command cannot flood them.
 pub const OUTPUT_LIMIT: usize = 8 * 1024;
 
-/// Output kept per stream for the `expect` checks; what comes after is counted and dropped, so a command
-/// that prints without end cannot exhaust memory.
+/// Output kept of a program: per stream of a check file's `run` line (for the `expect` checks), per attempt
+/// in a pipeline step's log. What comes after is counted and dropped, so a command that prints without end
+/// cannot exhaust memory or fill the disk.
 pub const CAPTURE_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The variable that holds the trigger API's bearer token (`precheck pipeline serve`).

@@ -13,7 +13,7 @@ use crate::secret::Redactor;
 
 use super::Shared;
 use super::actions::AttemptError;
-use precheck::command::{Ended, Program};
+use precheck::command::{CAPTURE_LIMIT, Ended, Program};
 
 /// Appends a line to a step's log, secrets masked.
 pub(super) fn log_line(redactor: &Redactor, path: &std::path::Path, line: &str) {
@@ -40,18 +40,12 @@ pub(super) async fn command(
         .append(true)
         .open(log)
         .map_err(|e| errored(format!("cannot open the log {}: {e}", log.display())))?;
-    let err = file.try_clone().map_err(|e| errored(format!("cannot open the log {}: {e}", log.display())))?;
-    // With secrets to mask, stdout and stderr share one pipe (their order kept, as in a file) that the
-    // executor copies to the log a line at a time; without, both go straight to the log.
-    let (stdout, stderr, pipe): (std::process::Stdio, std::process::Stdio, _) = if shared.redactor.is_empty() {
-        (file.into(), err.into(), None)
-    } else {
-        let broken = |e: std::io::Error| errored(format!("cannot make a pipe for the output: {e}"));
-        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| broken(e.into()))?;
-        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(read).map_err(broken)?;
-        let write_err = write.try_clone().map_err(broken)?;
-        (write.into(), write_err.into(), Some((reader, file)))
-    };
+    // Stdout and stderr share one pipe (their order kept, as in a file) that the executor copies to the
+    // log a line at a time, secrets masked and at most CAPTURE_LIMIT bytes per attempt kept.
+    let broken = |e: std::io::Error| errored(format!("cannot make a pipe for the output: {e}"));
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| broken(e.into()))?;
+    let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(read).map_err(broken)?;
+    let write_err = write.try_clone().map_err(broken)?;
     let record_id = match &shared.options.run_id {
         Some(id) => id.clone(),
         None => shared.record.lock().expect("record lock").id.clone(),
@@ -62,8 +56,10 @@ pub(super) async fn command(
     let program = Program { argv, dir: &shared.pipeline.dir, env: &env, withheld: &shared.options.withheld };
     // Its group is killed with the attempt when it is dropped (a timeout, a cancelled run): scripts start
     // children. The pipe's write end went with the command once the program started.
-    let mut running = program.start(stdout, stderr).map_err(|e| errored(format!("cannot start '{}': {e}", argv[0])))?;
-    let copy = pipe.map(|(reader, log)| tokio::spawn(shared.redactor.clone().copy_lines(reader, log)));
+    let mut running = program
+        .start(write.into(), write_err.into())
+        .map_err(|e| errored(format!("cannot start '{}': {e}", argv[0])))?;
+    let copy = tokio::spawn(shared.redactor.clone().copy_lines(reader, file, CAPTURE_LIMIT));
     let pgid = running.group_id();
     shared.update(i, None, |s| s.pgid = pgid);
     let ended = running.wait(node.timeout).await;
@@ -74,9 +70,7 @@ pub(super) async fn command(
     // What the command printed last reaches the log before the step ends. A background child of a command
     // that succeeded keeps its output open: it is not waited for beyond the grace (its copy goes on, as
     // its writes to the log would).
-    if let Some(copy) = copy {
-        let _ = tokio::time::timeout(COPY_GRACE, copy).await;
-    }
+    let _ = tokio::time::timeout(COPY_GRACE, copy).await;
     let status = match ended {
         Ended::Exited(status) => status,
         Ended::TimedOut(limit) => return Err(AttemptError::Failed(format!("timed out after {limit:?}"))),
