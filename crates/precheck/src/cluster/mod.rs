@@ -30,8 +30,9 @@ pub enum Namespaces {
     All,
 }
 
-/// Why the cluster could not answer. Everything but [`ClusterError::is_invalid_input`] errors is an
-/// infrastructure problem, reported apart from failed assertions.
+/// Why the cluster could not answer. Its [`Classified::fault`] tells the input's errors (an unknown
+/// resource type, a bad selector, a snapshot file) from infrastructure problems, both reported apart from
+/// failed assertions.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClusterError {
