@@ -163,11 +163,16 @@ impl Redactor {
         let mut log = Some(log);
         let mut pending: Vec<u8> = Vec::new();
         let (mut written, mut dropped) = (0usize, 0u64);
+        // What is read past the limit goes here, to be counted (allocated only for a step that gets there).
+        let mut drain: Vec<u8> = Vec::new();
         loop {
             if written >= limit {
                 // Past the limit: counted, not kept (nor masked: nothing of it is written).
-                let mut rest = [0u8; 64 * 1024];
-                match reader.read(&mut rest).await {
+                dropped += std::mem::take(&mut pending).len() as u64;
+                if drain.is_empty() {
+                    drain = vec![0u8; 64 * 1024];
+                }
+                match reader.read(&mut drain).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => dropped += n as u64,
                 }

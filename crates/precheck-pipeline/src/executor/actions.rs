@@ -73,6 +73,8 @@ impl From<String> for AttemptError {
     }
 }
 
+/// One attempt of step `i`: a header line in its log, the work of its kind (bounded by its `timeout`),
+/// a last line saying how it ended.
 pub(super) async fn attempt_node(
     shared: &Arc<Shared>,
     i: usize,

@@ -1,6 +1,7 @@
-//! Commands of `run` and `shell` steps: started in a process group of their own (killed whole on a
-//! timeout or when the attempt is dropped), without the withheld variables, their output appended to the
-//! step's log (a line at a time through the redactor when there are secrets to mask).
+//! Commands of `run` and `shell` steps, started as every program is ([`precheck::command::Program`]): in a
+//! process group of their own (killed whole on a timeout or when the attempt is dropped), without the
+//! withheld variables; their output appended to the step's log a line at a time, secrets masked, at most
+//! [`CAPTURE_LIMIT`] bytes of it per attempt.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub(super) fn log_line(redactor: &Redactor, path: &std::path::Path, line: &str) 
 /// How long the end of a command's output may take to reach the log once the command exited.
 const COPY_GRACE: Duration = Duration::from_secs(2);
 
+/// Runs the command `argv` of step `i` once, its output going to `log`: `Ok` when it exited with status 0,
+/// failed when it exited otherwise or timed out (with its last line), errored when it could not start.
 pub(super) async fn command(
     shared: &Arc<Shared>,
     i: usize,
