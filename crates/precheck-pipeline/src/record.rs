@@ -1,6 +1,6 @@
 //! Run records: one directory per run under a state directory, holding `run.json` (rewritten atomically
-//! at every step transition, so a run killed at any moment leaves the last whole record), each step's log
-//! and each stage's JUnit file.
+//! after step transitions, at most every 50 ms, so a run killed at any moment leaves the last whole
+//! record), each step's log and each stage's JUnit file.
 //!
 //! ```text
 //! STATE/runs/RUN_ID/run.json            the record

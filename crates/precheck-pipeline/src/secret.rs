@@ -68,7 +68,8 @@ impl Redactor {
         Self::of(texts.collect())
     }
 
-    fn of(texts: Vec<String>) -> Self {
+    /// The masks for `texts`.
+    pub(crate) fn of(texts: Vec<String>) -> Self {
         let mut secrets = Vec::new();
         for text in texts {
             if text.contains('\n') {
@@ -149,13 +150,14 @@ impl Redactor {
     /// `limit` bytes: what comes after is read and counted (the step never blocks on a full pipe), and a
     /// last line says how much was not kept. A line longer than [`MAX_PIECE`] is written in pieces, each
     /// holding back the bytes that could start a secret completed by the next one. When the log cannot be
-    /// written, the output is still read (and dropped).
+    /// written, the output is still read (and dropped). Returns the last line it kept that is not blank
+    /// (masked, trimmed, its first [`LAST_LINE`] bytes), for failure messages.
     pub(crate) async fn copy_lines(
         self: std::sync::Arc<Self>,
         from: impl tokio::io::AsyncRead + Unpin,
         log: std::fs::File,
         limit: usize,
-    ) {
+    ) -> Option<String> {
         use std::io::Write;
         use tokio::io::{AsyncBufReadExt, AsyncReadExt};
         let keep = self.longest().saturating_sub(1);
@@ -163,6 +165,7 @@ impl Redactor {
         let mut log = Some(log);
         let mut pending: Vec<u8> = Vec::new();
         let (mut written, mut dropped) = (0usize, 0u64);
+        let mut last: Vec<u8> = Vec::new();
         // What is read past the limit goes here, to be counted (allocated only for a step that gets there).
         let mut drain: Vec<u8> = Vec::new();
         loop {
@@ -192,6 +195,11 @@ impl Redactor {
             let kept = split.min(limit - written);
             dropped += (split - kept) as u64;
             written += kept;
+            // A piece is a line (or the piece of one): its last line that is not blank is the last so far.
+            if let Some(line) = masked[..kept].split(|&b| b == b'\n').rev().find(|l| !l.trim_ascii().is_empty()) {
+                last.clear();
+                last.extend_from_slice(&line.trim_ascii()[..line.trim_ascii().len().min(LAST_LINE)]);
+            }
             // One write per piece: the log is opened for appending, so its lines stay whole.
             if kept > 0
                 && let Some(file) = &mut log
@@ -214,8 +222,12 @@ impl Redactor {
                 limit >> 20
             );
         }
+        (!last.is_empty()).then(|| String::from_utf8_lossy(&last).into_owned())
     }
 }
+
+/// How much of the last line [`Redactor::copy_lines`] returns, in bytes at most.
+const LAST_LINE: usize = 1024;
 
 /// The longest piece of a line [`Redactor::copy_lines`] holds before writing it.
 const MAX_PIECE: usize = 64 * 1024;
@@ -243,8 +255,9 @@ mod tests {
         let path = dir.path().join("log");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
         let input: &[u8] = b"token=abc\nplain\nlast abc";
-        std::sync::Arc::new(redactor(&["abc"])).copy_lines(input, log, usize::MAX).await;
+        let last = std::sync::Arc::new(redactor(&["abc"])).copy_lines(input, log, usize::MAX).await;
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "token=***\nplain\nlast ***");
+        assert_eq!(last.as_deref(), Some("last ***"));
     }
 
     #[tokio::test]
@@ -255,8 +268,10 @@ mod tests {
         // The secret starts before the limit and ends after it: only masked bytes are ever written.
         let input = "first abc\nsecond line\nthird abc line\n".repeat(1000);
         let mut reader = input.as_bytes();
-        std::sync::Arc::new(redactor(&["abc"])).copy_lines(&mut reader, log, 30).await;
+        let last = std::sync::Arc::new(redactor(&["abc"])).copy_lines(&mut reader, log, 30).await;
         assert!(reader.is_empty(), "{} bytes left unread", reader.len());
+        // The last line kept, never Precheck's own note.
+        assert_eq!(last.as_deref(), Some("third **"));
         let written = std::fs::read_to_string(&path).unwrap();
         let (kept, note) = written.split_at(30);
         assert_eq!(kept, "first ***\nsecond line\nthird **");

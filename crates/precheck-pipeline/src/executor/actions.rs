@@ -2,7 +2,7 @@
 //! harness, manifests applied to the cluster, a CloudFormation stack; and how an attempt that did not
 //! succeed ended ([`AttemptError`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use precheck_lang::shorten;
@@ -11,8 +11,9 @@ use crate::graph::{BoundAction, Node};
 use crate::record::StepStatus;
 
 use super::Shared;
-use super::process::{command, log_line};
+use super::process::command;
 use super::stage_report;
+use super::step_log::StepLog;
 
 /// Why an attempt of a step did not succeed, and so how the step ends when it was the last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,25 +75,26 @@ impl From<String> for AttemptError {
 }
 
 /// One attempt of step `i`: a header line in its log, the work of its kind (bounded by its `timeout`),
-/// a last line saying how it ended.
+/// a last line saying how it ended. Errored when the log cannot be opened: nothing it did could be kept.
 pub(super) async fn attempt_node(
     shared: &Arc<Shared>,
     i: usize,
     node: &Node,
-    log: &PathBuf,
+    log: &Path,
     attempt: u32,
 ) -> Result<(), AttemptError> {
-    log_line(&shared.redactor, log, &format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
+    let log = StepLog::open(log.to_path_buf(), shared.redactor.clone()).map_err(AttemptError::Errored)?;
+    log.line(&format!("== {} attempt {attempt} of {} ==", node.id, node.retry.attempts));
     let work = async {
         match &node.action {
-            BoundAction::Run(argv) => command(shared, i, node, log, argv).await,
+            BoundAction::Run(argv) => command(shared, i, node, &log, argv).await,
             BoundAction::Shell(script) => {
-                command(shared, i, node, log, &["sh".to_owned(), "-e".to_owned(), "-c".to_owned(), script.clone()])
+                command(shared, i, node, &log, &["sh".to_owned(), "-e".to_owned(), "-c".to_owned(), script.clone()])
                     .await
             }
-            BoundAction::Checks(paths) => checks(shared, node, log, paths.clone()).await,
-            BoundAction::Apply(files) => apply(shared, log, files).await,
-            BoundAction::CloudFormation(stack) => cloudformation(shared, log, stack).await,
+            BoundAction::Checks(paths) => checks(shared, node, &log, paths.clone()).await,
+            BoundAction::Apply(files) => apply(shared, &log, files).await,
+            BoundAction::CloudFormation(stack) => cloudformation(shared, &log, stack).await,
         }
     };
     // A command keeps its own time (it kills its group, then lets its last output reach the log before
@@ -106,17 +108,14 @@ pub(super) async fn attempt_node(
         None => work.await,
     };
     match &result {
-        Ok(()) => log_line(&shared.redactor, log, "== succeeded =="),
-        Err(e) => {
-            let status = e.status().as_str();
-            log_line(&shared.redactor, log, &format!("== {status}: {} ==", e.message()))
-        }
+        Ok(()) => log.line("== succeeded =="),
+        Err(e) => log.line(&format!("== {}: {} ==", e.status().as_str(), e.message())),
     }
     result
 }
 
 /// Applies manifests to the target's live cluster.
-async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -> Result<(), AttemptError> {
+async fn apply(shared: &Arc<Shared>, log: &StepLog, files: &[PathBuf]) -> Result<(), AttemptError> {
     #[cfg(feature = "kube")]
     {
         #[allow(irrefutable_let_patterns)]
@@ -125,9 +124,7 @@ async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -
                 "`apply` needs a live cluster (--kubeconfig / --context), not a snapshot".into(),
             ));
         };
-        let (log, redactor) = (log.to_path_buf(), shared.redactor.clone());
-        let mut write = move |line: &str| log_line(&redactor, &log, line);
-        crate::apply::apply(options, files, &mut write).await
+        crate::apply::apply(options, files, &mut |line: &str| log.line(line)).await
     }
     #[cfg(not(feature = "kube"))]
     {
@@ -139,7 +136,7 @@ async fn apply(shared: &Arc<Shared>, log: &std::path::Path, files: &[PathBuf]) -
 /// Deploys a CloudFormation stack in the target's account.
 async fn cloudformation(
     shared: &Arc<Shared>,
-    log: &std::path::Path,
+    log: &StepLog,
     stack: &crate::graph::BoundStack,
 ) -> Result<(), AttemptError> {
     #[cfg(feature = "aws")]
@@ -148,9 +145,7 @@ async fn cloudformation(
         let aws = precheck::aws::Aws::connect(&shared.options.target.aws)
             .await
             .map_err(|e| AttemptError::of(e.fault(), e.to_string()))?;
-        let (log, redactor) = (log.to_path_buf(), shared.redactor.clone());
-        let mut write = move |line: &str| log_line(&redactor, &log, line);
-        crate::stack::deploy(aws.cloudformation(), stack, &mut write).await
+        crate::stack::deploy(aws.cloudformation(), stack, &mut |line: &str| log.line(line)).await
     }
     #[cfg(not(feature = "aws"))]
     {
@@ -161,12 +156,7 @@ async fn cloudformation(
 
 /// Runs check files through the harness. On a timeout the attempt is dropped and the harness cancelled:
 /// tests under way stop at once (their commands killed, their API calls dropped), the others do not start.
-async fn checks(
-    shared: &Arc<Shared>,
-    node: &Node,
-    log: &std::path::Path,
-    paths: Vec<PathBuf>,
-) -> Result<(), AttemptError> {
+async fn checks(shared: &Arc<Shared>, node: &Node, log: &StepLog, paths: Vec<PathBuf>) -> Result<(), AttemptError> {
     let suite = {
         let env = node.env.clone();
         let vars = move |name: &str| {
@@ -175,7 +165,7 @@ async fn checks(
         precheck::harness::Suite::load(&paths, &vars).map_err(|errors| {
             let lines: Vec<String> = errors.iter().flat_map(|e| e.lines()).collect();
             for line in &lines {
-                log_line(&shared.redactor, log, line);
+                log.line(line);
             }
             format!("invalid check files: {}", lines.first().cloned().unwrap_or_default())
         })?
@@ -206,7 +196,7 @@ async fn checks(
     .map_err(AttemptError::Errored)?;
     // The lines `precheck run` shows, from the same report.
     for line in precheck::report::terminal::pretty(&report).lines() {
-        log_line(&shared.redactor, log, line);
+        log.line(line);
     }
     stage_report::add(shared, node, &report);
     use precheck::outcome::Status;

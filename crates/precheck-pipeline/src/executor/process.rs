@@ -3,29 +3,23 @@
 //! withheld variables; their output appended to the step's log a line at a time, secrets masked, at most
 //! [`CAPTURE_LIMIT`] bytes of it per attempt.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use precheck_lang::shorten;
 
 use crate::graph::{BoundAction, Node};
-use crate::secret::Redactor;
 
 use super::Shared;
 use super::actions::AttemptError;
+use super::step_log::StepLog;
 use precheck::command::{CAPTURE_LIMIT, Ended, Program};
-
-/// Appends a line to a step's log, secrets masked.
-pub(super) fn log_line(redactor: &Redactor, path: &std::path::Path, line: &str) {
-    use std::io::Write;
-    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(file, "{}", redactor.redact(line));
-    }
-}
 
 /// How long the end of a command's output may take to reach the log once the command exited.
 const COPY_GRACE: Duration = Duration::from_secs(2);
+
+/// How much of a command's last line a failure message quotes, in characters at most.
+const QUOTED: usize = 200;
 
 /// Runs the command `argv` of step `i` once, its output going to `log`: `Ok` when it exited with status 0,
 /// failed when it exited otherwise or timed out (with its last line), errored when it could not start.
@@ -33,16 +27,12 @@ pub(super) async fn command(
     shared: &Arc<Shared>,
     i: usize,
     node: &Node,
-    log: &PathBuf,
+    log: &StepLog,
     argv: &[String],
 ) -> Result<(), AttemptError> {
-    // The log or a pipe that cannot be had, a program that cannot start: the command was not run.
+    // A pipe that cannot be had, a program that cannot start: the command was not run.
     let errored = AttemptError::Errored;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| errored(format!("cannot open the log {}: {e}", log.display())))?;
+    let file = log.handle().map_err(errored)?;
     // Stdout and stderr share one pipe (their order kept, as in a file) that the executor copies to the
     // log a line at a time, secrets masked and at most CAPTURE_LIMIT bytes per attempt kept.
     let broken = |e: std::io::Error| errored(format!("cannot make a pipe for the output: {e}"));
@@ -62,7 +52,7 @@ pub(super) async fn command(
     let mut running = program
         .start(write.into(), write_err.into())
         .map_err(|e| errored(format!("cannot start '{}': {e}", argv[0])))?;
-    let copy = tokio::spawn(shared.redactor.clone().copy_lines(reader, file, CAPTURE_LIMIT));
+    let copy = tokio::spawn(log.redactor().clone().copy_lines(reader, file, CAPTURE_LIMIT));
     let pgid = running.group_id();
     shared.update(i, None, |s| s.pgid = pgid);
     let ended = running.wait(node.timeout).await;
@@ -73,7 +63,7 @@ pub(super) async fn command(
     // What the command printed last reaches the log before the step ends. A background child of a command
     // that succeeded keeps its output open: it is not waited for beyond the grace (its copy goes on, as
     // its writes to the log would).
-    let _ = tokio::time::timeout(COPY_GRACE, copy).await;
+    let last_line = tokio::time::timeout(COPY_GRACE, copy).await.ok().and_then(Result::ok).flatten();
     let status = match ended {
         Ended::Exited(status) => status,
         Ended::TimedOut(limit) => return Err(AttemptError::Failed(format!("timed out after {limit:?}"))),
@@ -89,17 +79,8 @@ pub(super) async fn command(
         Some(code) => format!("{what} exited with status {code}"),
         None => format!("{what} was killed by a signal"),
     };
-    Err(AttemptError::Failed(match last_line(log) {
-        Some(line) => format!("{how}: {line}"),
+    Err(AttemptError::Failed(match last_line {
+        Some(line) => format!("{how}: {}", shorten(&line, QUOTED)),
         None => how,
     }))
-}
-
-/// The last line a step printed (before the executor's own lines), shortened, for failure messages.
-fn last_line(log: &PathBuf) -> Option<String> {
-    const MAX: usize = 200;
-    let text = std::fs::read_to_string(log).ok()?;
-    // Only this attempt's output: what follows the last header line.
-    let line = text.lines().rev().take_while(|l| !l.starts_with("== ")).find(|l| !l.trim().is_empty())?;
-    Some(shorten(line.trim(), MAX))
 }
