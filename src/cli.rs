@@ -163,6 +163,10 @@ struct RunArgs {
     /// Leave out tests with this tag (repeatable).
     #[arg(long = "exclude-tag", value_name = "TAG")]
     exclude_tags: Vec<String>,
+    /// Run one shard of the tests the filters and tags kept: `hash:K/N` (a test's shard from its name) or
+    /// `count:K/N` (every N-th test), K from 1; the N shards together run every test once.
+    #[arg(long, value_name = "KIND:K/N")]
+    partition: Option<precheck::partition::Partition>,
     /// Tests run at the same time (default: 16; checks wait on the API server, not on the CPU).
     #[arg(long, short = 'j', value_name = "N")]
     test_threads: Option<usize>,
@@ -173,6 +177,11 @@ struct RunArgs {
     /// Start no more tests after the first one that does not pass.
     #[arg(long)]
     fail_fast: bool,
+    /// What a failed cluster check adds from a live cluster: `summary` (its objects' state — phase,
+    /// conditions, container states with their reasons — and recent events), `full` (and the last lines
+    /// of the logs of containers that are not ready), or `none`.
+    #[arg(long, value_name = "LEVEL", default_value = "summary")]
+    diagnostics: precheck::diagnosis::Level,
     /// Write a JUnit XML report to this file.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -339,6 +348,8 @@ fn run(args: RunArgs) -> i32 {
         cancel: None,
         withheld: Default::default(),
         progress: Some(live.clone()),
+        partition: args.partition,
+        diagnostics: args.diagnostics,
     };
     let runtime = runtime();
     let (conclusion, report) = precheck::harness::run(&libtest_args(&args), &suite, clusters, options, &runtime);

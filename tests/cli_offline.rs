@@ -421,3 +421,65 @@ fn check_file_pipeline_file_and_sentence_errors_are_drawn_the_same_way() {
         assert_eq!(said.matches(help).count(), 1, "{said}");
     }
 }
+
+/// The (suite, test) pairs of a JUnit file, each once, and how many test cases it holds.
+fn junit_cases(xml: &str) -> (std::collections::BTreeSet<(String, String)>, usize) {
+    let suite = regex::Regex::new(r#"<testsuite name="([^"]*)""#).unwrap();
+    let case = regex::Regex::new(r#"<testcase name="([^"]*)""#).unwrap();
+    let (mut cases, mut count, mut current) = (std::collections::BTreeSet::new(), 0, String::new());
+    for line in xml.lines() {
+        if let Some(c) = suite.captures(line) {
+            current = c[1].to_owned();
+        }
+        if let Some(c) = case.captures(line) {
+            cases.insert((current.clone(), c[1].to_owned()));
+            count += 1;
+        }
+    }
+    (cases, count)
+}
+
+#[test]
+fn the_shards_of_a_partition_run_every_test_exactly_once_and_their_junit_files_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in 0..3 {
+        let tests: String = (0..7).map(|t| format!("test 'file {f} test {t}' {{\n    run true\n}}\n\n")).collect();
+        std::fs::write(dir.path().join(format!("f{f}.check")), tests).unwrap();
+    }
+    let run = |extra: &[&str], junit: &str| {
+        let mut args = vec!["run", ".", "--junit", junit];
+        args.extend_from_slice(extra);
+        let out = precheck_in(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        junit_cases(&std::fs::read_to_string(dir.path().join(junit)).unwrap())
+    };
+    let (all, count) = run(&[], "all.xml");
+    assert_eq!((all.len(), count), (21, 21));
+    for kind in ["hash", "count"] {
+        let mut union = std::collections::BTreeSet::new();
+        let mut total = 0;
+        for k in 1..=3 {
+            let partition = format!("{kind}:{k}/3");
+            let (cases, count) = run(&["--partition", &partition], &format!("{kind}{k}.xml"));
+            assert!(count > 0 && count < 21, "{partition} ran {count} tests");
+            if kind == "count" {
+                assert_eq!(count, 7, "count deals evenly");
+            }
+            // The list shows the same shard.
+            let out = precheck_in(dir.path(), &["run", ".", "--list", "--partition", &partition]);
+            assert_eq!(String::from_utf8_lossy(&out.stdout).matches(": test").count(), count, "{partition}");
+            total += count;
+            union.extend(cases);
+        }
+        assert_eq!(total, 21, "{kind}: no test runs in two shards");
+        assert_eq!(union, all, "{kind}: the shards together run every test");
+    }
+    // Filters apply first; the shards deal what they kept.
+    let (kept, _) = run(&["--filter", "file 1", "--partition", "count:1/2"], "filtered.xml");
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    assert!(kept.iter().all(|(suite, _)| suite == "./f1.check"), "{kept:?}");
+
+    let out = precheck_in(dir.path(), &["run", ".", "--partition", "hash:4/3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("invalid partition 'hash:4/3': K must be between 1 and N"), "{}", text(&out));
+}

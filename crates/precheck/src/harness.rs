@@ -199,6 +199,11 @@ pub struct RunOptions {
     pub withheld: crate::command::Withheld,
     /// Told of every test as it ends, from the threads tests run on (the terminal's view of the run).
     pub progress: Option<Arc<dyn Progress>>,
+    /// How much a failed cluster sentence's diagnosis says (its objects' state and events by default).
+    pub diagnostics: crate::diagnosis::Level,
+    /// Run only this shard of the tests the filters and tags kept (the others are left out, as if
+    /// filtered).
+    pub partition: Option<crate::partition::Partition>,
 }
 
 /// Sees a run as it goes: how many tests it selected, then each test's result as soon as it is known —
@@ -257,6 +262,7 @@ impl Shared {
             dir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
             source: &file.source,
             withheld: &self.options.withheld,
+            diagnostics: self.options.diagnostics,
         }
     }
 
@@ -401,6 +407,9 @@ pub fn run(
     let mut trials = Vec::new();
     let mut not_run = Vec::new();
     let mut selected = 0;
+    // The place of each test the filters and tags kept, for `count:` partitions.
+    let mut kept = 0;
+    let partition = shared.options.partition;
     for (fi, file) in suite.files.iter().enumerate() {
         for (ti, test) in file.check.tests.iter().enumerate() {
             let result = test_result(file, ti, Vec::new(), None);
@@ -457,6 +466,12 @@ pub fn run(
             })
             .with_ignored_flag(test.skip.is_some());
             if !args.is_filtered_out(&trial) {
+                kept += 1;
+                if let Some(partition) = &partition
+                    && !partition.contains(trial.name(), kept - 1)
+                {
+                    continue;
+                }
                 selected += 1;
                 if args.is_ignored(&trial) {
                     let reason = test.skip.as_ref().map(|s| s.value.clone()).unwrap_or_default();

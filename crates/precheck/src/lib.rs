@@ -13,10 +13,12 @@
 //! With the `kube` feature (on by default), `Cluster::from_kubeconfig().await?` connects like kubectl.
 //!
 //! - [`cluster`]: sources of objects (live, snapshot) and waiting;
-//! - [`evaluate`]: the pure evaluation of a sentence on objects;
+//! - [`evaluate`]: the pure evaluation of a sentence on objects; [`diagnosis`]: why a check failed, as
+//!   the cluster tells it;
 //! - [`field_values`]: properties read as `kubectl -o custom-columns` prints them;
 //! - [`runner`] and [`command`]: running the steps of a test;
-//! - [`harness`]: check files as libtest-mimic trials, in parallel, with retries;
+//! - [`harness`]: check files as libtest-mimic trials, in parallel, with retries; [`partition`]: one
+//!   shard of them;
 //! - [`outcome`] and [`report`]: one model of results, written as JUnit XML or TAP.
 
 #[cfg(feature = "aws")]
@@ -25,10 +27,12 @@ pub mod cluster;
 #[cfg(any(feature = "kube", feature = "aws"))]
 mod coalesce;
 pub mod command;
+pub mod diagnosis;
 pub mod evaluate;
 pub mod field_values;
 pub mod harness;
 pub mod outcome;
+pub mod partition;
 pub mod report;
 pub mod runner;
 

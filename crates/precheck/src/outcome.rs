@@ -87,6 +87,9 @@ pub struct StepResult {
     pub status: Status,
     /// What was observed: the verdict with every object, or the command's output.
     pub detail: String,
+    /// Why it did not hold, as the cluster tells it ([`crate::diagnosis`]): for a cluster sentence that
+    /// failed on a live cluster, unless diagnostics are off.
+    pub diagnosis: Option<String>,
     /// How long it took.
     pub duration: Duration,
 }
@@ -105,6 +108,11 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// The diagnosis of the step that ended the attempt, when it has one.
+    pub fn diagnosis(&self) -> Option<&str> {
+        self.steps.iter().rev().find_map(|s| s.diagnosis.as_deref())
+    }
+
     /// The evaluation trace: every step with its status and detail, as shown in JUnit's system-out.
     pub fn trace(&self) -> String {
         let mut out = String::new();

@@ -26,8 +26,10 @@ pub struct StepContext<'a> {
     pub dir: &'a Path,
     /// The check file's text, for line numbers.
     pub source: &'a str,
-    /// Variables `run` commands never get.
+    /// Variables `run` commands never get (their values never show in a diagnosis either).
     pub withheld: &'a crate::command::Withheld,
+    /// How much a failed cluster sentence's diagnosis says.
+    pub diagnostics: crate::diagnosis::Level,
 }
 
 /// The namespaces a check file's scope names.
@@ -42,12 +44,13 @@ pub fn file_namespaces(scope: Option<&Scope>) -> Option<Namespaces> {
 pub async fn run_steps(ctx: StepContext<'_>, steps: &[Step], results: &mut Vec<StepResult>) -> Status {
     for step in steps {
         let started = Instant::now();
-        let (status, detail) = run_step(ctx, step).await;
+        let (status, detail, diagnosis) = run_step(ctx, step).await;
         results.push(StepResult {
             text: step.text.clone(),
             line: line_col(ctx.source, step.span.start).0,
             status,
             detail,
+            diagnosis,
             duration: started.elapsed(),
         });
         if status != Status::Passed {
@@ -57,22 +60,39 @@ pub async fn run_steps(ctx: StepContext<'_>, steps: &[Step], results: &mut Vec<S
     Status::Passed
 }
 
-async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String) {
-    match &step.action {
+/// A step's status, what it observed, and for a cluster sentence that failed, its diagnosis.
+async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String, Option<String>) {
+    let (status, detail) = match &step.action {
         Action::Verify(sentence) | Action::Try(sentence) if sentence.aws().is_some() => aws_step(ctx, sentence).await,
         Action::Verify(sentence) | Action::Try(sentence) => {
             let cluster = match ctx.clusters.get(ctx.context).await {
                 Ok(cluster) => cluster,
-                Err(e) => return (Status::Errored, e.to_string()),
+                Err(e) => return (Status::Errored, e.to_string(), None),
             };
             match cluster.check(sentence, ctx.namespaces).await {
                 Ok(verdict) if verdict.passed => (Status::Passed, verdict.to_string()),
-                Ok(verdict) => (Status::Failed, verdict.to_string()),
+                Ok(verdict) => {
+                    let found = cluster.diagnose(sentence, &verdict, ctx.namespaces, ctx.diagnostics).await;
+                    return (Status::Failed, verdict.to_string(), diagnosis(ctx, found));
+                }
                 Err(e) => (e.fault().status(), e.to_string()),
             }
         }
         Action::Run(command) => run_command(command, ctx.dir, &command_env(ctx), ctx.withheld).await,
+    };
+    (status, detail, None)
+}
+
+/// A diagnosis as the report keeps it: masked with the Secrets' values it met and the values of the
+/// withheld variables, within the level's size; nothing when nothing was found.
+fn diagnosis(ctx: StepContext<'_>, found: crate::diagnosis::Found) -> Option<String> {
+    if found.lines.is_empty() {
+        return None;
     }
+    let mut masks = found.masks;
+    masks.extend(ctx.withheld.names().filter_map(|name| std::env::var(name).ok()).filter(|v| v.len() >= 4));
+    masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    Some(crate::diagnosis::finish(&found.lines, &masks, ctx.diagnostics.size()))
 }
 
 /// Variables for `run` steps, so kubectl and the aws CLI ask what the sentences ask.
@@ -198,6 +218,7 @@ mod tests {
             dir: Path::new("."),
             source: &source,
             withheld: &crate::command::Withheld::default(),
+            diagnostics: crate::diagnosis::Level::Summary,
         };
         run_attempt(ctx, &file.tests[0]).await
     }
@@ -231,6 +252,7 @@ mod tests {
             line: 4,
             status: Status::Failed,
             detail,
+            diagnosis: None,
             duration: Duration::ZERO,
         };
         assert_eq!(

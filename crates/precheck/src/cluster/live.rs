@@ -14,6 +14,8 @@ use kube::core::ApiResource;
 use kube::{Client, Config};
 use serde_json::Value;
 
+mod diagnosis;
+
 use super::resources::{ResourceKind, ResourceTable};
 use super::{ClusterError, Listing, Namespaces};
 use crate::coalesce::Coalescer;

@@ -193,6 +193,43 @@ impl Cluster {
         }
     }
 
+    /// Why `verdict` of `sentence` did not hold, as the cluster tells it ([`crate::diagnosis`]): the
+    /// objects that did not satisfy it (every object found, for a count), described at `level` within
+    /// the diagnosis budget. Nothing for a snapshot (it has no events or logs to add), or at
+    /// [`Level::None`](crate::diagnosis::Level::None).
+    #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
+    pub async fn diagnose(
+        &self,
+        sentence: &Sentence,
+        verdict: &Verdict,
+        scope: Option<&Namespaces>,
+        level: crate::diagnosis::Level,
+    ) -> crate::diagnosis::Found {
+        let (Some(assertion), false) = (sentence.cluster(), level == crate::diagnosis::Level::None) else {
+            return Default::default();
+        };
+        match &self.backend {
+            Backend::Snapshot(_) => Default::default(),
+            #[cfg(feature = "kube")]
+            Backend::Live(live) => {
+                let bad: Vec<_> = verdict.observed.iter().filter(|o| !o.ok).collect();
+                let looked_at = if bad.is_empty() { verdict.observed.iter().collect() } else { bad };
+                if looked_at.is_empty() {
+                    let place = match self.namespaces_for(assertion, scope) {
+                        Namespaces::One(ns) => format!("namespace {ns}"),
+                        Namespaces::All => "any namespace".to_owned(),
+                    };
+                    let word = &assertion.target.resource.value;
+                    let line = format!("[no {word} matched in {place}: nothing to describe]");
+                    return crate::diagnosis::Found { lines: vec![line], masks: Vec::new() };
+                }
+                let objects: Vec<(Option<String>, String)> =
+                    looked_at.iter().map(|o| (o.namespace.clone(), o.name.clone())).collect();
+                live.diagnose(&assertion.target.resource.value, &objects, level).await
+            }
+        }
+    }
+
     fn namespaces_for(&self, assertion: &ClusterAssertion, scope: Option<&Namespaces>) -> Namespaces {
         match &assertion.target.scope {
             Some(Scope::Namespace(ns)) => Namespaces::One(ns.value.clone()),

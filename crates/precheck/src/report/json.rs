@@ -66,6 +66,9 @@ pub fn test(test: &TestResult) -> String {
     if let Some(message) = message.filter(|m| !m.is_empty()) {
         value["message"] = Value::String(message);
     }
+    if let Some(diagnosis) = test.attempts.last().and_then(|a| a.diagnosis()).filter(|_| status != Status::Passed) {
+        value["diagnosis"] = Value::String(diagnosis.to_owned());
+    }
     value.to_string()
 }
 

@@ -1,5 +1,6 @@
 //! JUnit XML through quick-junit: `<failure>` for assertions, `<error>` for a cluster that could not be
-//! asked or invalid input, flaky runs as `<flakyFailure>`/`<flakyError>`, the trace in `<system-out>`.
+//! asked or invalid input, flaky runs as `<flakyFailure>`/`<flakyError>`, the trace in `<system-out>`, a
+//! failed test's diagnosis ([`crate::diagnosis`]) in `<system-err>`.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +47,9 @@ fn test_case(test: &TestResult) -> TestCase {
     case.set_classname(test.file.as_str()).set_time(test.duration());
     if let Some(last) = test.attempts.last() {
         case.set_system_out(last.trace());
+        if let Some(diagnosis) = last.diagnosis().filter(|_| test.status() != Status::Passed) {
+            case.set_system_err(diagnosis);
+        }
     }
     for tag in &test.tags {
         case.add_property(quick_junit::Property::new("tag", tag.as_str()));

@@ -23,6 +23,12 @@ pub fn tap(report: &RunReport) -> String {
                 for line in last.lines() {
                     out.push_str(&format!("    {line}\n"));
                 }
+                if let Some(diagnosis) = test.attempts.last().and_then(|a| a.diagnosis()) {
+                    out.push_str("  diagnosis: |\n");
+                    for line in diagnosis.lines() {
+                        out.push_str(&format!("    {line}\n"));
+                    }
+                }
                 out.push_str(&format!("  attempts: {}\n  ...\n", test.attempts.len()));
             }
         }

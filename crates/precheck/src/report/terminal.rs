@@ -78,6 +78,12 @@ pub fn problems(report: &RunReport) -> String {
                 out.push_str(line);
                 out.push('\n');
             }
+            if let Some(diagnosis) = test.attempts.last().and_then(|a| a.diagnosis()) {
+                out.push_str("diagnosis:\n");
+                for line in diagnosis.lines() {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
         }
     }
     let flaky: Vec<&TestResult> = report.flaky().collect();
