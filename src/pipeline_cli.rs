@@ -566,6 +566,9 @@ fn status(id: Option<&str>, json: bool, state: &StateDir) -> i32 {
         let message = s.message.as_deref().unwrap_or_default();
         let _ =
             writeln!(out, "  {mark} {:width$}  {:9}  {took:>7}  {attempts:10}  {message}", s.id, s.status.as_str(),);
+        for line in s.diagnosis.as_deref().unwrap_or_default().lines() {
+            let _ = writeln!(out, "      {line}");
+        }
     }
     exit_codes::SUCCESS
 }

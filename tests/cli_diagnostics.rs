@@ -232,3 +232,44 @@ spec:
     assert!(all.contains(&format!("pod {}/stuck: Pending", ns.name)), "{all}");
     assert!(all.contains("events: cannot be listed:") && all.contains("forbidden"), "{all}");
 }
+
+#[test]
+fn a_pipeline_checks_step_keeps_the_diagnosis_in_its_log_record_status_and_report() {
+    let cluster = shared();
+    let ns = cluster.namespace("why-pipeline");
+    ns.apply(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: stuck}
+spec:
+  nodeSelector: {disk: none-such}
+  containers: [{name: app, image: nginx}]
+",
+    );
+    let events = ["-n", ns.name.as_str(), "get", "events", "-o", "jsonpath={.items[*].reason}"];
+    wait_for(cluster, &events, |reasons| reasons.contains("FailedScheduling"));
+    let dir = tempfile::tempdir().unwrap();
+    let first_test = CHECKS.split("\n\n").next().unwrap();
+    std::fs::write(dir.path().join("why.check"), format!("namespace '{}'\n\n{first_test}\n", ns.name)).unwrap();
+    std::fs::write(
+        dir.path().join("pipeline.yaml"),
+        "name: why\nstages:\n  - name: validation\n    steps:\n      - { name: pods, checks: [why.check] }\n",
+    )
+    .unwrap();
+    let out = precheck(&cluster.kubeconfig, dir.path(), &["pipeline", "run", "pipeline.yaml", "--state-dir", "state"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let run = std::fs::read_dir(dir.path().join("state/runs")).unwrap().next().unwrap().unwrap().path();
+    let stuck = format!("pod {}/stuck: Pending", ns.name);
+    let unschedulable = "condition PodScheduled=False Unschedulable";
+
+    let log = std::fs::read_to_string(run.join("logs/validation.pods.log")).unwrap();
+    assert!(log.contains("diagnosis:") && log.contains(&stuck) && log.contains(unschedulable), "{log}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let diagnosis = record["steps"][0]["diagnosis"].as_str().unwrap_or_default();
+    assert!(diagnosis.starts_with(&stuck) && diagnosis.contains("event Warning FailedScheduling"), "{record}");
+    let out = precheck(&cluster.kubeconfig, dir.path(), &["pipeline", "status", "--state-dir", "state"]);
+    assert!(text(&out).contains(&format!("      {stuck}")), "{}", text(&out));
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains(&format!("<summary>why, as the cluster tells it</summary><pre>{stuck}")), "{html}");
+}

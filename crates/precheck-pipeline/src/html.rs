@@ -248,7 +248,15 @@ pub fn render(record: &RunRecord, state: RunState) -> String {
             attempts = step.attempts,
             max = step.max_attempts,
             took = duration(step),
-            message = escape(&shorten(step.message.as_deref().unwrap_or_default(), 499)),
+            message = escape(&shorten(step.message.as_deref().unwrap_or_default(), 499))
+                + &step
+                    .diagnosis
+                    .as_deref()
+                    .map(|d| format!(
+                        "<details><summary>why, as the cluster tells it</summary><pre>{}</pre></details>",
+                        escape(d)
+                    ))
+                    .unwrap_or_default(),
         );
     }
     let values: Vec<String> = record

@@ -185,6 +185,10 @@ pub struct StepRecord {
     /// Why it failed, was skipped or is retrying.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For a `checks` step whose last attempt failed: the diagnosis of its first failed test, as the
+    /// cluster told it ([`precheck::diagnosis`]), secrets masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
     /// Its log, relative to the run directory.
     pub log: String,
     /// Its stage's JUnit file, relative to the run directory (`checks` steps).
@@ -320,6 +324,7 @@ impl RunRecord {
                 finished_ms: None,
                 retry_at_ms: None,
                 message: None,
+                diagnosis: None,
                 log: log_path(&n.id),
                 junit: matches!(n.action, BoundAction::Checks(_)).then(|| format!("junit/{}.xml", file_name(&n.stage))),
                 pgid: None,

@@ -92,7 +92,7 @@ pub(super) async fn attempt_node(
                 command(shared, i, node, &log, &["sh".to_owned(), "-e".to_owned(), "-c".to_owned(), script.clone()])
                     .await
             }
-            BoundAction::Checks(paths) => checks(shared, node, &log, paths.clone()).await,
+            BoundAction::Checks(paths) => checks(shared, i, node, &log, paths.clone()).await,
             BoundAction::Apply(files) => apply(shared, &log, files).await,
             BoundAction::CloudFormation(stack) => cloudformation(shared, &log, stack).await,
         }
@@ -156,7 +156,13 @@ async fn cloudformation(
 
 /// Runs check files through the harness. On a timeout the attempt is dropped and the harness cancelled:
 /// tests under way stop at once (their commands killed, their API calls dropped), the others do not start.
-async fn checks(shared: &Arc<Shared>, node: &Node, log: &StepLog, paths: Vec<PathBuf>) -> Result<(), AttemptError> {
+async fn checks(
+    shared: &Arc<Shared>,
+    i: usize,
+    node: &Node,
+    log: &StepLog,
+    paths: Vec<PathBuf>,
+) -> Result<(), AttemptError> {
     let suite = {
         let env = node.env.clone();
         let vars = move |name: &str| {
@@ -211,6 +217,9 @@ async fn checks(shared: &Arc<Shared>, node: &Node, log: &StepLog, paths: Vec<Pat
     // The first such test and why (its message on one line), so the record, `status` and the report say
     // more than a count: the sentence, the verdict, the objects that did not satisfy it.
     let first = report.tests.iter().find(|t| t.status() == worst);
+    // Why, as the cluster told it, for the record (`status`, the HTML report); the log has every test's.
+    let diagnosis = first.and_then(|t| t.attempts.last()?.diagnosis()).map(str::to_owned);
+    shared.update(i, None, |s| s.diagnosis = diagnosis);
     let message = match first.and_then(|t| Some((t, &t.attempts.last()?.message))) {
         Some((test, why)) if !why.is_empty() => {
             let why: Vec<&str> = why.lines().map(str::trim).collect();

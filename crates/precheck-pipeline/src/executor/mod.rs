@@ -151,10 +151,11 @@ impl Shared {
     fn update(&self, i: usize, event: Option<Event>, change: impl FnOnce(&mut crate::record::StepRecord)) {
         let mut record = self.record.lock().expect("record lock");
         change(&mut record.steps[i]);
-        if let Some(message) = &mut record.steps[i].message
-            && !self.redactor.is_empty()
-        {
-            *message = self.redactor.redact(message).into_owned();
+        if !self.redactor.is_empty() {
+            let step = &mut record.steps[i];
+            for text in [&mut step.message, &mut step.diagnosis].into_iter().flatten() {
+                *text = self.redactor.redact(text).into_owned();
+            }
         }
         record.updated_ms = now_ms();
         self.changed.notify_one();

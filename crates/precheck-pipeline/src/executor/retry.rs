@@ -68,6 +68,7 @@ pub(super) async fn run_node(shared: &Arc<Shared>, i: usize, slots: &Slots) {
                 shared.update(i, Some(Event::Finished { step: i }), |s| {
                     s.status = StepStatus::Succeeded;
                     s.message = None;
+                    s.diagnosis = None;
                     s.finished_ms = Some(now_ms());
                 });
                 return;
