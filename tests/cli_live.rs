@@ -37,9 +37,11 @@ fn the_cluster_suite_passes_and_writes_junit() {
     let out = precheck(&cluster.kubeconfig, &["run", "checks/cluster", "--junit", junit.to_str().unwrap()]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(all.contains("precheck: 5 passed, 0 failed, 0 errors"), "{all}");
+    assert!(all.contains("precheck: 7 passed, 0 failed, 0 errors"), "{all}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 7, "{xml}");
+    // A test for each item is a test case each, named with its item.
+    assert!(xml.contains(r#"<testcase name="nginx service is there""#), "{xml}");
     assert!(!xml.contains("<failure") && !xml.contains("<error"), "{xml}");
     // The trace lists every object seen: the Deployment's pods, by their generated names.
     let seen = regex::Regex::new(r"default/nginx-[0-9a-z]+-[0-9a-z]{5}: Running").unwrap();
@@ -112,10 +114,10 @@ fn an_unreachable_cluster_is_an_infrastructure_error_not_a_failure() {
     );
     let all = text(&out);
     assert_eq!(out.status.code(), Some(4), "{all}");
-    assert!(all.contains("precheck: 0 passed, 0 failed, 4 errors"), "{all}");
+    assert!(all.contains("precheck: 0 passed, 0 failed, 6 errors"), "{all}");
     assert!(all.contains("could not ask the cluster"), "{all}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<error").count(), 4, "{xml}");
+    assert_eq!(xml.matches("<error").count(), 6, "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
 
     let out = precheck(&kubeconfig, &["verify", "there are 2 pods named 'nginx'"]);

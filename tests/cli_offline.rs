@@ -483,3 +483,29 @@ fn the_shards_of_a_partition_run_every_test_exactly_once_and_their_junit_files_a
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("invalid partition 'hash:4/3': K must be between 1 and N"), "{}", text(&out));
 }
+
+#[test]
+fn a_test_for_each_item_is_a_trial_of_its_own_in_lists_filters_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("teams.check"),
+        "test 'quota of ${TEAM}' for each TEAM in 'team-a', 'team-b', 'team-c' {\n    run test ${TEAM} != team-b\n}\n",
+    )
+    .unwrap();
+    let out = precheck_in(dir.path(), &["run", ".", "--list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for team in ["team-a", "team-b", "team-c"] {
+        assert!(listed.contains(&format!("./teams.check::quota of {team}: test")), "{listed}");
+    }
+    let out = precheck_in(dir.path(), &["run", ".", "--junit", "junit.xml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("---- ./teams.check::quota of team-b [failed] ----"), "{all}");
+    assert!(all.contains("precheck: 2 passed, 1 failed"), "{all}");
+    let (cases, _) = junit_cases(&std::fs::read_to_string(dir.path().join("junit.xml")).unwrap());
+    let names: Vec<&str> = cases.iter().map(|(_, name)| name.as_str()).collect();
+    assert_eq!(names, ["quota of team-a", "quota of team-b", "quota of team-c"]);
+    let out = precheck_in(dir.path(), &["run", ".", "--filter", "team-c"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("precheck: 1 passed, 0 failed"), "{}", text(&out));
+}

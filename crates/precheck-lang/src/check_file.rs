@@ -186,7 +186,7 @@ struct Line<'a> {
     start: usize,
 }
 
-fn lines(source: &str) -> impl Iterator<Item = Line<'_>> {
+fn lines(source: &str) -> impl Iterator<Item = Line<'_>> + Clone {
     let mut offset = 0;
     source.split_inclusive('\n').filter_map(move |raw| {
         let line_start = offset;
@@ -216,8 +216,8 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-struct FileParser<'a, I: Iterator<Item = Line<'a>>> {
-    vars: &'a dyn Fn(&str) -> Option<String>,
+struct FileParser<'v, 'a, I: Iterator<Item = Line<'a>>> {
+    vars: &'v dyn Fn(&str) -> Option<String>,
     errors: Vec<SyntaxError>,
     lines: std::iter::Peekable<I>,
 }
@@ -233,7 +233,7 @@ fn span_of(line: Line<'_>) -> Span {
     Span::new(line.start, line.start + line.text.len())
 }
 
-impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
+impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
     fn error(&mut self, error: SyntaxError) {
         self.errors.push(error);
     }
@@ -260,7 +260,7 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
             let (word, rest) = split_word(line);
             match word.to_ascii_lowercase().as_str() {
                 "test" | "@test" => {
-                    if let Some(test) = self.test(line, rest) {
+                    for test in self.tests(line, rest) {
                         if let Some(&first) = names.get(&test.name.value) {
                             self.error(
                                 SyntaxError::new(
@@ -659,8 +659,133 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
         }
     }
 
+    /// A test, or with `for each VAR in 'a', 'b' {` one test per item: the body is read once per item with
+    /// `${VAR}` set to it, and the item goes into the name (where it says `${VAR}`, else as ` [item]`).
+    /// An error the body has at one place is reported once (for the first item that has it).
+    fn tests(&mut self, header: Line<'a>, rest: Line<'a>) -> Vec<Test> {
+        let Some((var, items)) = self.for_each(rest) else {
+            return self.test(header, rest).into_iter().collect();
+        };
+        let body = self.lines.clone();
+        let outer = self.vars;
+        let mut tests = Vec::new();
+        let mut errors: Vec<SyntaxError> = Vec::new();
+        for item in &items {
+            let vars = |name: &str| if name == var { Some(item.value.clone()) } else { outer(name) };
+            let mut each = FileParser { vars: &vars, errors: Vec::new(), lines: body.clone() };
+            if let Some(mut test) = each.test(header, rest) {
+                let placeholder = format!("${{{var}}}");
+                test.name.value = if test.name.value.contains(&placeholder) {
+                    test.name.value.replace(&placeholder, &item.value)
+                } else {
+                    format!("{} [{}]", test.name.value, item.value)
+                };
+                tests.push(test);
+            }
+            // The same mistake in every item's copy of the body (the message may quote the item): once.
+            for e in each.errors {
+                if !errors.iter().any(|seen| seen.span == e.span && seen.kind == e.kind) {
+                    errors.push(e);
+                }
+            }
+            self.lines = each.lines;
+        }
+        self.errors.extend(errors);
+        tests
+    }
+
+    /// The `for each VAR in 'a', 'b' {` clause after a test's name: the variable and the items (quoted,
+    /// separated by commas or blanks, `${…}` expanded), or `None` when the test has no such clause. A
+    /// malformed clause is an error, and the test is read once, without items.
+    fn for_each(&mut self, rest: Line<'a>) -> Option<(String, Vec<Spanned<String>>)> {
+        let text = rest.text;
+        let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        let end = text[1..].find(quote)? + 2;
+        let after = &text[end..];
+        let clause = after.trim_start();
+        let words: Vec<&str> = clause.splitn(3, ' ').collect();
+        if words.len() < 2 || !words[0].eq_ignore_ascii_case("for") || !words[1].eq_ignore_ascii_case("each") {
+            return None;
+        }
+        let at = rest.start + end + (after.len() - clause.len());
+        let clause_line = Line { text: clause, start: at };
+        let error = |message: &str, help: &str| {
+            SyntaxError::new(SyntaxErrorKind::Structure, span_of(clause_line), message.to_owned())
+                .with_help(help.to_owned())
+        };
+        let usage = "write `test 'pods in ${NS}' for each NS in 'team-a', 'team-b' {`";
+        let body = clause.strip_suffix('{').map(str::trim_end);
+        let spec = body.and_then(|b| b.get("for each".len()..)).map(str::trim_start).unwrap_or_default();
+        let (var, items) = spec.split_once(char::is_whitespace).unwrap_or((spec, ""));
+        let items = items.trim_start();
+        let valid_name = var.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let Some(items) = items.strip_prefix("in").filter(|i| i.starts_with([' ', '\t'])) else {
+            let message = if body.is_none() {
+                "expected `{` at the end of the line"
+            } else {
+                "expected `for each NAME in 'item', …`"
+            };
+            self.error(error(message, usage));
+            return None;
+        };
+        if !valid_name {
+            self.error(error(&format!("expected a variable name after `for each`, found `{var}`"), usage));
+            return None;
+        }
+        // `items` lies inside `clause`: its offset there is the distance between their starts.
+        let items_start = at + (items.as_ptr() as usize - clause.as_ptr() as usize);
+        let expanded = self.expand(Line { text: items, start: items_start })?;
+        let mut values: Vec<Spanned<String>> = Vec::new();
+        let mut rest_text = expanded.text.as_str();
+        let mut offset = 0;
+        loop {
+            let trimmed = rest_text.trim_start_matches([' ', '\t', ',']);
+            offset += rest_text.len() - trimmed.len();
+            rest_text = trimmed;
+            if rest_text.is_empty() {
+                break;
+            }
+            let q = rest_text.chars().next().filter(|c| *c == '\'' || *c == '"');
+            let close = q.and_then(|q| rest_text[1..].find(q));
+            let (Some(_), Some(close)) = (q, close) else {
+                let start = items_start + expanded.original(offset);
+                self.error(
+                    SyntaxError::new(
+                        SyntaxErrorKind::Quote,
+                        Span::new(start, start + rest_text.len()),
+                        "expected a quoted item",
+                    )
+                    .with_help(usage),
+                );
+                return None;
+            };
+            let span = Span::new(
+                items_start + expanded.original(offset + 1),
+                items_start + expanded.original(offset + 1 + close),
+            );
+            let value = rest_text[1..=close].to_owned();
+            if values.iter().any(|v| v.value == value) {
+                self.error(SyntaxError::new(
+                    SyntaxErrorKind::Structure,
+                    span,
+                    format!("the item '{value}' is listed twice"),
+                ));
+            } else {
+                values.push(Spanned::new(value, span));
+            }
+            offset += close + 2;
+            rest_text = &rest_text[close + 2..];
+        }
+        if values.is_empty() {
+            self.error(error("expected at least one item after `in`", usage));
+            return None;
+        }
+        Some((var.to_owned(), values))
+    }
+
     fn test(&mut self, header: Line<'_>, rest: Line<'_>) -> Option<Test> {
-        // test 'name' {
+        // test 'name' {   (or: test 'name' for each NAME in … {, the clause read by `for_each`)
         let text = rest.text;
         let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"');
         let name = quote.and_then(|q| text[1..].find(q).map(|end| (q, end)));
@@ -674,6 +799,8 @@ impl<'a, I: Iterator<Item = Line<'a>>> FileParser<'a, I> {
         };
         let name = Spanned::new(text[1..=end].to_owned(), Span::new(rest.start + 1, rest.start + 1 + end));
         let after = text[end + 2..].trim();
+        let for_each = after.get(..8).is_some_and(|w| w.eq_ignore_ascii_case("for each")) && after.ends_with('{');
+        let after = if for_each { "{" } else { after };
         if after != "{" {
             self.error(
                 SyntaxError::new(

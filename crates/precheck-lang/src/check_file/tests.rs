@@ -293,3 +293,70 @@ fn spans_stay_in_a_file_without_a_last_newline() {
         assert!(e.span.start <= e.span.end && e.span.end <= text.len(), "{e:?}");
     }
 }
+
+#[test]
+fn a_test_for_each_item_is_one_test_per_item_with_the_item_in_its_name_and_body() {
+    let file = parse(
+        "test 'api runs in ${NS}' for each NS in 'team-a', 'team-b' \"team c\" {
+    tags per-team
+    verify there is 1 pod named '^api-' in namespace '${NS}'
+    run kubectl -n ${NS} get pods
+}
+
+test 'the ${APP} image' for each TAG in '1.27' '1.28' {
+    run echo ${APP}:${TAG}
+}
+
+test 'once more' for each X in 'a' {
+    verify there is 1 pod named '${X}'
+}
+",
+    );
+    let names: Vec<&str> = file.tests.iter().map(|t| t.name.value.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "api runs in team-a",
+            "api runs in team-b",
+            "api runs in team c",
+            "the ${APP} image [1.27]",
+            "the ${APP} image [1.28]",
+            "once more [a]"
+        ]
+    );
+    let Action::Verify(sentence) = &file.tests[1].steps[0].action else { panic!() };
+    assert!(format!("{sentence:?}").contains("team-b"), "{sentence:?}");
+    let Action::Run(command) = &file.tests[2].steps[1].action else { panic!() };
+    assert_eq!(command.argv, ["kubectl", "-n", "team c", "get", "pods"]);
+    let Action::Run(command) = &file.tests[4].steps[0].action else { panic!() };
+    assert_eq!(command.argv, ["echo", "nginx:1.28"], "the item beside the environment's variables");
+    assert!(file.tests.iter().take(3).all(|t| t.tags[0].value == "per-team"));
+}
+
+#[test]
+fn a_bad_for_each_says_what_was_expected_and_a_body_error_is_said_once() {
+    let text = "test 'a ${N}' for each N in 'x', 'y' {\n    verify there is 1 pod named ${N}\n}\n";
+    let found = errors(text);
+    assert_eq!(found.len(), 1, "once, not once per item: {found:#?}");
+    assert_eq!(&text[found[0].span.start..found[0].span.end], "${N}");
+
+    for (text, message, at) in [
+        ("test 'a' for each N 'x' {\n}\n", "expected `for each NAME in 'item', …`", "for each N 'x' {"),
+        (
+            "test 'a' for each 1N in 'x' {\n}\n",
+            "expected a variable name after `for each`, found `1N`",
+            "for each 1N in 'x' {",
+        ),
+        ("test 'a' for each N in x {\n}\n", "expected a quoted item", "x"),
+        ("test 'a' for each N in 'x', 'x' {\n}\n", "the item 'x' is listed twice", "x"),
+        ("test 'a' for each N in , {\n}\n", "expected at least one item after `in`", "for each N in , {"),
+    ] {
+        let found = errors(text);
+        assert_eq!(found[0].message, message, "{text}");
+        assert_eq!(&text[found[0].span.start..found[0].span.end], at, "{text}");
+    }
+    // An unset variable among the items is an error at its place.
+    let text = "test 'a' for each N in '${MISSING}' {\n}\n";
+    let found = errors(text);
+    assert_eq!(&text[found[0].span.start..found[0].span.end], "${MISSING}", "{found:#?}");
+}
