@@ -35,9 +35,9 @@ fn the_offline_example_passes_and_writes_junit() {
     let out =
         precheck(&["run", "--snapshot", SNAPSHOT, "examples/offline_snapshot", "--junit", junit.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("precheck: 4 passed, 0 failed"), "{}", text(&out));
+    assert!(text(&out).contains("precheck: 5 passed, 0 failed"), "{}", text(&out));
     let xml = std::fs::read_to_string(junit).unwrap();
-    assert!(xml.contains(r#"<testsuite name="examples/offline_snapshot/nginx.check" tests="4""#), "{xml}");
+    assert!(xml.contains(r#"<testsuite name="examples/offline_snapshot/nginx.check" tests="5""#), "{xml}");
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn tap_output_replaces_libtest_output() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         stdout.starts_with(
-            "TAP version 14\n1..4\nok 1 - examples/offline_snapshot/nginx.check::nginx pods are running\n"
+            "TAP version 14\n1..5\nok 1 - examples/offline_snapshot/nginx.check::nginx pods are running\n"
         ),
         "{stdout}"
     );
@@ -240,6 +240,12 @@ fn the_readme_check_file_example_is_valid() {
     let example = &readme[start..start + readme[start..].find("```").unwrap()];
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("example.check"), example).unwrap();
+    // The assert file it names, beside it.
+    std::fs::write(
+        dir.path().join("metrics-server-assert.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: metrics-server}\nstatus: {readyReplicas: 1}\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_precheck"))
         .args(["lint", "example.check"])
         .current_dir(dir.path())
@@ -508,4 +514,51 @@ fn a_test_for_each_item_is_a_trial_of_its_own_in_lists_filters_and_reports() {
     let out = precheck_in(dir.path(), &["run", ".", "--filter", "team-c"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("precheck: 1 passed, 0 failed"), "{}", text(&out));
+}
+
+#[test]
+fn object_files_are_checked_when_loaded_and_a_failed_match_names_the_first_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = root().join(SNAPSHOT);
+    std::fs::write(
+        dir.path().join("objects.check"),
+        "namespace 'default'\n\ntest 'nginx runs three' {\n    expect object 'three.yaml'\n}\n\ntest 'no nginx runs' {\n    expect no object 'running.yaml'\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("three.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nginx}\nspec: {replicas: 3}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("running.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  labels: {app: nginx}\nstatus: {phase: Running}\n",
+    )
+    .unwrap();
+    let out = precheck_in(dir.path(), &["run", ".", "--snapshot", snapshot.to_str().unwrap(), "-j", "1"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("1 Deployment 'nginx' found, none matches the object of ./three.yaml:1"), "{all}");
+    assert!(all.contains("BAD default/nginx (.spec.replicas: expected '3', found '2')"), "{all}");
+    assert!(all.contains("2 Pod with labels app=nginx match the object of ./running.yaml:1, expected none"), "{all}");
+
+    // A file that is not YAML, a document without a kind, a file that is not there: lint says where.
+    std::fs::write(dir.path().join("three.yaml"), "apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: [3}\n")
+        .unwrap();
+    std::fs::write(dir.path().join("running.yaml"), "metadata: {name: x}\n").unwrap();
+    let out = precheck_in(dir.path(), &["lint", "."]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("./three.yaml:3:") && all.contains("not valid YAML"), "{all}");
+    assert!(
+        all.contains("./running.yaml:1:1") && all.contains("expected a partial object with `apiVersion` and `kind`"),
+        "{all}"
+    );
+    std::fs::remove_file(dir.path().join("running.yaml")).unwrap();
+    let out = precheck_in(dir.path(), &["lint", "."]);
+    assert!(
+        text(&out).contains("./objects.check:8:23") && text(&out).contains("cannot read ./running.yaml"),
+        "{}",
+        text(&out)
+    );
 }

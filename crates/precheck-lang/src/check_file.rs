@@ -101,6 +101,20 @@ pub enum Action {
     Try(Sentence),
     /// `run <command>`: a process, run without a shell.
     Run(Command),
+    /// `expect object 'FILE'`, `expect no object 'FILE'`, or waited for with `try at most N times every D
+    /// to expect [no] object 'FILE'`.
+    Object(ObjectCheck),
+}
+
+/// Objects compared with the partial objects of a YAML file (kuttl's assert and error files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectCheck {
+    /// The file, as written (relative to the check file's directory), `${…}` expanded.
+    pub path: Spanned<String>,
+    /// `expect object`: each document matches an object; `expect no object`: no document matches one.
+    pub present: bool,
+    /// Set for the `try at most …` form, which waits until the objects match.
+    pub retry: Option<crate::ast::Retry>,
 }
 
 /// A command run as an argument list, with what its result must be.
@@ -480,6 +494,22 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
     fn step_line(&mut self, line: Line<'_>, pending: &mut Option<Step>, steps: &mut Vec<Step>, allowed: &[&str]) {
         let (word, rest) = split_word(line);
         let lower = word.to_ascii_lowercase();
+        let object_form = |text: &str| {
+            let words: Vec<String> = text.split_whitespace().take(2).map(str::to_ascii_lowercase).collect();
+            words.first().is_some_and(|w| w == "object") || words == ["no", "object"]
+        };
+        let waits_for_object = lower == "try" && {
+            let text = rest.text.to_ascii_lowercase();
+            text.contains(" to expect object ") || text.contains(" to expect no object ")
+        };
+        if (lower == "expect" && object_form(rest.text)) || waits_for_object {
+            let action = self.object_check(&lower, rest).map(Action::Object);
+            steps.extend(pending.take());
+            if let Some(action) = action {
+                *pending = Some(Step { action, span: span_of(line), text: line.text.to_owned() });
+            }
+            return;
+        }
         if lower == "expect" {
             match pending.as_mut().map(|s| &mut s.action) {
                 Some(Action::Run(command)) => {
@@ -566,6 +596,87 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
             Err(SentenceError::Syntax(e)) => {
                 let span = map(e.span);
                 self.error(SyntaxError { span, ..e });
+                None
+            }
+        }
+    }
+
+    /// `[no] object 'FILE'` after `expect`, or `at most N times every D to expect [no] object 'FILE'`
+    /// after `try`.
+    fn object_check(&mut self, word: &str, rest: Line<'_>) -> Option<ObjectCheck> {
+        let expanded = self.expand(rest)?;
+        let text = expanded.text.as_str();
+        let lower = text.to_ascii_lowercase();
+        let usage = "write `expect object 'objects.yaml'`, `expect no object 'objects.yaml'` or `try at most 10 \
+                     times every 3s to expect object 'objects.yaml'`";
+        let at = |from: usize, to: usize| {
+            Span::new(rest.start + expanded.original(from), rest.start + expanded.original(to.max(from + 1)))
+        };
+        let (retry, clause) = if word == "try" {
+            let cut = lower.find(" to expect ").expect("the caller found it");
+            let words: Vec<&str> = text[..cut].split_whitespace().collect();
+            let wrong = |what: &str| {
+                SyntaxError::new(
+                    SyntaxErrorKind::Form,
+                    at(0, cut),
+                    format!("expected `at most N times every D`, {what}"),
+                )
+                .with_help(usage)
+            };
+            let [at_word, most, attempts, times, every, interval] = words[..] else {
+                self.error(wrong(&format!("found `{}`", &text[..cut])));
+                return None;
+            };
+            if !at_word.eq_ignore_ascii_case("at")
+                || !most.eq_ignore_ascii_case("most")
+                || !(times.eq_ignore_ascii_case("times") || times.eq_ignore_ascii_case("time"))
+                || !every.eq_ignore_ascii_case("every")
+            {
+                self.error(wrong(&format!("found `{}`", &text[..cut])));
+                return None;
+            }
+            let Some(attempts) = attempts.parse::<u32>().ok().filter(|n| *n >= 1) else {
+                self.error(wrong(&format!("and N a number of attempts (at least 1), found `{attempts}`")));
+                return None;
+            };
+            let Ok(interval) = crate::parse_duration(interval) else {
+                self.error(wrong(&format!("and D a duration such as `5s` or `1m30s`, found `{interval}`")));
+                return None;
+            };
+            let retry = crate::ast::Retry { attempts, interval, span: at(0, cut) };
+            if retry.budget() >= crate::ast::Retry::MAX_BUDGET {
+                self.error(wrong("and a wait shorter than 7 days"));
+                return None;
+            }
+            (Some(retry), cut + " to expect ".len())
+        } else {
+            (None, 0)
+        };
+        let skip_blanks = |from: usize| from + (text[from..].len() - text[from..].trim_start().len());
+        let mut from = skip_blanks(clause);
+        let present = !lower[from..].starts_with("no ");
+        if !present {
+            from = skip_blanks(from + "no".len());
+        }
+        from = skip_blanks(from + "object".len());
+        let value = &text[from..];
+        let quote = value.chars().next().filter(|c| *c == '\'' || *c == '"');
+        let close = quote.and_then(|q| value[1..].find(q));
+        match close {
+            Some(close) if close > 0 && close + 2 == value.len() => Some(ObjectCheck {
+                path: Spanned::new(value[1..=close].to_owned(), at(from + 1, from + 1 + close)),
+                present,
+                retry,
+            }),
+            _ => {
+                self.error(
+                    SyntaxError::new(
+                        SyntaxErrorKind::Quote,
+                        at(from, text.len()),
+                        "expected a quoted YAML file of objects and nothing after it",
+                    )
+                    .with_help(usage),
+                );
                 None
             }
         }

@@ -35,7 +35,9 @@ pub use ast::{
     Sentence, Span, Spanned, Target,
 };
 pub use aws_ast::{AwsAssertion, Lookup, NetworkKind, NetworkRef, ParameterCheck, StackCheck};
-pub use check_file::{Action, CheckFile, CheckFileErrors, Command, OutputCheck, OutputExpectation, Step, Stream, Test};
+pub use check_file::{
+    Action, CheckFile, CheckFileErrors, Command, ObjectCheck, OutputCheck, OutputExpectation, Step, Stream, Test,
+};
 pub use duration::{DurationError, parse_duration};
 pub use error::{
     Located, NotUtf8, SentenceError, SyntaxError, SyntaxErrorKind, decode_utf8, line_bounds, line_col, nearest, shorten,

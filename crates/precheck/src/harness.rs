@@ -11,6 +11,7 @@
 //!
 //! The tests are ignored, with the reason printed, when no cluster is configured.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,9 @@ pub struct SuiteFile {
     pub source: String,
     /// Its syntax tree.
     pub check: CheckFile,
+    /// The files of partial objects its `expect object` steps name, read and checked, by the name they
+    /// are written with.
+    pub objects: BTreeMap<String, Arc<crate::object::ObjectFile>>,
 }
 
 /// Check files ready to run.
@@ -75,6 +79,15 @@ pub enum LoadError {
         /// Every error, in file order.
         errors: Vec<SyntaxError>,
     },
+    /// Files of partial objects the check file names cannot be read, or are not valid.
+    #[error("{path}: {} error{} in its object files", .errors.len(), if .errors.len() == 1 { "" } else { "s" })]
+    Objects {
+        /// The check file.
+        path: String,
+        /// Every error, each at its place (in the object file; in the check file for one that cannot be
+        /// read).
+        errors: Vec<Located>,
+    },
 }
 
 /// A check file that cannot be read or parsed is the input's fault.
@@ -93,6 +106,7 @@ impl LoadError {
                 let text: Arc<str> = Arc::from(text.as_str());
                 errors.iter().map(|e| Located::syntax(path.clone(), text.clone(), e)).collect()
             }
+            Self::Objects { errors, .. } => errors.clone(),
         }
     }
 
@@ -100,9 +114,55 @@ impl LoadError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             Self::Io { .. } | Self::NotText { .. } => vec![self.to_string()],
-            Self::Syntax { .. } => self.located().iter().map(ToString::to_string).collect(),
+            Self::Syntax { .. } | Self::Objects { .. } => self.located().iter().map(ToString::to_string).collect(),
         }
     }
+}
+
+/// Reads the files of partial objects the steps of `check` (at `path`, shown as `display`) name, relative to
+/// its directory; every error of every file.
+fn object_files(
+    path: &Path,
+    display: &str,
+    source: &str,
+    check: &CheckFile,
+) -> Result<BTreeMap<String, Arc<crate::object::ObjectFile>>, Vec<Located>> {
+    let tests = check.tests.iter().flat_map(|t| t.setup.iter().chain(&t.steps).chain(&t.teardown));
+    let named = check.setup.iter().chain(&check.teardown).chain(tests).filter_map(|step| match &step.action {
+        precheck_lang::Action::Object(object) => Some(&object.path),
+        _ => None,
+    });
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let (mut files, mut errors) = (BTreeMap::new(), Vec::new());
+    for name in named {
+        if files.contains_key(&name.value) {
+            continue;
+        }
+        let file = dir.join(&name.value);
+        let shown = file.display().to_string();
+        let read = match std::fs::read_to_string(&file) {
+            Ok(text) => crate::object::parse(&text, &shown),
+            Err(e) => {
+                let text: Arc<str> = Arc::from(source);
+                let span = name.span.start..name.span.end;
+                errors.push(Located::new(
+                    display,
+                    text,
+                    span,
+                    "precheck::object_file",
+                    format!("cannot read {shown}: {e}"),
+                ));
+                continue;
+            }
+        };
+        match read {
+            Ok(objects) => {
+                files.insert(name.value.clone(), Arc::new(objects));
+            }
+            Err(located) => errors.extend(located),
+        }
+    }
+    if errors.is_empty() { Ok(files) } else { Err(errors) }
 }
 
 /// Finds check files: files given by name, and `*.check` files below directories (sorted). A file named
@@ -161,7 +221,10 @@ impl Suite {
                 }
             };
             match CheckFile::parse(&source, vars) {
-                Ok(check) => suite.files.push(Arc::new(SuiteFile { path, display, source, check })),
+                Ok(check) => match object_files(&path, &display, &source, &check) {
+                    Ok(objects) => suite.files.push(Arc::new(SuiteFile { path, display, source, check, objects })),
+                    Err(located) => errors.push(LoadError::Objects { path: display, errors: located }),
+                },
                 Err(e) => errors.push(LoadError::Syntax { path: display, text: source, errors: e.errors }),
             }
         }
@@ -263,6 +326,7 @@ impl Shared {
             source: &file.source,
             withheld: &self.options.withheld,
             diagnostics: self.options.diagnostics,
+            objects: &file.objects,
         }
     }
 

@@ -13,7 +13,8 @@
 //! With the `kube` feature (on by default), `Cluster::from_kubeconfig().await?` connects like kubectl.
 //!
 //! - [`cluster`]: sources of objects (live, snapshot) and waiting;
-//! - [`evaluate`]: the pure evaluation of a sentence on objects; [`diagnosis`]: why a check failed, as
+//! - [`evaluate`]: the pure evaluation of a sentence on objects; [`object`]: partial objects compared
+//!   with the cluster's (`expect object`); [`diagnosis`]: why a check failed, as
 //!   the cluster tells it;
 //! - [`field_values`]: properties read as `kubectl -o custom-columns` prints them;
 //! - [`runner`] and [`command`]: running the steps of a test;
@@ -31,6 +32,7 @@ pub mod diagnosis;
 pub mod evaluate;
 pub mod field_values;
 pub mod harness;
+pub mod object;
 pub mod outcome;
 pub mod partition;
 pub mod report;

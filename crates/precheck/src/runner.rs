@@ -30,6 +30,9 @@ pub struct StepContext<'a> {
     pub withheld: &'a crate::command::Withheld,
     /// How much a failed cluster sentence's diagnosis says.
     pub diagnostics: crate::diagnosis::Level,
+    /// The files of partial objects the file's `expect object` steps name, by the name they are written
+    /// with.
+    pub objects: &'a std::collections::BTreeMap<String, std::sync::Arc<crate::object::ObjectFile>>,
 }
 
 /// The namespaces a check file's scope names.
@@ -79,8 +82,39 @@ async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String, Option<
             }
         }
         Action::Run(command) => run_command(command, ctx.dir, &command_env(ctx), ctx.withheld).await,
+        Action::Object(check) => object_step(ctx, check).await,
     };
     (status, detail, None)
+}
+
+/// Each document of the step's file compared with the cluster's objects (waited for in the `try` form):
+/// the step stops at the first that does not hold.
+async fn object_step(ctx: StepContext<'_>, check: &precheck_lang::ObjectCheck) -> (Status, String) {
+    let Some(file) = ctx.objects.get(&check.path.value) else {
+        return (Status::Invalid, format!("the object file '{}' was not loaded with the check file", check.path.value));
+    };
+    let cluster = match ctx.clusters.get(ctx.context).await {
+        Ok(cluster) => cluster,
+        Err(e) => return (Status::Errored, e.to_string()),
+    };
+    let mut details = Vec::new();
+    for doc in &file.documents {
+        let namespaces = match &doc.namespace {
+            Some(ns) => Namespaces::One(ns.clone()),
+            None => ctx.namespaces.unwrap_or(cluster.namespaces()).clone(),
+        };
+        match cluster.judge_objects(doc, &namespaces, check.present, check.retry).await {
+            Ok(verdict) => {
+                let passed = verdict.passed;
+                details.push(verdict.to_string());
+                if !passed {
+                    return (Status::Failed, details.join("\n"));
+                }
+            }
+            Err(e) => return (e.fault().status(), e.to_string()),
+        }
+    }
+    (Status::Passed, details.join("\n"))
 }
 
 /// A diagnosis as the report keeps it: masked with the Secrets' values it met and the values of the
@@ -219,6 +253,7 @@ mod tests {
             source: &source,
             withheld: &crate::command::Withheld::default(),
             diagnostics: crate::diagnosis::Level::Summary,
+            objects: &Default::default(),
         };
         run_attempt(ctx, &file.tests[0]).await
     }

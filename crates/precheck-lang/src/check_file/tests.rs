@@ -360,3 +360,56 @@ fn a_bad_for_each_says_what_was_expected_and_a_body_error_is_said_once() {
     let found = errors(text);
     assert_eq!(&text[found[0].span.start..found[0].span.end], "${MISSING}", "{found:#?}");
 }
+
+#[test]
+fn object_checks_name_their_file_and_the_try_form_waits() {
+    let file = parse(
+        "test 'objects' {
+    run kubectl apply -f ${FIXTURES}/web.yaml
+    expect status 0
+    expect object '01-assert.yaml'
+    expect no object \"${APP}-errors.yaml\"
+    try at most 10 times every 1m30s to expect object 'ready.yaml'
+    try at most 1 time every 1s to expect no object 'gone.yaml'
+}
+",
+    );
+    let steps = &file.tests[0].steps;
+    assert_eq!(steps.len(), 5, "the `expect status` stays with its run: {steps:#?}");
+    let object = |i: usize| match &steps[i].action {
+        Action::Object(check) => check.clone(),
+        other => panic!("{other:?}"),
+    };
+    let first = object(1);
+    assert_eq!((first.path.value.as_str(), first.present, first.retry), ("01-assert.yaml", true, None));
+    assert_eq!((object(2).path.value.as_str(), object(2).present), ("nginx-errors.yaml", false));
+    let waited = object(3).retry.unwrap();
+    assert_eq!((waited.attempts, waited.interval), (10, Duration::from_secs(90)));
+    assert!(object(3).present && !object(4).present && object(4).retry.unwrap().attempts == 1);
+}
+
+#[test]
+fn bad_object_checks_say_what_was_expected_at_their_place() {
+    for (text, message, at) in [
+        ("expect object\n", "expected a quoted YAML file of objects and nothing after it", ""),
+        ("expect object 'a.yaml' now\n", "expected a quoted YAML file of objects and nothing after it", "'a.yaml' now"),
+        (
+            "try at most x times every 1s to expect object 'a.yaml'\n",
+            "expected `at most N times every D`, and N a number of attempts (at least 1), found `x`",
+            "at most x times every 1s",
+        ),
+        (
+            "try at most 2 times every soon to expect object 'a.yaml'\n",
+            "expected `at most N times every D`, and D a duration such as `5s` or `1m30s`, found `soon`",
+            "at most 2 times every soon",
+        ),
+        ("try 2 times to expect object 'a.yaml'\n", "expected `at most N times every D`, found `2 times`", "2 times"),
+    ] {
+        let source = format!("test 't' {{\n    {text}}}\n");
+        let found = errors(&source);
+        assert_eq!(found[0].message, message, "{text}");
+        if !at.is_empty() {
+            assert_eq!(&source[found[0].span.start..found[0].span.end], at, "{text}");
+        }
+    }
+}

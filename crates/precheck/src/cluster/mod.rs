@@ -230,6 +230,36 @@ impl Cluster {
         }
     }
 
+    /// The verdict of the partial object `doc` on the objects of its kind in `namespaces` (by its name or
+    /// labels): with `present`, one of them must match it; without, none. With `retry`, a live cluster
+    /// watches until the verdict holds or the budget is spent; a snapshot is judged once.
+    #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
+    pub async fn judge_objects(
+        &self,
+        doc: &crate::object::Expected,
+        namespaces: &Namespaces,
+        present: bool,
+        retry: Option<Retry>,
+    ) -> Result<Verdict, ClusterError> {
+        let word = doc.resource();
+        let judge = |objects: &[Value]| crate::object::judge(doc, objects, present);
+        match &self.backend {
+            Backend::Snapshot(snapshot) => {
+                let kind = snapshot.resources().resolve(&word)?;
+                let selector = doc.labels.as_deref().map(LabelSelector::parse).transpose()?;
+                Ok(judge(&snapshot.list(kind, namespaces, selector.as_ref())))
+            }
+            #[cfg(feature = "kube")]
+            Backend::Live(live) => {
+                let selection = Selection { labels: doc.labels.as_deref(), name: doc.name.as_deref() };
+                match retry {
+                    None => Ok(judge(&live.list(&word, namespaces, selection).await?.objects)),
+                    Some(retry) => live.wait(&word, namespaces, selection, retry.budget(), retry.interval, judge).await,
+                }
+            }
+        }
+    }
+
     fn namespaces_for(&self, assertion: &ClusterAssertion, scope: Option<&Namespaces>) -> Namespaces {
         match &assertion.target.scope {
             Some(Scope::Namespace(ns)) => Namespaces::One(ns.value.clone()),
