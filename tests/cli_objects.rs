@@ -102,4 +102,10 @@ test 'short is ready' {{
         )),
         "{all}"
     );
+    // The failed match says why, as a failed sentence does.
+    assert!(
+        all.contains("diagnosis:\n  deployment ")
+            && all.contains("condition Available=False MinimumReplicasUnavailable"),
+        "{all}"
+    );
 }

@@ -82,20 +82,21 @@ async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String, Option<
             }
         }
         Action::Run(command) => run_command(command, ctx.dir, &command_env(ctx), ctx.withheld).await,
-        Action::Object(check) => object_step(ctx, check).await,
+        Action::Object(check) => return object_step(ctx, check).await,
     };
     (status, detail, None)
 }
 
 /// Each document of the step's file compared with the cluster's objects (waited for in the `try` form):
-/// the step stops at the first that does not hold.
-async fn object_step(ctx: StepContext<'_>, check: &precheck_lang::ObjectCheck) -> (Status, String) {
+/// the step stops at the first that does not hold, with the diagnosis of the objects it found.
+async fn object_step(ctx: StepContext<'_>, check: &precheck_lang::ObjectCheck) -> (Status, String, Option<String>) {
     let Some(file) = ctx.objects.get(&check.path.value) else {
-        return (Status::Invalid, format!("the object file '{}' was not loaded with the check file", check.path.value));
+        let message = format!("the object file '{}' was not loaded with the check file", check.path.value);
+        return (Status::Invalid, message, None);
     };
     let cluster = match ctx.clusters.get(ctx.context).await {
         Ok(cluster) => cluster,
-        Err(e) => return (Status::Errored, e.to_string()),
+        Err(e) => return (Status::Errored, e.to_string(), None),
     };
     let mut details = Vec::new();
     for doc in &file.documents {
@@ -104,17 +105,16 @@ async fn object_step(ctx: StepContext<'_>, check: &precheck_lang::ObjectCheck) -
             None => ctx.namespaces.unwrap_or(cluster.namespaces()).clone(),
         };
         match cluster.judge_objects(doc, &namespaces, check.present, check.retry).await {
+            Ok(verdict) if verdict.passed => details.push(verdict.to_string()),
             Ok(verdict) => {
-                let passed = verdict.passed;
                 details.push(verdict.to_string());
-                if !passed {
-                    return (Status::Failed, details.join("\n"));
-                }
+                let found = cluster.diagnose_verdict(&doc.resource(), &namespaces, &verdict, ctx.diagnostics).await;
+                return (Status::Failed, details.join("\n"), diagnosis(ctx, found));
             }
-            Err(e) => return (e.fault().status(), e.to_string()),
+            Err(e) => return (e.fault().status(), e.to_string(), None),
         }
     }
-    (Status::Passed, details.join("\n"))
+    (Status::Passed, details.join("\n"), None)
 }
 
 /// A diagnosis as the report keeps it: masked with the Secrets' values it met and the values of the

@@ -205,9 +205,26 @@ impl Cluster {
         scope: Option<&Namespaces>,
         level: crate::diagnosis::Level,
     ) -> crate::diagnosis::Found {
-        let (Some(assertion), false) = (sentence.cluster(), level == crate::diagnosis::Level::None) else {
+        let Some(assertion) = sentence.cluster() else {
             return Default::default();
         };
+        let namespaces = self.namespaces_for(assertion, scope);
+        self.diagnose_verdict(&assertion.target.resource.value, &namespaces, verdict, level).await
+    }
+
+    /// Why `verdict` on objects of the resource `word` in `namespaces` did not hold, as the cluster tells
+    /// it: see [`Cluster::diagnose`]; object assertions use it too.
+    #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
+    pub async fn diagnose_verdict(
+        &self,
+        word: &str,
+        namespaces: &Namespaces,
+        verdict: &Verdict,
+        level: crate::diagnosis::Level,
+    ) -> crate::diagnosis::Found {
+        if level == crate::diagnosis::Level::None {
+            return Default::default();
+        }
         match &self.backend {
             Backend::Snapshot(_) => Default::default(),
             #[cfg(feature = "kube")]
@@ -215,17 +232,16 @@ impl Cluster {
                 let bad: Vec<_> = verdict.observed.iter().filter(|o| !o.ok).collect();
                 let looked_at = if bad.is_empty() { verdict.observed.iter().collect() } else { bad };
                 if looked_at.is_empty() {
-                    let place = match self.namespaces_for(assertion, scope) {
+                    let place = match namespaces {
                         Namespaces::One(ns) => format!("namespace {ns}"),
                         Namespaces::All => "any namespace".to_owned(),
                     };
-                    let word = &assertion.target.resource.value;
                     let line = format!("[no {word} matched in {place}: nothing to describe]");
                     return crate::diagnosis::Found { lines: vec![line], masks: Vec::new() };
                 }
                 let objects: Vec<(Option<String>, String)> =
                     looked_at.iter().map(|o| (o.namespace.clone(), o.name.clone())).collect();
-                live.diagnose(&assertion.target.resource.value, &objects, level).await
+                live.diagnose(word, &objects, level).await
             }
         }
     }
