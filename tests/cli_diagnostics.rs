@@ -1,7 +1,8 @@
 //! A failed cluster check says why, from the real test cluster (tests/support/cluster.rs): an unschedulable
 //! pod (the scheduler's event), a pod held Pending on a kwok node, a Deployment short of its replicas (its
 //! condition and its pods), in every view; Secrets' values masked; a diagnosis that cannot be had never
-//! changes an outcome. kwok's pods run no containers, so there are no logs to read: `full` says so.
+//! changes an outcome. kwok serves the test support's container logs (tests/support/cluster/launcher/stages),
+//! read through the API server's `pods/log` as from a kubelet.
 
 #[path = "support/cluster.rs"]
 mod cluster;
@@ -32,7 +33,8 @@ fn text(out: &Output) -> String {
 
 const SECRET: &str = "hunter2-diagnosis-canary";
 
-/// A pod no node can take, a pod kwok holds Pending (label `precheck.test/hold`) that reads a Secret, and a
+/// A pod no node can take, a pod kwok holds Pending (label `precheck.test/hold`) that reads a Secret, a pod
+/// in CrashLoopBackOff (label `precheck.test/crash`; kwok serves its logs, which quote the Secret), and a
 /// Deployment of two replicas no node can take.
 fn workloads() -> String {
     format!(
@@ -55,6 +57,15 @@ spec:
   containers:
     - name: app
       image: nginx
+      env: [{{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: db, key: password}}}}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: api, labels: {{precheck.test/crash: 'true'}}}}
+spec:
+  containers:
+    - name: app
+      image: api
       env: [{{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: db, key: password}}}}}}]
 ---
 apiVersion: apps/v1
@@ -83,6 +94,10 @@ test 'the held pod runs' {
 
 test 'the short deployment is ready' {
     verify '.status.readyReplicas' is '2' for deployment named '^short$'
+}
+
+test 'the api is ready' {
+    verify '.status.containerStatuses[0].ready' is 'true' for pod named '^api$'
 }
 
 test 'no pod is missing' {
@@ -166,11 +181,15 @@ source: {{component: careless-controller}}
     ] {
         assert!(all.contains(expected), "no '{expected}' in:\n{all}");
     }
+    assert!(
+        all.contains("container app: waiting CrashLoopBackOff: back-off 40s restarting failed container=app, restarted 3 times, last ended Error (exit 1)"),
+        "{all}"
+    );
     // Summary reads no Secret (and shows no logs): the leaky event is shown as it is.
     assert!(all.contains("event Warning Leaky (x2"), "{all}");
-    assert!(!all.contains("logs"), "{all}");
+    assert!(!all.contains("log of") && !all.contains("logs:"), "{all}");
     let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
-    assert_eq!(xml.matches("<system-err>").count(), 4, "one diagnosis per failed test: {xml}");
+    assert_eq!(xml.matches("<system-err>").count(), 5, "one diagnosis per failed test: {xml}");
     assert!(xml.contains("condition PodScheduled=False Unschedulable"), "{xml}");
 
     // Full: the Secrets the pod reads are read to mask what is said of it; kwok's pods have no logs.
@@ -178,10 +197,20 @@ source: {{component: careless-controller}}
     assert!(!all.contains(SECRET), "the Secret's value shows:\n{all}");
     assert!(all.contains("connecting with password ***"), "{all}");
     assert!(all.contains("logs: none yet (no container has started)"), "{all}");
+    // The crashing container's last lines, and its previous run's, the Secret it reads masked.
+    for line in [
+        "log of app, last lines:",
+        "fatal: the database refused the connection",
+        "connecting to the database as api with password ***",
+        "log of app (previous run), last lines:",
+        "fatal: the database refused the connection (previous run)",
+    ] {
+        assert!(all.contains(line), "no '{line}' in:\n{all}");
+    }
     let events: Vec<serde_json::Value> =
         all.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
     let failed: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "failed").collect();
-    assert_eq!(failed.len(), 4, "{all}");
+    assert_eq!(failed.len(), 5, "{all}");
     assert!(failed.iter().all(|e| e["diagnosis"].is_string()), "{all}");
 
     // None: nothing asked, nothing shown.

@@ -56,6 +56,9 @@ type options struct {
 	dir        string
 	nodes      int
 	kwokStages stringList
+	// The directory of container.log and previous.log, which kwok serves as every container's logs (set
+	// with the share directory's stages).
+	logs string
 	share      string
 	apiserver  stringList
 }
@@ -82,15 +85,18 @@ func main() {
 		if share == "" {
 			share = filepath.Join(o.bin, "..", "share")
 		}
-		// kwok's own pod stages but for pod-ready, which holds pods labelled precheck.test/hold. (Node
-		// stages: kwok's built-in ones, used when the files name none.)
-		for _, stage := range []string{"precheck-stages/pod-ready.yaml", "kwok-stage/pod/fast/pod-complete.yaml", "kwok-stage/pod/fast/pod-delete.yaml"} {
+		// kwok's own pod stages but for pod-ready, which holds pods labelled precheck.test/hold and leaves
+		// those labelled precheck.test/crash to pod-crash (a container in CrashLoopBackOff); every
+		// container's log is container.log (previous run: previous.log). (Node stages: kwok's built-in ones,
+		// used when the files name none.)
+		for _, stage := range []string{"precheck-stages/pod-ready.yaml", "precheck-stages/pod-crash.yaml", "kwok-stage/pod/fast/pod-complete.yaml", "kwok-stage/pod/fast/pod-delete.yaml"} {
 			path := filepath.Join(share, stage)
 			if _, err := os.Stat(path); err != nil {
 				fail("kwok stage %s: %v", stage, err)
 			}
 			o.kwokStages = append(o.kwokStages, path)
 		}
+		o.logs = filepath.Join(share, "precheck-stages")
 	}
 	c := &cluster{opts: o}
 	stop := make(chan os.Signal, 1)
@@ -248,13 +254,24 @@ func (c *cluster) start(stop chan os.Signal) error {
 	); err != nil {
 		return err
 	}
+	// The nodes' kubelet is kwok's server (InternalIP and kubelet port), so the API server's pods/log
+	// reaches it: `kubectl logs` and Precheck's diagnoses read the logs it is given.
 	kwokArgs := []string{
 		"--kubeconfig", c.kubeconfig, "--manage-all-nodes=true",
 		"--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort),
+		"--node-ip", "127.0.0.1", "--node-port", strconv.Itoa(kwokPort),
 		"--node-lease-duration-seconds", "40",
 	}
 	for _, s := range c.opts.kwokStages {
 		kwokArgs = append(kwokArgs, "--config", s)
+	}
+	if c.opts.logs != "" {
+		logs := fmt.Sprintf("apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: every-container\nspec:\n  logs:\n  - logsFile: %q\n    previousLogsFile: %q\n",
+			filepath.Join(c.opts.logs, "container.log"), filepath.Join(c.opts.logs, "previous.log"))
+		if err := os.WriteFile(c.path("kwok-logs.yaml"), []byte(logs), 0o600); err != nil {
+			return err
+		}
+		kwokArgs = append(kwokArgs, "--config", c.path("kwok-logs.yaml"))
 	}
 	if err := c.run("kwok", kwokArgs...); err != nil {
 		return err
