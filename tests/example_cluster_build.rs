@@ -115,13 +115,18 @@ fn the_cluster_build_example_runs_end_to_end() {
     let pending = regex::Regex::new(r"kube-system/metrics-server-[0-9a-z]+-[0-9a-z]{5}: Pending").unwrap();
     let named: std::collections::BTreeSet<_> = pending.find_iter(&junit).map(|m| m.as_str()).collect();
     assert_eq!(named.len(), 2, "both pods named with their phase: {junit}");
-    assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
+    assert_eq!(junit.matches("<failure").count(), 2, "the pods and the assert file: {junit}");
     let message = record["steps"].as_array().unwrap().iter().find(|s| s["id"] == "validation/metrics-server").unwrap()
         ["message"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(message.starts_with("1 of 2 tests failed, first 'metrics-server runs': line 11: "), "{message}");
+    assert!(message.starts_with("2 of 3 tests failed, first 'metrics-server runs': line 11: "), "{message}");
+    // Why, as the cluster tells it: the pods, each with its phase and events.
+    let step = record["steps"].as_array().unwrap().iter().find(|s| s["id"] == "validation/metrics-server").unwrap();
+    let diagnosis = step["diagnosis"].as_str().unwrap_or_default();
+    assert!(diagnosis.starts_with("pod kube-system/metrics-server-") && diagnosis.contains(": Pending"), "{diagnosis}");
+    assert!(diagnosis.contains("event Normal Scheduled"), "{diagnosis}");
     assert!(
         message.contains("0 of 2 pods named '^metrics-server-' have 'status' = 'running', expected 2"),
         "{message}"
