@@ -4,47 +4,35 @@
 //! changes an outcome. kwok serves the test support's container logs (tests/support/cluster/launcher/stages),
 //! read through the API server's `pods/log` as from a kubelet.
 
+#[path = "support/binary.rs"]
+mod binary;
 #[path = "support/cluster.rs"]
 mod cluster;
 #[path = "support/workspace.rs"]
 mod workspace;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use binary::{precheck, text};
 use cluster::shared;
 
-fn precheck(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("KUBECACHEDIR", dir.join("kube-cache"))
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run precheck")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 const SECRET: &str = "hunter2-diagnosis-canary";
+
+/// A pod no node can take: the scheduler says why in its condition and an event.
+const STUCK: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: stuck}
+spec:
+  nodeSelector: {disk: none-such}
+  containers: [{name: app, image: nginx}]
+";
 
 /// A pod no node can take, a pod kwok holds Pending (label `precheck.test/hold`) that reads a Secret, a pod
 /// in CrashLoopBackOff (label `precheck.test/crash`; kwok serves its logs, which quote the Secret), and a
 /// Deployment of two replicas no node can take.
 fn workloads() -> String {
     format!(
-        "apiVersion: v1
-kind: Pod
-metadata: {{name: stuck}}
-spec:
-  nodeSelector: {{disk: none-such}}
-  containers: [{{name: app, image: nginx}}]
----
+        "{STUCK}---
 apiVersion: v1
 kind: Secret
 metadata: {{name: db}}
@@ -242,15 +230,9 @@ metadata: {name: reader}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
 subjects:
   - {kind: ServiceAccount, name: reader}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: stuck}
-spec:
-  nodeSelector: {disk: none-such}
-  containers: [{name: app, image: nginx}]
 ",
     );
+    ns.apply(STUCK);
     let dir = tempfile::tempdir().unwrap();
     let token = cluster.kubectl_ok(&["-n", &ns.name, "create", "token", "reader"]).trim().to_owned();
     let reader = cluster.token_kubeconfig(dir.path(), "reader", &token, &ns.name);
@@ -266,15 +248,7 @@ spec:
 fn a_pipeline_checks_step_keeps_the_diagnosis_in_its_log_record_status_and_report() {
     let cluster = shared();
     let ns = cluster.namespace("why-pipeline");
-    ns.apply(
-        "apiVersion: v1
-kind: Pod
-metadata: {name: stuck}
-spec:
-  nodeSelector: {disk: none-such}
-  containers: [{name: app, image: nginx}]
-",
-    );
+    ns.apply(STUCK);
     let events = ["-n", ns.name.as_str(), "get", "events", "-o", "jsonpath={.items[*].reason}"];
     wait_for(cluster, &events, |reasons| reasons.contains("FailedScheduling"));
     let dir = tempfile::tempdir().unwrap();

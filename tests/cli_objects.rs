@@ -2,31 +2,15 @@
 //! matched at once and waited for through the watch, the first difference of a Deployment short of its
 //! replicas, an errors file with labels.
 
+#[path = "support/binary.rs"]
+mod binary;
 #[path = "support/cluster.rs"]
 mod cluster;
 #[path = "support/workspace.rs"]
 mod workspace;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
+use binary::{precheck, text};
 use cluster::shared;
-
-fn precheck(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("KUBECACHEDIR", dir.join("kube-cache"))
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run precheck")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 fn deployment(name: &str, node_selector: &str) -> String {
     format!(

@@ -4,6 +4,8 @@
 //! cluster of `tests/support/cluster` (or the cluster named by `PRECHECK_E2E_KUBECONFIG`), each test in
 //! namespaces of its own; the watch-expiry test on a cluster of its own (it compacts etcd).
 
+#[path = "support/binary.rs"]
+mod binary;
 #[path = "support/cluster.rs"]
 mod cluster;
 #[path = "support/fault_proxy.rs"]
@@ -12,28 +14,12 @@ mod fault_proxy;
 mod workspace;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use binary::{precheck, text};
 use cluster::{Cluster, shared};
 use fault_proxy::{FaultProxy, Faults, Tls};
-
-fn precheck(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("KUBECACHEDIR", dir.join("kube-cache"))
-        .env_remove("DETIK_CLIENT_NAMESPACE")
-        .env_remove("DETIK_CLIENT_NAMESPACE_ALL")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run precheck")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).expect("write file");

@@ -289,6 +289,25 @@ impl miette::SourceCode for Located {
     }
 }
 
+/// The byte offset of a line and column (both from 1, the column counted in characters) in `source`: the
+/// inverse of [`line_col`]; past the end of a line or of the text, its end.
+///
+/// ```
+/// assert_eq!(precheck_lang::offset_at("ab\ncé d", 2, 3), "ab\ncé".len());
+/// assert_eq!(precheck_lang::line_col("ab\ncé d", precheck_lang::offset_at("ab\ncé d", 2, 3)), (2, 3));
+/// ```
+pub fn offset_at(source: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (n, text) in source.split_inclusive('\n').enumerate() {
+        if n + 1 == line {
+            let within: usize = text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+            return offset + within;
+        }
+        offset += text.len();
+    }
+    source.len()
+}
+
 /// Line and column (both from 1, the column counted in characters) of a byte offset in `source`.
 ///
 /// ```

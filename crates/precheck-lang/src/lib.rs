@@ -40,7 +40,8 @@ pub use check_file::{
 };
 pub use duration::{DurationError, parse_duration};
 pub use error::{
-    Located, NotUtf8, SentenceError, SyntaxError, SyntaxErrorKind, decode_utf8, line_bounds, line_col, nearest, shorten,
+    Located, NotUtf8, SentenceError, SyntaxError, SyntaxErrorKind, decode_utf8, line_bounds, line_col, nearest,
+    offset_at, shorten,
 };
 pub use field_path::{Comparison, FieldPath, FieldPathError, Filter, Literal, Step as PathStep};
 pub use interpolation::{InterpolationError, Piece, interpolation_pieces};

@@ -30,15 +30,7 @@ impl SourceFile {
 
     /// The byte offset of a 1-based line and column (columns count characters).
     pub fn offset(&self, line: usize, column: usize) -> usize {
-        let mut offset = 0;
-        for (n, text) in self.text.split_inclusive('\n').enumerate() {
-            if n + 1 == line {
-                let within: usize = text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
-                return offset + within;
-            }
-            offset += text.len();
-        }
-        self.text.len()
+        precheck_lang::offset_at(&self.text, line, column)
     }
 
     /// The 1-based line and column of a byte offset.
@@ -65,12 +57,7 @@ impl SourceFile {
 
     /// The byte offset and length of a located value.
     pub fn span_of(&self, location: &serde_saphyr::Location) -> (usize, usize) {
-        let span = location.span();
-        let offset = span
-            .byte_offset()
-            .map_or_else(|| self.offset(location.line() as usize, location.column() as usize), |o| o as usize);
-        let len = span.byte_len().map_or(1, |l| l as usize);
-        (offset, len)
+        precheck::yaml_error::span(&self.text, location)
     }
 }
 

@@ -37,5 +37,6 @@ pub mod outcome;
 pub mod partition;
 pub mod report;
 pub mod runner;
+pub mod yaml_error;
 
 pub use precheck_lang as lang;

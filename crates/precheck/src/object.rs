@@ -210,13 +210,6 @@ pub fn judge(doc: &Expected, objects: &[Value], present: bool) -> Verdict {
     }
 }
 
-/// The byte offset of 1-based `line` and `column` (in characters) in `text`.
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-    let rest = &text[start.min(text.len())..];
-    start + rest.char_indices().nth(column.saturating_sub(1)).map_or(rest.len(), |(i, _)| i)
-}
-
 /// Parses the text of a file of partial objects, shown as `shown` in messages: every document a partial
 /// object with `apiVersion` and `kind`. Errors name the file, line and column and say what was expected.
 ///
@@ -224,7 +217,7 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
 /// let file = precheck::object::parse("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n", "web.yaml").unwrap();
 /// assert_eq!(file.documents[0].resource(), "deployment.apps");
 /// let errors = precheck::object::parse("apiVersion: v1\nkind: [Pod\n", "bad.yaml").unwrap_err();
-/// assert_eq!((errors[0].line, errors[0].column), (3, 1));
+/// assert_eq!((errors[0].line, errors[0].column), (2, 7), "the `[` never closed");
 /// ```
 pub fn parse(text: &str, shown: &str) -> Result<ObjectFile, Vec<Located>> {
     let source: Arc<str> = Arc::from(text);
@@ -249,17 +242,8 @@ pub fn parse(text: &str, shown: &str) -> Result<ObjectFile, Vec<Located>> {
         let value: Value = match serde_saphyr::from_str(body) {
             Ok(value) => value,
             Err(e) => {
-                let at = e
-                    .location()
-                    .map_or(chunk.start, |l| chunk.start + offset_of(body, l.line() as usize, l.column() as usize));
-                let rendered = e.to_string();
-                let first = rendered.lines().next().unwrap_or_default();
-                let first = first.strip_prefix("error: ").unwrap_or(first);
-                let message = match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-                    Some((position, rest)) if position.contains(" column ") => rest.to_owned(),
-                    _ => first.to_owned(),
-                };
-                errors.push(error(at, format!("not valid YAML: {message}")));
+                let at = e.location().map_or(chunk.start, |l| chunk.start + crate::yaml_error::span(body, &l).0);
+                errors.push(error(at, format!("not valid YAML: {}", crate::yaml_error::message(&e))));
                 continue;
             }
         };

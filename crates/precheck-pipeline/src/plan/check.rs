@@ -40,15 +40,7 @@ fn is_step_name(name: &str) -> bool {
 fn read_yaml<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, Box<PipelineError>> {
     serde_saphyr::from_str::<T>(file.text()).map_err(|e| {
         let (offset, len) = e.location().map_or((0, 1), |l| file.span_of(&l));
-        // serde-saphyr renders `error: line L column C: MESSAGE` and a snippet; keep MESSAGE alone, the
-        // error says where on its own.
-        let rendered = e.to_string();
-        let first = rendered.lines().next().unwrap_or_default();
-        let first = first.strip_prefix("error: ").unwrap_or(first);
-        let message = match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-            Some((position, rest)) if position.contains(" column ") => rest.to_owned(),
-            _ => first.to_owned(),
-        };
+        let message = precheck::yaml_error::message(&e);
         let mut err = file.error(offset, len, "pipeline::yaml", message.clone());
         if let Some(found) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next())
             && let Some(expected) = message.split("expected one of ").nth(1).or(message.split("expected ").nth(1))
