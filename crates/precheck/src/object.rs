@@ -2,7 +2,8 @@
 //! partial objects, compared with the cluster's objects as kuttl compares them — a map matches when each of
 //! its keys matches (the object may have more), a list when it has as many elements and each matches in
 //! order, a scalar when it is equal — so a kuttl `NN-assert.yaml` or `NN-errors.yaml` file works as
-//! written. Chainsaw compares maps and lists the same way, but reads keys in parentheses as JMESPath
+//! written (its `kuttl.dev` documents, such as `TestAssert`, are skipped: Precheck waits only in the `try`
+//! form). Chainsaw compares maps and lists the same way, but reads keys in parentheses as JMESPath
 //! expressions (`(length(containers))`) and `($x)` as bindings: such keys are refused here, not compared as
 //! text.
 //!
@@ -256,6 +257,11 @@ pub fn parse(text: &str, shown: &str) -> Result<ObjectFile, Vec<Located>> {
             errors.push(error(doc_start, "expected a partial object with `apiVersion` and `kind`".to_owned()));
             continue;
         };
+        // kuttl's own documents (`TestAssert` and its timeout, `TestStep`) say how kuttl runs the file, not
+        // what the cluster holds: Precheck waits only in the `try` form.
+        if api_version.starts_with("kuttl.dev/") {
+            continue;
+        }
         if let Some(key) = expression_key(&value) {
             errors.push(error(
                 doc_start,
@@ -382,6 +388,20 @@ mod tests {
         assert_eq!(
             (pods.resource(), pods.labels.as_deref(), pods.place.as_str()),
             ("pod".into(), Some("app=web,tier=front"), "x.yaml:8")
+        );
+    }
+
+    #[test]
+    fn a_kuttl_assert_file_works_as_written() {
+        let file = parse(
+            "apiVersion: kuttl.dev/v1beta1\nkind: TestAssert\ntimeout: 120\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nstatus: {readyReplicas: 2}\n",
+            "01-assert.yaml",
+        )
+        .unwrap();
+        assert_eq!(file.documents.len(), 1, "kuttl's TestAssert is not an object: {file:?}");
+        assert_eq!(
+            (file.documents[0].kind.as_str(), file.documents[0].place.as_str()),
+            ("Deployment", "01-assert.yaml:5")
         );
     }
 
