@@ -539,7 +539,7 @@ fn object_files_are_checked_when_loaded_and_a_failed_match_names_the_first_diffe
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
     assert!(all.contains("1 Deployment 'nginx' found, none matches the object of ./three.yaml:1"), "{all}");
-    assert!(all.contains("BAD default/nginx (.spec.replicas: expected '3', found '2')"), "{all}");
+    assert!(all.contains("BAD default/nginx (.spec.replicas: expected 3, found 2)"), "{all}");
     assert!(all.contains("2 Pod with labels app=nginx match the object of ./running.yaml:1, expected none"), "{all}");
 
     // A file that is not YAML, a document without a kind, a file that is not there: lint says where.

@@ -496,7 +496,8 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
         let lower = word.to_ascii_lowercase();
         let object_form = |text: &str| {
             let words: Vec<String> = text.split_whitespace().take(2).map(str::to_ascii_lowercase).collect();
-            words.first().is_some_and(|w| w == "object") || words == ["no", "object"]
+            // `no …` has no meaning after a `run` either: it is read (and said wrong) as an object check.
+            words.first().is_some_and(|w| matches!(w.as_str(), "object" | "objects" | "no"))
         };
         let waits_for_object = lower == "try" && {
             let text = rest.text.to_ascii_lowercase();
@@ -629,7 +630,7 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
             };
             if !at_word.eq_ignore_ascii_case("at")
                 || !most.eq_ignore_ascii_case("most")
-                || !(times.eq_ignore_ascii_case("times") || times.eq_ignore_ascii_case("time"))
+                || !times.eq_ignore_ascii_case("times")
                 || !every.eq_ignore_ascii_case("every")
             {
                 self.error(wrong(&format!("found `{}`", &text[..cut])));
@@ -644,7 +645,8 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
                 return None;
             };
             let retry = crate::ast::Retry { attempts, interval, span: at(0, cut) };
-            if retry.budget() >= crate::ast::Retry::MAX_BUDGET {
+            let budget = interval.checked_mul(attempts.saturating_sub(1));
+            if budget.is_none_or(|b| b > crate::ast::Retry::MAX_BUDGET) {
                 self.error(wrong("and a wait shorter than 7 days"));
                 return None;
             }
@@ -653,10 +655,24 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
             (None, 0)
         };
         let skip_blanks = |from: usize| from + (text[from..].len() - text[from..].trim_start().len());
+        // The word at `from` (blanks end it), in lower case.
+        let word_at = |from: usize| lower[from..].split(char::is_whitespace).next().unwrap_or_default();
         let mut from = skip_blanks(clause);
-        let present = !lower[from..].starts_with("no ");
+        let present = word_at(from) != "no";
         if !present {
             from = skip_blanks(from + "no".len());
+        }
+        if word_at(from) != "object" {
+            let found = word_at(from);
+            self.error(
+                SyntaxError::new(
+                    SyntaxErrorKind::Unexpected,
+                    at(from, from + found.len()),
+                    format!("expected `object` or `no object`, found `{found}`"),
+                )
+                .with_help(usage),
+            );
+            return None;
         }
         from = skip_blanks(from + "object".len());
         let value = &text[from..];
@@ -774,8 +790,14 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
     /// `${VAR}` set to it, and the item goes into the name (where it says `${VAR}`, else as ` [item]`).
     /// An error the body has at one place is reported once (for the first item that has it).
     fn tests(&mut self, header: Line<'a>, rest: Line<'a>) -> Vec<Test> {
-        let Some((var, items)) = self.for_each(rest) else {
-            return self.test(header, rest).into_iter().collect();
+        let (var, items) = match self.for_each(rest) {
+            Ok(None) => return self.test(header, rest, false).into_iter().collect(),
+            Ok(Some(clause)) => clause,
+            // Said already; the body is not read (its `${NAME}` would only add errors).
+            Err(()) => {
+                self.skip_block();
+                return Vec::new();
+            }
         };
         let body = self.lines.clone();
         let outer = self.vars;
@@ -784,7 +806,7 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
         for item in &items {
             let vars = |name: &str| if name == var { Some(item.value.clone()) } else { outer(name) };
             let mut each = FileParser { vars: &vars, errors: Vec::new(), lines: body.clone() };
-            if let Some(mut test) = each.test(header, rest) {
+            if let Some(mut test) = each.test(header, rest, true) {
                 let placeholder = format!("${{{var}}}");
                 test.name.value = if test.name.value.contains(&placeholder) {
                     test.name.value.replace(&placeholder, &item.value)
@@ -806,17 +828,18 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
     }
 
     /// The `for each VAR in 'a', 'b' {` clause after a test's name: the variable and the items (quoted,
-    /// separated by commas or blanks, `${…}` expanded), or `None` when the test has no such clause. A
-    /// malformed clause is an error, and the test is read once, without items.
-    fn for_each(&mut self, rest: Line<'a>) -> Option<(String, Vec<Spanned<String>>)> {
+    /// separated by commas or blanks, `${…}` expanded), `None` when the test has no such clause, an error
+    /// (said) when the clause is malformed.
+    #[allow(clippy::type_complexity)]
+    fn for_each(&mut self, rest: Line<'a>) -> Result<Option<(String, Vec<Spanned<String>>)>, ()> {
         let text = rest.text;
-        let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-        let end = text[1..].find(quote)? + 2;
+        let Some(quote) = text.chars().next().filter(|c| *c == '\'' || *c == '"') else { return Ok(None) };
+        let Some(end) = text[1..].find(quote).map(|e| e + 2) else { return Ok(None) };
         let after = &text[end..];
         let clause = after.trim_start();
-        let words: Vec<&str> = clause.splitn(3, ' ').collect();
+        let words: Vec<&str> = clause.split_whitespace().take(2).collect();
         if words.len() < 2 || !words[0].eq_ignore_ascii_case("for") || !words[1].eq_ignore_ascii_case("each") {
-            return None;
+            return Ok(None);
         }
         let at = rest.start + end + (after.len() - clause.len());
         let clause_line = Line { text: clause, start: at };
@@ -826,7 +849,12 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
         };
         let usage = "write `test 'pods in ${NS}' for each NS in 'team-a', 'team-b' {`";
         let body = clause.strip_suffix('{').map(str::trim_end);
-        let spec = body.and_then(|b| b.get("for each".len()..)).map(str::trim_start).unwrap_or_default();
+        // After `for` and `each` (whatever blanks are between them).
+        let spec = body
+            .map(|b| b.trim_start()[3..].trim_start())
+            .and_then(|b| b.get(4..))
+            .map(str::trim_start)
+            .unwrap_or_default();
         let (var, items) = spec.split_once(char::is_whitespace).unwrap_or((spec, ""));
         let items = items.trim_start();
         let valid_name = var.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -838,15 +866,15 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
                 "expected `for each NAME in 'item', …`"
             };
             self.error(error(message, usage));
-            return None;
+            return Err(());
         };
         if !valid_name {
             self.error(error(&format!("expected a variable name after `for each`, found `{var}`"), usage));
-            return None;
+            return Err(());
         }
         // `items` lies inside `clause`: its offset there is the distance between their starts.
         let items_start = at + (items.as_ptr() as usize - clause.as_ptr() as usize);
-        let expanded = self.expand(Line { text: items, start: items_start })?;
+        let expanded = self.expand(Line { text: items, start: items_start }).ok_or(())?;
         let mut values: Vec<Spanned<String>> = Vec::new();
         let mut rest_text = expanded.text.as_str();
         let mut offset = 0;
@@ -861,22 +889,21 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
             let close = q.and_then(|q| rest_text[1..].find(q));
             let (Some(_), Some(close)) = (q, close) else {
                 let start = items_start + expanded.original(offset);
+                let end = items_start + expanded.original(offset + rest_text.len() - 1) + 1;
                 self.error(
-                    SyntaxError::new(
-                        SyntaxErrorKind::Quote,
-                        Span::new(start, start + rest_text.len()),
-                        "expected a quoted item",
-                    )
-                    .with_help(usage),
+                    SyntaxError::new(SyntaxErrorKind::Quote, Span::new(start, end), "expected a quoted item")
+                        .with_help(usage),
                 );
-                return None;
+                return Err(());
             };
             let span = Span::new(
                 items_start + expanded.original(offset + 1),
                 items_start + expanded.original(offset + 1 + close),
             );
             let value = rest_text[1..=close].to_owned();
-            if values.iter().any(|v| v.value == value) {
+            if value.trim().is_empty() {
+                self.error(SyntaxError::new(SyntaxErrorKind::Quote, span, "an item is empty").with_help(usage));
+            } else if values.iter().any(|v| v.value == value) {
                 self.error(SyntaxError::new(
                     SyntaxErrorKind::Structure,
                     span,
@@ -890,12 +917,13 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
         }
         if values.is_empty() {
             self.error(error("expected at least one item after `in`", usage));
-            return None;
+            return Err(());
         }
-        Some((var.to_owned(), values))
+        Ok(Some((var.to_owned(), values)))
     }
 
-    fn test(&mut self, header: Line<'_>, rest: Line<'_>) -> Option<Test> {
+    /// A test. `clause_read`: its header's `for each … {` clause was read by [`Self::for_each`].
+    fn test(&mut self, header: Line<'_>, rest: Line<'_>, clause_read: bool) -> Option<Test> {
         // test 'name' {   (or: test 'name' for each NAME in … {, the clause read by `for_each`)
         let text = rest.text;
         let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"');
@@ -910,8 +938,7 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
         };
         let name = Spanned::new(text[1..=end].to_owned(), Span::new(rest.start + 1, rest.start + 1 + end));
         let after = text[end + 2..].trim();
-        let for_each = after.get(..8).is_some_and(|w| w.eq_ignore_ascii_case("for each")) && after.ends_with('{');
-        let after = if for_each { "{" } else { after };
+        let after = if clause_read { "{" } else { after };
         if after != "{" {
             self.error(
                 SyntaxError::new(

@@ -192,6 +192,7 @@ pub async fn resume(
             step.blocked = false;
             step.attempts = 0;
             step.message = None;
+            step.diagnosis = None;
             step.retry_at_ms = None;
             step.started_ms = None;
             step.finished_ms = None;

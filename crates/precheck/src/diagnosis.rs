@@ -308,7 +308,10 @@ pub fn finish(lines: &[String], masks: &[String], size: usize) -> String {
         out.push_str(&line);
     }
     if left_out > 0 {
-        out.push_str(&format!("\n[diagnosis cut: {left_out} more bytes; a test's diagnosis keeps {size} bytes]"));
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("[diagnosis cut: {left_out} more bytes; a test's diagnosis keeps {size} bytes]"));
     }
     out
 }
@@ -402,6 +405,10 @@ mod tests {
             "line 0 ***\nline 1 ***\nline 2 ***\n[diagnosis cut: 77 more bytes; a test's diagnosis keeps 40 bytes]"
         );
         assert!(finish(&[], &[], 10).is_empty());
+        assert_eq!(
+            finish(&["a long first line".to_owned()], &[], 5),
+            "[diagnosis cut: 18 more bytes; a test's diagnosis keeps 5 bytes]"
+        );
         assert_eq!(
             "loud".parse::<Level>().unwrap_err().to_string(),
             "unknown diagnostics level 'loud' (expected `none`, `summary` or `full`)"

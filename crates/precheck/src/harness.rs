@@ -327,6 +327,7 @@ impl Shared {
             withheld: &self.options.withheld,
             diagnostics: self.options.diagnostics,
             objects: &file.objects,
+            deadline: None,
         }
     }
 

@@ -98,14 +98,26 @@ impl fmt::Display for Difference {
     }
 }
 
-/// A value as a difference quotes it: scalars in quotes, a map or a list by its size.
+/// A value as a difference shows it: text in quotes, numbers, booleans and null as they are (so `'3'` and
+/// `3` differ visibly), a map or a list by its size.
 fn shown(value: &Value) -> String {
     match value {
         Value::String(s) => format!("'{s}'"),
         Value::Object(map) => format!("a map of {} keys", map.len()),
         Value::Array(list) => format!("a list of {} items", list.len()),
-        other => format!("'{other}'"),
+        other => other.to_string(),
     }
+}
+
+/// Numbers by value: integers exactly (beyond 2^53 too), a float and an integer as floats (`2` is `2.0`).
+fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        return x == y;
+    }
+    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
+        return x == y;
+    }
+    a.as_f64() == b.as_f64()
 }
 
 /// The first place where `actual` does not match the partial object `expected` (maps as subsets, lists of
@@ -148,7 +160,7 @@ pub fn difference(expected: &Value, actual: &Value) -> Option<Difference> {
                 }
                 None
             }
-            (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => None,
+            (Value::Number(a), Value::Number(b)) if same_number(a, b) => None,
             (want, have) if want == have => None,
             (want, have) => at(path, shown(want), shown(have)),
         }
@@ -251,7 +263,16 @@ pub fn parse(text: &str, shown: &str) -> Result<ObjectFile, Vec<Located>> {
         if value.is_null() {
             continue;
         }
-        let doc_start = chunk.start + (body.len() - body.trim_start().len());
+        // The document's first line that is neither blank nor a comment.
+        let mut doc_start = chunk.start;
+        for line in body.split_inclusive('\n') {
+            let trimmed = line.trim();
+            if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                doc_start += line.len() - line.trim_start().len();
+                break;
+            }
+            doc_start += line.len();
+        }
         let field = |name: &str| value.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
         let (Some(api_version), Some(kind)) = (field("apiVersion"), field("kind")) else {
             errors.push(error(doc_start, "expected a partial object with `apiVersion` and `kind`".to_owned()));
@@ -270,8 +291,10 @@ pub fn parse(text: &str, shown: &str) -> Result<ObjectFile, Vec<Located>> {
             continue;
         }
         let meta = |name: &str| value.pointer(&format!("/metadata/{name}")).and_then(Value::as_str).map(str::to_owned);
+        // Label values are text; YAML reads `version: 2` as a number, which the label selector says as `2`.
         let labels = value.pointer("/metadata/labels").and_then(Value::as_object).map(|labels| {
-            labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
+            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            labels.iter().map(|(k, v)| format!("{k}={}", text(v))).collect::<Vec<_>>().join(",")
         });
         let (name, namespace) = (meta("name"), meta("namespace"));
         // The kind found the objects; list items need not carry it (the API leaves it out of them).
@@ -326,13 +349,15 @@ mod tests {
             None
         );
         let diff = |expected: Value| difference(&expected, &actual).unwrap().to_string();
-        assert_eq!(diff(json!({"spec": {"replicas": 2}})), ".spec.replicas: expected '2', found '3'");
+        assert_eq!(diff(json!({"spec": {"replicas": 2}})), ".spec.replicas: expected 2, found 3");
         assert_eq!(
             diff(json!({"spec": {"replicas": "3"}})),
-            ".spec.replicas: expected '3', found '3'",
+            ".spec.replicas: expected '3', found 3",
             "a string is not a number"
         );
-        assert_eq!(diff(json!({"spec": {"paused": true}})), ".spec.paused: expected 'true', found nothing");
+        assert_eq!(diff(json!({"spec": {"paused": true}})), ".spec.paused: expected true, found nothing");
+        let big = json!({"n": 9_007_199_254_740_993_u64});
+        assert!(difference(&json!({"n": 9_007_199_254_740_992_u64}), &big).is_some(), "integers exactly");
         assert_eq!(
             diff(json!({"spec": {"template": {"spec": {"tolerations": [{"key": "a"}]}}}})),
             ".spec.template.spec.tolerations: expected 1 items, found 2"
@@ -399,6 +424,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(file.documents.len(), 1, "kuttl's TestAssert is not an object: {file:?}");
+        let commented = parse(
+            "# what a web looks like\n\napiVersion: v1\nkind: Pod\n---\n# no kind here\nmetadata: {}\n",
+            "c.yaml",
+        );
+        let errors = commented.unwrap_err();
+        assert_eq!((errors[0].line, errors[0].column), (7, 1), "the document's first line, past its comments");
         assert_eq!(
             (file.documents[0].kind.as_str(), file.documents[0].place.as_str()),
             ("Deployment", "01-assert.yaml:5")

@@ -33,6 +33,20 @@ pub struct StepContext<'a> {
     /// The files of partial objects the file's `expect object` steps name, by the name they are written
     /// with.
     pub objects: &'a std::collections::BTreeMap<String, std::sync::Arc<crate::object::ObjectFile>>,
+    /// When the test's `timeout` ends the attempt (set by [`run_attempt`]): a diagnosis takes only the
+    /// time left before it, so it never turns a failure into a timeout.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+impl StepContext<'_> {
+    /// How long a diagnosis may take: its budget, or less when the test's timeout is nearer (a margin
+    /// left for the step's result).
+    fn diagnosis_budget(&self) -> Duration {
+        const MARGIN: Duration = Duration::from_millis(200);
+        let left =
+            self.deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()).saturating_sub(MARGIN));
+        left.map_or(crate::diagnosis::TIME_BUDGET, |left| left.min(crate::diagnosis::TIME_BUDGET))
+    }
 }
 
 /// The namespaces a check file's scope names.
@@ -75,7 +89,8 @@ async fn run_step(ctx: StepContext<'_>, step: &Step) -> (Status, String, Option<
             match cluster.check(sentence, ctx.namespaces).await {
                 Ok(verdict) if verdict.passed => (Status::Passed, verdict.to_string()),
                 Ok(verdict) => {
-                    let found = cluster.diagnose(sentence, &verdict, ctx.namespaces, ctx.diagnostics).await;
+                    let budget = ctx.diagnosis_budget();
+                    let found = cluster.diagnose(sentence, &verdict, ctx.namespaces, ctx.diagnostics, budget).await;
                     return (Status::Failed, verdict.to_string(), diagnosis(ctx, found));
                 }
                 Err(e) => (e.fault().status(), e.to_string()),
@@ -99,16 +114,27 @@ async fn object_step(ctx: StepContext<'_>, check: &precheck_lang::ObjectCheck) -
         Err(e) => return (Status::Errored, e.to_string(), None),
     };
     let mut details = Vec::new();
+    // The `try` form's budget is the whole file's, as kuttl times a file: each document waits for what
+    // the ones before it left.
+    let started = tokio::time::Instant::now();
     for doc in &file.documents {
+        let retry = check.retry.map(|r| precheck_lang::Retry {
+            attempts: r.attempts.min(
+                1 + (r.budget().saturating_sub(started.elapsed()).as_millis() / r.interval.as_millis().max(1)) as u32,
+            ),
+            ..r
+        });
         let namespaces = match &doc.namespace {
             Some(ns) => Namespaces::One(ns.clone()),
             None => ctx.namespaces.unwrap_or(cluster.namespaces()).clone(),
         };
-        match cluster.judge_objects(doc, &namespaces, check.present, check.retry).await {
+        match cluster.judge_objects(doc, &namespaces, check.present, retry).await {
             Ok(verdict) if verdict.passed => details.push(verdict.to_string()),
             Ok(verdict) => {
                 details.push(verdict.to_string());
-                let found = cluster.diagnose_verdict(&doc.resource(), &namespaces, &verdict, ctx.diagnostics).await;
+                let budget = ctx.diagnosis_budget();
+                let found =
+                    cluster.diagnose_verdict(&doc.resource(), &namespaces, &verdict, ctx.diagnostics, budget).await;
                 return (Status::Failed, details.join("\n"), diagnosis(ctx, found));
             }
             Err(e) => return (e.fault().status(), e.to_string(), None),
@@ -159,6 +185,7 @@ async fn aws_step(_: StepContext<'_>, _: &precheck_lang::Sentence) -> (Status, S
 /// One attempt at a test: its setup, its steps (within its timeout), then its teardown, which always runs.
 pub async fn run_attempt(ctx: StepContext<'_>, test: &Test) -> Attempt {
     let started = Instant::now();
+    let ctx = StepContext { deadline: test.timeout.map(|limit| tokio::time::Instant::now() + limit), ..ctx };
     let mut steps = Vec::new();
     let body = async {
         let mut status = run_steps(ctx, &test.setup, &mut steps).await;
@@ -254,6 +281,7 @@ mod tests {
             withheld: &crate::command::Withheld::default(),
             diagnostics: crate::diagnosis::Level::Summary,
             objects: &Default::default(),
+            deadline: None,
         };
         run_attempt(ctx, &file.tests[0]).await
     }
@@ -339,6 +367,35 @@ mod tests {
         let pid = std::fs::read_to_string(&pid).unwrap().trim().to_owned();
         assert!(running(&pid), "the background sleep {pid} was killed");
         let _ = std::process::Command::new("kill").arg(&pid).status();
+    }
+
+    #[tokio::test]
+    async fn a_diagnosis_takes_only_the_time_the_tests_timeout_leaves() {
+        let clusters = Clusters::new(
+            ClusterSource::Fixed(std::sync::Arc::new(Cluster::from_snapshot(Snapshot::from_yaml(SNAPSHOT).unwrap()))),
+            None,
+        );
+        #[cfg(feature = "aws")]
+        let aws = crate::aws::AwsConnector::default();
+        let withheld = crate::command::Withheld::default();
+        let objects = Default::default();
+        let ctx = |deadline| StepContext {
+            clusters: &clusters,
+            context: None,
+            #[cfg(feature = "aws")]
+            aws: &aws,
+            namespaces: None,
+            dir: Path::new("."),
+            source: "",
+            withheld: &withheld,
+            diagnostics: crate::diagnosis::Level::Summary,
+            objects: &objects,
+            deadline,
+        };
+        assert_eq!(ctx(None).diagnosis_budget(), crate::diagnosis::TIME_BUDGET);
+        let soon = ctx(Some(tokio::time::Instant::now() + Duration::from_secs(1))).diagnosis_budget();
+        assert!(soon <= Duration::from_millis(800) && soon > Duration::from_millis(500), "{soon:?}");
+        assert_eq!(ctx(Some(tokio::time::Instant::now())).diagnosis_budget(), Duration::ZERO);
     }
 
     #[test]

@@ -350,6 +350,8 @@ fn a_bad_for_each_says_what_was_expected_and_a_body_error_is_said_once() {
         ("test 'a' for each N in x {\n}\n", "expected a quoted item", "x"),
         ("test 'a' for each N in 'x', 'x' {\n}\n", "the item 'x' is listed twice", "x"),
         ("test 'a' for each N in , {\n}\n", "expected at least one item after `in`", "for each N in , {"),
+        ("test 'a' for each N in 'x', '' {\n}\n", "an item is empty", ""),
+        ("test 'a' for eachN in 'x' {\n}\n", "expected `{` after the test name", " for eachN in 'x' {"),
     ] {
         let found = errors(text);
         assert_eq!(found[0].message, message, "{text}");
@@ -370,7 +372,7 @@ fn object_checks_name_their_file_and_the_try_form_waits() {
     expect object '01-assert.yaml'
     expect no object \"${APP}-errors.yaml\"
     try at most 10 times every 1m30s to expect object 'ready.yaml'
-    try at most 1 time every 1s to expect no object 'gone.yaml'
+    try at most 1 times every 1s to expect no object 'gone.yaml'
 }
 ",
     );
@@ -386,6 +388,9 @@ fn object_checks_name_their_file_and_the_try_form_waits() {
     let waited = object(3).retry.unwrap();
     assert_eq!((waited.attempts, waited.interval), (10, Duration::from_secs(90)));
     assert!(object(3).present && !object(4).present && object(4).retry.unwrap().attempts == 1);
+    let file = parse("test 'tabs' {\n    expect no\tobject 'gone.yaml'\n}\n");
+    let Action::Object(check) = &file.tests[0].steps[0].action else { panic!() };
+    assert!(!check.present, "blanks of any kind between the words");
 }
 
 #[test]
@@ -404,6 +409,17 @@ fn bad_object_checks_say_what_was_expected_at_their_place() {
             "at most 2 times every soon",
         ),
         ("try 2 times to expect object 'a.yaml'\n", "expected `at most N times every D`, found `2 times`", "2 times"),
+        (
+            "try at most 2 times every 1s to expect objekt 'a to expect object b'\n",
+            "expected `object` or `no object`, found `objekt`",
+            "objekt",
+        ),
+        (
+            "try at most 2 times every 1s to expect aé to expect object 'x'\n",
+            "expected `object` or `no object`, found `aé`",
+            "aé",
+        ),
+        ("expect no objects 'x'\n", "expected `object` or `no object`, found `objects`", "objects"),
     ] {
         let source = format!("test 't' {{\n    {text}}}\n");
         let found = errors(&source);

@@ -58,6 +58,8 @@ pub(super) async fn run_node(shared: &Arc<Shared>, i: usize, slots: &Slots) {
         shared.update(i, Some(Event::Started { step: i }), |s| {
             s.status = StepStatus::Running;
             s.attempts = attempt;
+            // What the cluster said of an earlier attempt is not this one's.
+            s.diagnosis = None;
             s.retry_at_ms = None;
             s.started_ms.get_or_insert_with(now_ms);
         });

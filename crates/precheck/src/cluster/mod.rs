@@ -195,7 +195,7 @@ impl Cluster {
 
     /// Why `verdict` of `sentence` did not hold, as the cluster tells it ([`crate::diagnosis`]): the
     /// objects that did not satisfy it (every object found, for a count), described at `level` within
-    /// the diagnosis budget. Nothing for a snapshot (it has no events or logs to add), or at
+    /// `budget` (at most [`TIME_BUDGET`](crate::diagnosis::TIME_BUDGET) is meant). Nothing for a snapshot (it has no events or logs to add), or at
     /// [`Level::None`](crate::diagnosis::Level::None).
     #[cfg_attr(not(feature = "kube"), allow(unused_variables))]
     pub async fn diagnose(
@@ -204,12 +204,13 @@ impl Cluster {
         verdict: &Verdict,
         scope: Option<&Namespaces>,
         level: crate::diagnosis::Level,
+        budget: std::time::Duration,
     ) -> crate::diagnosis::Found {
         let Some(assertion) = sentence.cluster() else {
             return Default::default();
         };
         let namespaces = self.namespaces_for(assertion, scope);
-        self.diagnose_verdict(&assertion.target.resource.value, &namespaces, verdict, level).await
+        self.diagnose_verdict(&assertion.target.resource.value, &namespaces, verdict, level, budget).await
     }
 
     /// Why `verdict` on objects of the resource `word` in `namespaces` did not hold, as the cluster tells
@@ -221,6 +222,7 @@ impl Cluster {
         namespaces: &Namespaces,
         verdict: &Verdict,
         level: crate::diagnosis::Level,
+        budget: std::time::Duration,
     ) -> crate::diagnosis::Found {
         if level == crate::diagnosis::Level::None {
             return Default::default();
@@ -241,7 +243,7 @@ impl Cluster {
                 }
                 let objects: Vec<(Option<String>, String)> =
                     looked_at.iter().map(|o| (o.namespace.clone(), o.name.clone())).collect();
-                live.diagnose(word, &objects, level).await
+                live.diagnose(word, &objects, level, budget).await
             }
         }
     }

@@ -14,20 +14,34 @@ use crate::diagnosis::{
     Event, Found, LOG_BYTES, LOG_LINES, Level, MAX_EVENTS, MAX_OBJECTS, MAX_PODS, TIME_BUDGET, state,
 };
 
+/// The shortest value that is masked: shorter Secret values withhold the logs instead.
+const MIN_MASKED: usize = 4;
+
 /// Kinds whose pods are described with them, found by their `spec.selector`.
 const WORKLOADS: &[&str] = &["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"];
 
 impl LiveCluster {
-    /// Describes `objects` (namespace, name) of the resource `word` at `level`, within [`TIME_BUDGET`]:
-    /// what was found by then is kept, and a last line says the diagnosis stopped.
-    pub async fn diagnose(&self, word: &str, objects: &[(Option<String>, String)], level: Level) -> Found {
+    /// Describes `objects` (namespace, name) of the resource `word` at `level`, within `budget` (at most
+    /// [`TIME_BUDGET`]): what was found by then is kept, and a last line says the diagnosis stopped.
+    pub async fn diagnose(
+        &self,
+        word: &str,
+        objects: &[(Option<String>, String)],
+        level: Level,
+        budget: std::time::Duration,
+    ) -> Found {
         let mut found = Found::default();
         if level == Level::None {
             return found;
         }
+        let budget = budget.min(TIME_BUDGET);
+        if budget < std::time::Duration::from_millis(100) {
+            found.lines.push("[no diagnosis: the test's timeout leaves no time for it]".to_owned());
+            return found;
+        }
         let work = self.describe_all(word, objects, level, &mut found);
-        if tokio::time::timeout(TIME_BUDGET, work).await.is_err() {
-            let budget = crate::runner::human(TIME_BUDGET);
+        if tokio::time::timeout(budget, work).await.is_err() {
+            let budget = crate::runner::human(budget);
             found.lines.push(format!("[diagnosis stopped after {budget}: the cluster did not answer in time]"));
         }
         found
@@ -168,9 +182,11 @@ impl LiveCluster {
     /// diagnosis); withheld when those cannot be read.
     async fn logs(&self, namespace: &str, name: &str, pod: &Value, indent: &str, found: &mut Found) {
         let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array);
-        let not_ready: Vec<(&str, i64)> = statuses
+        let init = pod.pointer("/status/initContainerStatuses").and_then(Value::as_array);
+        let not_ready: Vec<(&str, i64)> = init
             .into_iter()
             .flatten()
+            .chain(statuses.into_iter().flatten())
             .filter(|c| c.get("ready").and_then(Value::as_bool) != Some(true))
             .filter_map(|c| {
                 Some((c.get("name")?.as_str()?, c.get("restartCount").and_then(Value::as_i64).unwrap_or(0)))
@@ -207,8 +223,12 @@ impl LiveCluster {
                         found.lines.push(format!("{indent}  log of {container}{which}: empty"));
                     }
                     Ok(text) => {
+                        // Cut at LOG_BYTES, the last line may be a piece (of a secret too): it is left out.
+                        let lines: Vec<&str> = text.lines().collect();
+                        let whole =
+                            if text.len() as i64 >= LOG_BYTES { lines.len().saturating_sub(1) } else { lines.len() };
                         found.lines.push(format!("{indent}  log of {container}{which}, last lines:"));
-                        found.lines.extend(text.lines().map(|l| format!("{indent}    {l}")));
+                        found.lines.extend(lines[..whole].iter().map(|l| format!("{indent}    {l}")));
                     }
                     Err(e) => found.lines.push(format!("{indent}  log of {container}{which}: not available: {e}")),
                 }
@@ -228,7 +248,15 @@ impl LiveCluster {
                 .map_err(|e| format!("the pod reads secret '{name}', which cannot be read to mask its values ({e})"))?;
             for value in secret.data.into_iter().flat_map(|d| d.into_values()) {
                 let text = String::from_utf8_lossy(&value.0).into_owned();
-                values.extend(text.lines().filter(|l| l.trim().len() >= 4).map(str::to_owned));
+                // Masking `1` or `app` would blank half of what the diagnosis says; such a value cannot be
+                // masked safely, so the logs are not shown.
+                if !text.trim().is_empty() && text.trim().chars().count() < MIN_MASKED {
+                    return Err(format!(
+                        "the pod reads secret '{name}', whose values are too short to mask safely (fewer than \
+                         {MIN_MASKED} characters)"
+                    ));
+                }
+                values.extend(text.lines().filter(|l| l.trim().chars().count() >= MIN_MASKED).map(str::to_owned));
                 values.push(text);
             }
         }
@@ -269,6 +297,9 @@ fn secret_names(pod: &Value) -> Vec<String> {
     }
     for volume in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
         names.extend(volume.pointer("/secret/secretName").and_then(Value::as_str).map(str::to_owned));
+        for source in volume.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten() {
+            names.extend(source.pointer("/secret/name").and_then(Value::as_str).map(str::to_owned));
+        }
     }
     names.sort();
     names.dedup();
@@ -289,9 +320,13 @@ mod tests {
                 {"name": "B", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
                 {"name": "C", "valueFrom": {"secretKeyRef": {"name": "db", "key": "user"}}}
             ]}],
-            "volumes": [{"name": "tls", "secret": {"secretName": "web-tls"}}, {"name": "tmp", "emptyDir": {}}]
+            "volumes": [
+                {"name": "tls", "secret": {"secretName": "web-tls"}},
+                {"name": "tmp", "emptyDir": {}},
+                {"name": "all", "projected": {"sources": [{"secret": {"name": "api-key"}}, {"configMap": {"name": "cm"}}]}}
+            ]
         }});
-        assert_eq!(secret_names(&pod), ["db", "init-creds", "web-tls"]);
+        assert_eq!(secret_names(&pod), ["api-key", "db", "init-creds", "web-tls"]);
         assert!(secret_names(&json!({})).is_empty());
     }
 
