@@ -122,10 +122,58 @@ pub struct ObjectCheck {
 pub struct Command {
     /// Program and arguments, after quote removal and `${VAR}` expansion.
     pub argv: Vec<String>,
-    /// The exit status wanted (0 unless `expect status N` says otherwise).
-    pub status: i32,
+    /// The exit status wanted (0 unless `expect status …` says otherwise).
+    pub status: ExitStatus,
     /// Checks on the output.
     pub output: Vec<OutputCheck>,
+}
+
+/// The exit status a command must end with: `expect status 3`, `expect status not 0` (BATS'
+/// `[ "$status" -ne 0 ]`, `assert_failure`), or `expect status any` (a BATS `run` whose status nobody checks).
+///
+/// ```
+/// use precheck_lang::ExitStatus;
+///
+/// assert!(ExitStatus::Is(0).allows(Some(0)));
+/// assert!(ExitStatus::Not(0).allows(Some(3)) && !ExitStatus::Not(0).allows(None));
+/// assert!(ExitStatus::Any.allows(None));
+/// assert_eq!(ExitStatus::Not(0).to_string(), "an exit status other than 0");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Exactly this status.
+    Is(i32),
+    /// Any exit status but this one (a process killed by a signal has none, and fails it too).
+    Not(i32),
+    /// Whatever the command ends with, even a signal.
+    Any,
+}
+
+impl Default for ExitStatus {
+    fn default() -> Self {
+        Self::Is(0)
+    }
+}
+
+impl ExitStatus {
+    /// Whether a process that exited with `code` (`None`: killed by a signal) ended as wanted.
+    pub fn allows(self, code: Option<i32>) -> bool {
+        match self {
+            Self::Is(want) => code == Some(want),
+            Self::Not(unwanted) => code.is_some_and(|c| c != unwanted),
+            Self::Any => true,
+        }
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Is(code) => write!(f, "exit status {code}"),
+            Self::Not(code) => write!(f, "an exit status other than {code}"),
+            Self::Any => f.write_str("any exit status"),
+        }
+    }
 }
 
 /// `expect output contains '…'` and friends.
@@ -704,7 +752,7 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
                 self.error(SyntaxError::new(SyntaxErrorKind::Command, span_of(rest), "expected a command after `run`"));
                 None
             }
-            Ok(argv) => Some(Command { argv, status: 0, output: Vec::new() }),
+            Ok(argv) => Some(Command { argv, status: ExitStatus::default(), output: Vec::new() }),
             Err(e) => {
                 self.error(e);
                 None
@@ -717,20 +765,31 @@ impl<'v, 'a, I: Iterator<Item = Line<'a>> + Clone> FileParser<'v, 'a, I> {
         let (what, tail) = split_word(rest);
         let end = rest.start + rest.text.len();
         match what.to_ascii_lowercase().as_str() {
-            "status" => match tail.text.parse::<i32>() {
-                Ok(status) => {
-                    command.status = status;
-                    Some(end)
+            "status" => {
+                let (first, number) = split_word(tail);
+                let parsed = match first.to_ascii_lowercase().as_str() {
+                    "any" if number.text.is_empty() => Ok(ExitStatus::Any),
+                    "not" => number.text.parse::<i32>().map(ExitStatus::Not).map_err(|_| number),
+                    _ => tail.text.parse::<i32>().map(ExitStatus::Is).map_err(|_| tail),
+                };
+                match parsed {
+                    Ok(status) => {
+                        command.status = status;
+                        Some(end)
+                    }
+                    Err(at) => {
+                        self.error(
+                            SyntaxError::new(
+                                SyntaxErrorKind::Number,
+                                span_of(at),
+                                "expected an exit status such as `0`, `not 0` or `any`",
+                            )
+                            .with_label("expected a number"),
+                        );
+                        None
+                    }
                 }
-                Err(_) => {
-                    self.error(SyntaxError::new(
-                        SyntaxErrorKind::Number,
-                        span_of(tail),
-                        "expected an exit status such as `0`",
-                    ));
-                    None
-                }
-            },
+            }
             "output" | "stdout" | "stderr" => {
                 let stream = match what.to_ascii_lowercase().as_str() {
                     "output" => Stream::Output,

@@ -36,7 +36,8 @@ pub use ast::{
 };
 pub use aws_ast::{AwsAssertion, Lookup, NetworkKind, NetworkRef, ParameterCheck, StackCheck};
 pub use check_file::{
-    Action, CheckFile, CheckFileErrors, Command, ObjectCheck, OutputCheck, OutputExpectation, Step, Stream, Test,
+    Action, CheckFile, CheckFileErrors, Command, ExitStatus, ObjectCheck, OutputCheck, OutputExpectation, Step, Stream,
+    Test,
 };
 pub use duration::{DurationError, parse_duration};
 pub use error::{

@@ -277,9 +277,9 @@ pub async fn run_command(
     let combined = format!("{stdout}{stderr}");
     let code = status.code();
     let mut problems = Vec::new();
-    if code != Some(command.status) {
+    if !command.status.allows(code) {
         let got = code.map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit status {c}"));
-        problems.push(format!("expected exit status {}, got {got}", command.status));
+        problems.push(format!("expected {}, got {got}", command.status));
     }
     for check in &command.output {
         let (name, text, dropped) = match check.stream {
@@ -380,6 +380,20 @@ pub(crate) mod tests {
         assert!(matches!(running.wait(Some(limit)).await, Ended::TimedOut(l) if l == limit));
         let pid = std::fs::read_to_string(dir.path().join("child.pid")).unwrap().trim().to_owned();
         assert!(gone_within(&pid, Duration::from_secs(5)), "the background child {pid} outlived the group's kill");
+    }
+
+    #[tokio::test]
+    async fn a_status_other_than_one_or_any_status_is_wanted_as_written() {
+        let run = |line: &'static str| async move {
+            run_command(&command(line), Path::new("."), &[], &Withheld::default()).await
+        };
+        assert_eq!(run("run sh -c 'exit 3'\nexpect status not 0").await.0, Status::Passed);
+        let (status, message) = run("run true\nexpect status not 0").await;
+        assert_eq!(status, Status::Failed);
+        assert!(message.starts_with("expected an exit status other than 0, got exit status 0\n"), "{message}");
+        assert_eq!(run("run sh -c 'kill -9 $$'\nexpect status not 0").await.0, Status::Failed);
+        assert_eq!(run("run sh -c 'kill -9 $$'\nexpect status any").await.0, Status::Passed);
+        assert_eq!(run("run false\nexpect status any").await.0, Status::Passed);
     }
 
     #[tokio::test]

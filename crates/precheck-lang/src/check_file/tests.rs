@@ -83,7 +83,7 @@ fn parses_every_statement() {
     assert!(matches!(&t.steps[1].action, Action::Try(s) if s.retry.unwrap().attempts == 5));
     let Action::Run(cmd) = &t.steps[2].action else { panic!() };
     assert_eq!(cmd.argv, ["kubectl", "get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
-    assert_eq!(cmd.status, 0);
+    assert_eq!(cmd.status, crate::ExitStatus::Is(0));
     assert_eq!(cmd.output.len(), 2);
     assert_eq!(cmd.output[0].stream, Stream::Output);
     assert_eq!(cmd.output[0].expect, OutputExpectation::Contains("nginx".into()));
@@ -427,5 +427,32 @@ fn bad_object_checks_say_what_was_expected_at_their_place() {
         if !at.is_empty() {
             assert_eq!(&source[found[0].span.start..found[0].span.end], at, "{text}");
         }
+    }
+}
+
+#[test]
+fn an_exit_status_can_be_any_but_one_or_any_at_all() {
+    let file = CheckFile::parse(
+        "test 'x' {\n  run false\n  expect status not 0\n  run true\n  expect status ANY\n  run sh -c 'exit 3'\n  expect status 3\n}\n",
+        &|_| None,
+    )
+    .unwrap();
+    let statuses: Vec<_> = file.tests[0]
+        .steps
+        .iter()
+        .map(|s| match &s.action {
+            Action::Run(c) => c.status,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(statuses, [crate::ExitStatus::Not(0), crate::ExitStatus::Any, crate::ExitStatus::Is(3)]);
+
+    for (line, place) in [("expect status not", "not"), ("expect status any 0", "any 0"), ("expect status x", "x")] {
+        let text = format!("test 'x' {{\n  run true\n  {line}\n}}\n");
+        let errors = CheckFile::parse(&text, &|_| None).unwrap_err().errors;
+        assert_eq!(errors.len(), 1, "{line}: {errors:?}");
+        assert!(errors[0].message.contains("`not 0` or `any`"), "{line}: {}", errors[0].message);
+        let at = text.find(place).unwrap();
+        assert!(errors[0].span.start >= at, "{line}: {:?}", errors[0].span);
     }
 }
