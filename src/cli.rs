@@ -41,6 +41,9 @@ enum Command {
     /// Pipelines: chain preflight, build, addons and validation steps as a DAG, with run records.
     #[command(subcommand)]
     Pipeline(crate::pipeline_cli::PipelineCommand),
+    /// Bring existing suites over: convert BATS + bats-detik files into check files.
+    #[command(subcommand)]
+    Migrate(crate::migrate_cli::MigrateCommand),
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +220,7 @@ pub fn main() -> i32 {
         Command::Verify(args) => sentence(args, false),
         Command::Try(args) => sentence(args, true),
         Command::Pipeline(command) => crate::pipeline_cli::main(command),
+        Command::Migrate(command) => crate::migrate_cli::main(command),
     }
 }
 

@@ -1,7 +1,8 @@
-//! The `precheck` command line: `run`, `lint`, `verify`, `try` and `pipeline`.
+//! The `precheck` command line: `run`, `lint`, `verify`, `try`, `pipeline` and `migrate`.
 
 mod cli;
 mod exit_codes;
+mod migrate_cli;
 mod pipeline_cli;
 
 fn main() {

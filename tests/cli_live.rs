@@ -215,6 +215,8 @@ fn the_bats_shim_runs_detik_sentences_through_precheck() {
         verify "there are 5 pods named '^nginx-'" >/dev/null; echo "fail=$?"
         try "at most 2 times every 1s to get pods named '^nginx-' and verify that 'status' is 'running'" >/dev/null; echo "try=$?"
         verify "" 2>/dev/null; echo "empty=$?"
+        DETIK_CLIENT_NAMESPACE="team-a"  # a shell variable of the .bats file, as bats-detik reads it
+        verify "there is 1 pod named '^api-'"; echo "namespace=$?"
     "#;
     let out = Command::new("bash")
         .args(["-c", script])
@@ -225,7 +227,7 @@ fn the_bats_shim_runs_detik_sentences_through_precheck() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for expected in ["pass=0", "fail=3", "try=0", "empty=1"] {
+    for expected in ["pass=0", "fail=3", "try=0", "empty=1", "namespace=0"] {
         assert!(stdout.contains(expected), "{expected} in {stdout}{}", String::from_utf8_lossy(&out.stderr));
     }
 }

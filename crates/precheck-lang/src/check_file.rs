@@ -203,7 +203,7 @@ pub enum Stream {
 pub enum OutputExpectation {
     /// The text appears in it.
     Contains(String),
-    /// The regex is found in it.
+    /// The regex is found in it, without one trailing newline (`'^ok$'` matches `ok\n`).
     Matches(Pattern),
     /// It equals the text, ignoring one trailing newline.
     Is(String),

@@ -289,8 +289,9 @@ pub async fn run_command(
         };
         let (ok, wanted) = match &check.expect {
             OutputExpectation::Contains(s) => (text.contains(s.as_str()), format!("to contain '{s}'")),
-            OutputExpectation::Matches(p) => (p.is_match(text), format!("to match '{p}'")),
-            OutputExpectation::Is(s) => (text.strip_suffix('\n').unwrap_or(text) == s, format!("to be '{s}'")),
+            // Without its final newline, as BATS' `$output` is: `'^ok$'` matches a program that prints `ok`.
+            OutputExpectation::Matches(p) => (p.is_match(printed(text)), format!("to match '{p}'")),
+            OutputExpectation::Is(s) => (printed(text) == s, format!("to be '{s}'")),
         };
         if !ok && dropped > 0 {
             problems.push(format!(
@@ -333,6 +334,11 @@ fn append_bounded(detail: &mut String, name: &str, text: &str, dropped: u64) {
             detail.push('\n');
         }
     }
+}
+
+/// A program's output without one final newline.
+fn printed(text: &str) -> &str {
+    text.strip_suffix('\n').unwrap_or(text)
 }
 
 #[cfg(test)]
@@ -394,6 +400,9 @@ pub(crate) mod tests {
         assert_eq!(run("run sh -c 'kill -9 $$'\nexpect status not 0").await.0, Status::Failed);
         assert_eq!(run("run sh -c 'kill -9 $$'\nexpect status any").await.0, Status::Passed);
         assert_eq!(run("run false\nexpect status any").await.0, Status::Passed);
+        // A regex anchored at the end matches before the final newline, as against BATS' `$output`.
+        assert_eq!(run("run echo ok\nexpect output matches '^ok$'").await.0, Status::Passed);
+        assert_eq!(run("run printf 'ok\\n\\n'\nexpect output matches '^ok$'").await.0, Status::Failed);
     }
 
     #[tokio::test]
