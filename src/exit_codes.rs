@@ -14,7 +14,8 @@ pub const SUCCESS: i32 = 0;
 pub const EMPTY_SENTENCE: i32 = 1;
 /// Invalid input: a syntax error, an unknown resource type, a bad option or file.
 pub const INVALID_INPUT: i32 = 2;
-/// An assertion failed (the cluster is not as asserted), or a pipeline step failed.
+/// An assertion failed (the cluster is not as asserted), a pipeline step failed, or `migrate` left lines for a
+/// person to convert.
 pub const FAILED: i32 = 3;
 /// The cluster, AWS, a program or the file system could not be asked or used.
 pub const INFRASTRUCTURE: i32 = 4;

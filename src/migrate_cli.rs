@@ -109,12 +109,12 @@ fn bats(args: &BatsArgs) -> i32 {
             worse(&mut code, exit_codes::INVALID_INPUT);
             continue;
         }
-        if !args.check {
-            if let Err(e) = write(&job.target, &conversion.text, args.force) {
-                eprintln!("error: cannot write {target}: {e}");
-                worse(&mut code, exit_codes::INFRASTRUCTURE);
-                continue;
-            }
+        if !args.check
+            && let Err(e) = write(&job.target, &conversion.text, args.force)
+        {
+            eprintln!("error: cannot write {target}: {e}");
+            worse(&mut code, exit_codes::INFRASTRUCTURE);
+            continue;
         }
         let tests = conversion.tests;
         let left = conversion.notes.len();

@@ -97,6 +97,10 @@ const TRY_DOES_NOT_HOLD: &str = "at most 2 times every 1s to find 3 pods named '
 const INVALID_SENTENCE: &str = "there are 2 pods namd 'nginx'";
 const INVALID_PIPELINE: &str = "name: codes\nstages:\n  - name: s\n    steps:\n      - { name: a, rn: ['true'] }\n";
 
+/// A bats file that converts whole, and one with a pipe.
+const BATS_CONVERTS: &str = "@test \"pods\" {\n  run verify \"there is 1 pod named 'a'\"\n  [ \"$status\" -eq 0 ]\n}\n";
+const BATS_NEEDS_A_PERSON: &str = "@test \"pods\" {\n  kubectl get pods | grep -q a\n}\n";
+
 /// A check file with `body` as its one test's steps.
 fn check_file(scratch: &Scratch, body: &str) -> String {
     scratch.write("t.check", &format!("test 'one' {{\n    {body}\n}}\n"))
@@ -230,6 +234,15 @@ fn end(sub_command: &str, code: i32) -> Option<Output> {
                 .output()
                 .expect("run precheck")
         }
+        ("migrate bats", 0) => s.precheck(&["migrate", "bats", &s.write("a.bats", BATS_CONVERTS)]),
+        ("migrate bats", 2) => s.precheck(&["migrate", "bats", &s.write("a.bats", "echo 'no test here'\n")]),
+        // A line left for a person.
+        ("migrate bats", 3) => s.precheck(&["migrate", "bats", &s.write("a.bats", BATS_NEEDS_A_PERSON)]),
+        ("migrate bats", 4) => {
+            // Where the check file goes is a file.
+            let bats = s.write("a.bats", BATS_CONVERTS);
+            s.precheck(&["migrate", "bats", &bats, "--out", &s.write("taken", "")])
+        }
         _ => return None,
     };
     Some(out)
@@ -252,8 +265,8 @@ fn sub_commands() -> BTreeSet<String> {
     };
     let mut all = BTreeSet::new();
     for name in listed(&["--help"]) {
-        if name == "pipeline" {
-            all.extend(listed(&["pipeline", "--help"]).into_iter().map(|sub| format!("pipeline {sub}")));
+        if name == "pipeline" || name == "migrate" {
+            all.extend(listed(&[&name, "--help"]).into_iter().map(|sub| format!("{name} {sub}")));
         } else {
             all.insert(name);
         }

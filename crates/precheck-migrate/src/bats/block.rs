@@ -190,7 +190,8 @@ impl<'a> Block<'a> {
         let Some(first) = words.first() else { return };
         let command = first.literal().unwrap_or_default();
         let comment = stmt.comment.clone();
-        if let Some(check) = recognise_check(&words) {
+        let resolve_word = |w: &Word| self.pieces(w);
+        if let Some(check) = recognise_check(&words, &resolve_word) {
             self.check(check, stmt);
             return;
         }
@@ -544,20 +545,17 @@ fn operator_reason(op: &str) -> &'static str {
 
 /// A check of the last `run`'s `$status` or `$output`: `[ "$status" -eq 0 ]`, `[[ $output == *x* ]]`,
 /// `assert_success`, `assert_output --partial x` and their kin. `None` for a statement that is no such check.
-fn recognise_check(words: &[&Word]) -> Option<Result<Check, String>> {
+fn recognise_check(
+    words: &[&Word],
+    resolve: &dyn Fn(&Word) -> Result<Vec<Piece>, String>,
+) -> Option<Result<Check, String>> {
     let first = words[0].literal()?;
-    let values = |ws: &[&Word]| -> Option<Vec<Piece>> {
+    let values = |ws: &[&Word]| -> Result<Vec<Piece>, String> {
         let mut pieces = Vec::new();
         for w in ws {
-            for p in &w.parts {
-                match p {
-                    Part::Lit { text, .. } => pieces.push(Piece::Text(text.clone())),
-                    Part::Var(n) if !is_run_variable(n) => pieces.push(Piece::Env(n.clone())),
-                    _ => return None,
-                }
-            }
+            pieces.extend(resolve(w)?);
         }
-        Some(merge(pieces))
+        Ok(merge(pieces))
     };
     let output_line = |verb: &str, pieces: &[Piece]| -> Result<Check, String> {
         quoted_value(pieces)
@@ -581,10 +579,7 @@ fn recognise_check(words: &[&Word]) -> Option<Result<Check, String>> {
             if rest.len() != 1 {
                 return Some(Err("`assert_output` without one expected value".into()));
             }
-            return Some(match values(rest) {
-                Some(pieces) => output_line(verb, &pieces),
-                None => Err("`assert_output` with a value only a shell can give".into()),
-            });
+            return Some(values(rest).and_then(|pieces| output_line(verb, &pieces)));
         }
         "refute_output" | "refute_line" | "assert_line" | "assert_equal" | "refute" | "assert" => {
             return Some(Err(format!("`{first}` has no check-file form")));
@@ -647,12 +642,9 @@ fn recognise_check(words: &[&Word]) -> Option<Result<Check, String>> {
                 })
             };
             match op.as_str() {
-                "=" | "==" if !double => Some(
-                    values(&[value])
-                        .map_or_else(|| Err("the expected output is only known to a shell".into()), |p| line("is", &p)),
-                ),
-                "==" | "=" => Some(glob(value).and_then(|(verb, pieces)| line(verb, &pieces))),
-                "=~" if double => Some(regex(value).and_then(|pieces| line("matches", &pieces))),
+                "=" | "==" if !double => Some(values(&[value]).and_then(|p| line("is", &p))),
+                "==" | "=" => Some(glob(value, resolve).and_then(|(verb, pieces)| line(verb, &pieces))),
+                "=~" if double => Some(regex(value, resolve).and_then(|pieces| line("matches", &pieces))),
                 _ => unsupported(),
             }
         }
@@ -665,7 +657,10 @@ fn is_run_variable(name: &str) -> bool {
 }
 
 /// `[[ $output == pattern ]]`: `*text*` contains, `text` is, `text*` and `*text` anchored regexes.
-fn glob(word: &Word) -> Result<(&'static str, Vec<Piece>), String> {
+fn glob(
+    word: &Word,
+    resolve: &dyn Fn(&Word) -> Result<Vec<Piece>, String>,
+) -> Result<(&'static str, Vec<Piece>), String> {
     let mut segments: Vec<Option<Vec<Piece>>> = Vec::new(); // None: a `*`
     for part in &word.parts {
         match part {
@@ -683,8 +678,10 @@ fn glob(word: &Word) -> Result<(&'static str, Vec<Piece>), String> {
                     }
                 }
             }
-            Part::Var(name) if !is_run_variable(name) => segments.push(Some(vec![Piece::Env(name.clone())])),
-            _ => return Err("the pattern is only known to a shell".into()),
+            Part::Var(_) => {
+                segments.push(Some(resolve(&Word { parts: vec![part.clone()], line: word.line, glued: false })?))
+            }
+            Part::Shell { .. } => return Err("the pattern is only known to a shell".into()),
         }
     }
     // Adjacent texts are one text.
@@ -708,14 +705,16 @@ fn glob(word: &Word) -> Result<(&'static str, Vec<Piece>), String> {
 }
 
 /// `[[ $output =~ regex ]]`: unquoted text is the regex, quoted text matches literally.
-fn regex(word: &Word) -> Result<Vec<Piece>, String> {
+fn regex(word: &Word, resolve: &dyn Fn(&Word) -> Result<Vec<Piece>, String>) -> Result<Vec<Piece>, String> {
     let mut pieces = Vec::new();
     for part in &word.parts {
         match part {
             Part::Lit { text, quoted: false } => pieces.push(Piece::Text(text.clone())),
             Part::Lit { text, quoted: true } => pieces.push(Piece::Text(regex_literal(text))),
-            Part::Var(name) if !is_run_variable(name) => pieces.push(Piece::Env(name.clone())),
-            _ => return Err("the regex is only known to a shell".into()),
+            // Unquoted, a variable's value is a regex (bash's rule); quoted, it would be matched literally,
+            // which a value only known when the check runs cannot be escaped for.
+            Part::Var(_) => pieces.extend(resolve(&Word { parts: vec![part.clone()], line: word.line, glued: false })?),
+            Part::Shell { .. } => return Err("the regex is only known to a shell".into()),
         }
     }
     Ok(merge(pieces))

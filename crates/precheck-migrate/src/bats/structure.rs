@@ -305,7 +305,7 @@ fn compound_end(entries: &mut Entries, stmt: &Stmt, keyword: &str) -> Result<usi
     if count(stmt) <= 0 {
         return Ok(stmt.last);
     }
-    while let Some(entry) = entries.next() {
+    for entry in entries.by_ref() {
         if let Entry::Stmt(next) = entry
             && count(&next) <= 0
         {
