@@ -159,3 +159,25 @@ fn input_that_is_not_a_bats_file_says_where() {
     let missing = precheck(dir, &["migrate", "bats", "absent.bats"]);
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
 }
+
+/// The text between a line `start` and the next closing fence, in README.md.
+fn readme_block(readme: &str, start: &str) -> String {
+    let at = readme.find(start).unwrap_or_else(|| panic!("README.md has {start:?}")) + start.len();
+    let body = &readme[at..];
+    body[..body.find("```\n").expect("a closing fence")].to_owned()
+}
+
+#[test]
+fn the_readme_example_converts_as_shown() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "web.bats", &readme_block(&readme, "Before (`web.bats`):\n\n```bash\n"));
+    let out = precheck(dir, &["migrate", "bats", "web.bats"]);
+    let said = readme_block(&readme, "After (`web.check`), and on stderr `");
+    let (note, _) = said.split_once('`').unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end(), note);
+    assert_eq!(out.status.code(), Some(3));
+    let shown = readme_block(&readme, "`web.bats:15: not converted: a pipe needs a shell` (exit 3):\n\n```text\n");
+    assert_eq!(std::fs::read_to_string(dir.join("web.check")).unwrap(), shown);
+}
