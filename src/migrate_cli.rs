@@ -1,6 +1,6 @@
 //! `precheck migrate …`: bring existing suites over as check files.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
@@ -83,9 +83,10 @@ fn bats(args: &BatsArgs) -> i32 {
             }
         };
         let options = precheck_migrate::bats::Options {
-            test_dir: relative(
+            test_dir: precheck::path_text::relative(
                 job.target.parent().unwrap_or(Path::new(".")),
                 job.source.parent().unwrap_or(Path::new(".")),
+                &std::env::current_dir().unwrap_or_default(),
             ),
             source_name: job.source.file_name().map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned()),
         };
@@ -177,8 +178,8 @@ fn jobs(args: &BatsArgs) -> Result<Vec<Job>, String> {
     for path in &args.paths {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if meta.is_dir() {
-            let mut found = Vec::new();
-            walk(path, &mut found).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let found = precheck::harness::files_below(path, "bats")
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             if found.is_empty() {
                 return Err(format!("no .bats file below {}", path.display()));
             }
@@ -199,61 +200,4 @@ fn jobs(args: &BatsArgs) -> Result<Vec<Job>, String> {
         }
     }
     Ok(jobs)
-}
-
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            walk(&entry, found)?;
-        } else if entry.extension().is_some_and(|e| e == "bats") {
-            found.push(entry);
-        }
-    }
-    Ok(())
-}
-
-/// `to` relative to `from` (both directories, as given or absolute), `.` when they are one.
-fn relative(from: &Path, to: &Path) -> String {
-    let absolute = |p: &Path| {
-        let joined =
-            if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
-        // `a/./b/../c` → `a/c`, without touching the file system (the directory may not exist yet).
-        let mut parts: Vec<Component> = Vec::new();
-        for part in joined.components() {
-            match part {
-                Component::CurDir => {}
-                Component::ParentDir if matches!(parts.last(), Some(Component::Normal(_))) => {
-                    parts.pop();
-                }
-                other => parts.push(other),
-            }
-        }
-        parts.into_iter().collect::<PathBuf>()
-    };
-    let (from, to) = (absolute(from), absolute(to));
-    let common = from.components().zip(to.components()).take_while(|(a, b)| a == b).count();
-    let mut path = PathBuf::new();
-    for _ in from.components().skip(common) {
-        path.push("..");
-    }
-    for part in to.components().skip(common) {
-        path.push(part);
-    }
-    if path.as_os_str().is_empty() { ".".into() } else { path.to_string_lossy().into_owned() }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::relative;
-    use std::path::Path;
-
-    #[test]
-    fn the_bats_directory_is_named_from_the_check_files() {
-        assert_eq!(relative(Path::new("suite"), Path::new("suite")), ".");
-        assert_eq!(relative(Path::new("out/checks"), Path::new("suite/a")), "../../suite/a");
-        assert_eq!(relative(Path::new("./out/../suite"), Path::new("suite/x/..")), ".");
-        assert_eq!(relative(Path::new("/tmp/o"), Path::new("/srv/bats")), "../../srv/bats");
-    }
 }

@@ -5,6 +5,8 @@
 
 #[path = "support/bats.rs"]
 mod bats;
+#[path = "support/binary.rs"]
+mod binary;
 #[path = "support/workspace.rs"]
 mod workspace;
 
@@ -12,23 +14,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use bats::{bats, expected, outcomes};
+use binary::text;
 use workspace::repo_root;
 
+/// `precheck ARGS` in `dir`, with no cluster (nothing here may need one) and MIGRATE_WORD set.
 fn precheck(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_precheck"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("MIGRATE_WORD", "bird")
-        // No cluster: nothing here may need one.
-        .env("KUBECONFIG", dir.join("no-such-kubeconfig"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run precheck")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    binary::command(&dir.join("no-such-kubeconfig"), dir, args).env("MIGRATE_WORD", "bird").output().unwrap()
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

@@ -1,4 +1,4 @@
-//! The `precheck` binary as the cluster tests start it: with a kubeconfig, in a scratch directory (its
+//! The `precheck` binary as the tests start it: with a kubeconfig, in a scratch directory (its
 //! working directory and kube cache), without the caller's DETIK namespace or colours, stdin closed.
 #![allow(dead_code)]
 
@@ -7,7 +7,13 @@ use std::process::{Command, Output, Stdio};
 
 /// Runs `precheck ARGS` against the cluster of `kubeconfig`, in `dir`.
 pub fn precheck(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_precheck"))
+    command(kubeconfig, dir, args).output().expect("run precheck")
+}
+
+/// `precheck ARGS` as [`precheck`] runs it, for a caller to add to (an environment variable).
+pub fn command(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_precheck"));
+    command
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .env("KUBECACHEDIR", dir.join("kube-cache"))
@@ -15,9 +21,8 @@ pub fn precheck(kubeconfig: &Path, dir: &Path, args: &[&str]) -> Output {
         .env_remove("DETIK_CLIENT_NAMESPACE")
         .env_remove("DETIK_CLIENT_NAMESPACE_ALL")
         .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run precheck")
+        .stdin(Stdio::null());
+    command
 }
 
 /// Its stdout and stderr, one after the other.

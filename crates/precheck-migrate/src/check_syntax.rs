@@ -73,22 +73,19 @@ pub(crate) fn run_argument(pieces: &[Piece]) -> String {
 /// A quoted value (`expect output is '…'`, `skip '…'`, `namespace '…'`): in `'…'`, else `"…"`; `None` when
 /// it holds both quotes, which no quoted value can.
 pub(crate) fn quoted_value(pieces: &[Piece]) -> Option<String> {
-    let text = expanded_text(pieces);
-    if !text.contains('\'') {
-        Some(format!("'{text}'"))
-    } else if !text.contains('"') {
-        Some(format!("\"{text}\""))
-    } else {
-        None
-    }
+    quoted(&expanded_text(pieces))
 }
 
 /// A test name, quoted; `None` when it holds both quotes.
 pub(crate) fn test_name(name: &str) -> Option<String> {
-    if !name.contains('\'') {
-        Some(format!("'{name}'"))
-    } else if !name.contains('"') {
-        Some(format!("\"{name}\""))
+    quoted(name)
+}
+
+fn quoted(text: &str) -> Option<String> {
+    if !text.contains('\'') {
+        Some(format!("'{text}'"))
+    } else if !text.contains('"') {
+        Some(format!("\"{text}\""))
     } else {
         None
     }

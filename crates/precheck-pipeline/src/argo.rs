@@ -769,7 +769,7 @@ fn inside(root: &Path, path: &Path) -> Result<PathBuf, ExportError> {
 /// `path` made absolute, without `.` and `dir/..`.
 fn absolute(path: &Path) -> Result<PathBuf, ExportError> {
     let full = std::path::absolute(path).map_err(|source| ExportError::Io { path: path.to_path_buf(), source })?;
-    Ok(crate::graph::tidy(&full))
+    Ok(precheck::path_text::tidy(&full))
 }
 
 /// The files a step reads, when their paths hold no parameter, must be in the image.

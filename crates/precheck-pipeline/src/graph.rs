@@ -367,16 +367,16 @@ impl Pipeline {
                 let action = match &step.action {
                     Action::Run(argv) => BoundAction::Run(argv.iter().map(|a| a.expand(&lookup)).collect()),
                     Action::Shell(script) => BoundAction::Shell(script.clone()),
-                    Action::Checks(paths) => {
-                        BoundAction::Checks(paths.iter().map(|p| tidy(&self.dir.join(p.expand(&lookup)))).collect())
-                    }
-                    Action::Apply(paths) => {
-                        BoundAction::Apply(paths.iter().map(|p| tidy(&self.dir.join(p.expand(&lookup)))).collect())
-                    }
+                    Action::Checks(paths) => BoundAction::Checks(
+                        paths.iter().map(|p| precheck::path_text::tidy(&self.dir.join(p.expand(&lookup)))).collect(),
+                    ),
+                    Action::Apply(paths) => BoundAction::Apply(
+                        paths.iter().map(|p| precheck::path_text::tidy(&self.dir.join(p.expand(&lookup)))).collect(),
+                    ),
                     Action::CloudFormation { stack, template, parameters, capabilities } => {
                         BoundAction::CloudFormation(BoundStack {
                             name: stack.expand(&lookup),
-                            template: tidy(&self.dir.join(template.expand(&lookup))),
+                            template: precheck::path_text::tidy(&self.dir.join(template.expand(&lookup))),
                             parameters: parameters.iter().map(|(k, v)| (k.clone(), v.expand(&lookup))).collect(),
                             capabilities: capabilities.clone(),
                         })
@@ -412,23 +412,6 @@ struct Place<'a> {
     skip: Option<String>,
     parallelism: Option<usize>,
     finally: bool,
-}
-
-/// A path without `.` and with each `dir/..` taken out, as written (no file system access), so names in
-/// reports read `examples/checks/a.check` rather than `examples/build/../checks/a.check`.
-pub(crate) fn tidy(path: &std::path::Path) -> PathBuf {
-    use std::path::Component;
-    let mut out: Vec<Component<'_>> = Vec::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.is_empty() { PathBuf::from(".") } else { out.iter().collect() }
 }
 
 fn sorted(indexes: impl IntoIterator<Item = usize>) -> Vec<usize> {

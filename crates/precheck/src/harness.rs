@@ -184,18 +184,25 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |e: std::io::Error| LoadError::Io { path: dir.display().to_string(), message: e.to_string() };
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+    let below = files_below(dir, "check")
+        .map_err(|e| LoadError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+    found.extend(below);
+    Ok(())
+}
+
+/// The files below `dir` whose names end in `.EXTENSION`, at any depth, sorted within each directory.
+pub fn files_below(dir: &Path, extension: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
+    let mut found = Vec::new();
     for entry in entries {
         if entry.is_dir() {
-            walk(&entry, found)?;
-        } else if entry.extension().is_some_and(|e| e == "check") {
+            found.extend(files_below(&entry, extension)?);
+        } else if entry.extension().is_some_and(|e| e == extension) {
             found.push(entry);
         }
     }
-    Ok(())
+    Ok(found)
 }
 
 impl Suite {

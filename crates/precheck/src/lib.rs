@@ -35,6 +35,7 @@ pub mod harness;
 pub mod object;
 pub mod outcome;
 pub mod partition;
+pub mod path_text;
 pub mod report;
 pub mod runner;
 pub mod yaml_error;
