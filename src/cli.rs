@@ -91,14 +91,15 @@ impl Target {
         if let Some(ns) = &self.namespace {
             return Some(Namespaces::One(ns.clone()));
         }
+        // bats-detik's order: the namespace when it is set, else all namespaces when asked.
         if detik_env {
-            if std::env::var("DETIK_CLIENT_NAMESPACE_ALL").is_ok_and(|v| v == "true") {
-                return Some(Namespaces::All);
-            }
             if let Ok(ns) = std::env::var("DETIK_CLIENT_NAMESPACE")
                 && !ns.is_empty()
             {
                 return Some(Namespaces::One(ns));
+            }
+            if std::env::var("DETIK_CLIENT_NAMESPACE_ALL").is_ok_and(|v| v == "true") {
+                return Some(Namespaces::All);
             }
         }
         None

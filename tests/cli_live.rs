@@ -152,6 +152,8 @@ fn verify_and_try_use_detik_exit_codes_and_namespaces() {
     assert_eq!(detik(&[]), Some(3));
     assert_eq!(detik(&[("DETIK_CLIENT_NAMESPACE", "team-a")]), Some(0));
     assert_eq!(detik(&[("DETIK_CLIENT_NAMESPACE_ALL", "true")]), Some(0));
+    // bats-detik's order: a namespace that is set comes before `_ALL`.
+    assert_eq!(detik(&[("DETIK_CLIENT_NAMESPACE", "default"), ("DETIK_CLIENT_NAMESPACE_ALL", "true")]), Some(3));
 }
 
 #[test]

@@ -54,6 +54,24 @@ enum Scope {
     All,
 }
 
+/// The DETIK settings of the file, as its assignments leave them.
+#[derive(Default)]
+struct DetikScope {
+    namespace: Option<Vec<Piece>>,
+    all: bool,
+}
+
+impl DetikScope {
+    /// bats-detik's rule: `-n NAMESPACE` when it is set, else `--all-namespaces` when `_ALL` is `true`.
+    fn scope(self) -> Option<Scope> {
+        match (self.namespace, self.all) {
+            (Some(ns), _) => Some(Scope::One(ns)),
+            (None, true) => Some(Scope::All),
+            (None, false) => None,
+        }
+    }
+}
+
 /// Converts the text of a bats file into the text of a check file. Fails for text that is not a bats file
 /// (no `@test`, a quote or block never closed), saying where.
 pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
@@ -64,7 +82,7 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
     let lines: Vec<&str> = source.lines().collect();
     let mut notes = Vec::new();
     let mut file = FileContext { test_dir: options.test_dir.clone(), ..FileContext::default() };
-    let mut scope = None;
+    let mut detik = DetikScope::default();
     let mut context = None;
     let mut file_tags = Vec::new();
 
@@ -79,10 +97,11 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
     let mut top_kept = Vec::new();
     for item in &items {
         let Item::Stmt(stmt) = item else { continue };
-        if let Some(kept) = top_statement(stmt, &mut file, &mut scope, &mut context) {
+        if let Some(kept) = top_statement(stmt, &mut file, &mut detik, &mut context) {
             top_kept.push((stmt.first, kept));
         }
     }
+    let scope = detik.scope();
     file.detik_flags = match &scope {
         Some(Scope::One(ns)) => vec!["-n".into(), crate::check_syntax::run_argument(ns)],
         Some(Scope::All) => vec!["-A".into()],
@@ -284,7 +303,7 @@ fn tag_list(text: &str) -> Vec<String> {
 fn top_statement(
     stmt: &Stmt,
     file: &mut FileContext,
-    scope: &mut Option<Scope>,
+    scope: &mut DetikScope,
     context: &mut Option<String>,
 ) -> Option<String> {
     let words: Vec<&crate::shell::Word> = stmt.words().collect();
@@ -293,7 +312,10 @@ fn top_statement(
     }
     let first = words.first()?;
     let command = first.literal().unwrap_or_default();
-    if matches!(command.as_str(), "load" | "bats_load_library" | "bats_require_minimum_version") {
+    if matches!(command.as_str(), "load" | "bats_load_library") {
+        return block::load_note(&words[1..]);
+    }
+    if command == "bats_require_minimum_version" {
         return None;
     }
     let (exported, assignment) = match command.as_str() {
@@ -339,20 +361,16 @@ fn top_statement(
                 _ => Some(format!("DETIK_CLIENT_NAME `{text}`: only `--context` has a check-file form")),
             }
         }
+        // As bash: the last assignment holds. As bats-detik: a namespace, when set, before `_ALL`.
         "DETIK_CLIENT_NAMESPACE" => match value {
-            Ok(pieces) if !pieces.is_empty() => {
-                if scope.is_none() {
-                    *scope = Some(Scope::One(pieces));
-                }
+            Ok(pieces) => {
+                scope.namespace = (!pieces.is_empty()).then_some(pieces);
                 None
             }
-            Ok(_) => None,
             Err(why) => Some(why),
         },
         "DETIK_CLIENT_NAMESPACE_ALL" => {
-            if literal(&value).as_deref() == Some("true") {
-                *scope = Some(Scope::All);
-            }
+            scope.all = literal(&value).as_deref() == Some("true");
             None
         }
         _ if exported => {

@@ -12,15 +12,18 @@ fn escape_dollar(text: &str) -> String {
     text.replace("${", "$${")
 }
 
-/// The pieces as they read inside a sentence or a quoted value (where `${NAME}` is expanded).
-pub(crate) fn expanded_text(pieces: &[Piece]) -> String {
-    pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Text(t) => escape_dollar(t),
-            Piece::Env(name) => format!("${{{name}}}"),
-        })
-        .collect()
+/// The pieces as they read inside a sentence or a quoted value (where `${NAME}` is expanded); `None` when
+/// text ending in `$` comes right before a variable, which would read as the escape `$${`.
+pub(crate) fn expanded_text(pieces: &[Piece]) -> Option<String> {
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(&escape_dollar(t)),
+            Piece::Env(_) if out.ends_with('$') => return None,
+            Piece::Env(name) => out.push_str(&format!("${{{name}}}")),
+        }
+    }
+    Some(out)
 }
 
 /// One argument of a `run` line: bare when it is plain, `'…'` for literal text (no escapes, no variables),
@@ -42,8 +45,11 @@ pub(crate) fn run_argument(pieces: &[Piece]) -> String {
     }
     // One `"…"` reads best (`"there are 2 pods named '${APP}'"`) where nothing in it needs a backslash.
     let mixed = pieces.len() > 1 || texts().any(|t| t.contains('\''));
-    if mixed && !texts().any(|t| t.contains(['"', '\\'])) {
-        return format!("\"{}\"", expanded_text(pieces));
+    if mixed
+        && !texts().any(|t| t.contains(['"', '\\']))
+        && let Some(text) = expanded_text(pieces)
+    {
+        return format!("\"{text}\"");
     }
     let mut out = String::new();
     for piece in pieces {
@@ -73,7 +79,7 @@ pub(crate) fn run_argument(pieces: &[Piece]) -> String {
 /// A quoted value (`expect output is '…'`, `skip '…'`, `namespace '…'`): in `'…'`, else `"…"`; `None` when
 /// it holds both quotes, which no quoted value can.
 pub(crate) fn quoted_value(pieces: &[Piece]) -> Option<String> {
-    quoted(&expanded_text(pieces))
+    quoted(&expanded_text(pieces)?)
 }
 
 /// A test name, quoted; `None` when it holds both quotes.
@@ -117,6 +123,7 @@ mod tests {
             (&[Piece::Env("NS".into())], "\"${NS}\""),
             (&[text("ns-"), Piece::Env("N".into())], "\"ns-${N}\""),
             (&[Piece::Env("HOME".into()), text("/.kube/config")], "\"${HOME}/.kube/config\""),
+            (&[text("$"), Piece::Env("HOME".into())], "'$'\"${HOME}\""),
             (&[text("#x")], "'#x'"),
             (&[text("")], "''"),
         ];
@@ -143,5 +150,7 @@ mod tests {
         assert_eq!(quoted_value(&[text("it's")]).unwrap(), "\"it's\"");
         assert_eq!(quoted_value(&[text("say \"it's\"")]), None);
         assert_eq!(quoted_value(&[text("${x} "), Piece::Env("Y".into())]).unwrap(), "'$${x} ${Y}'");
+        // `$` then a variable cannot be written in one quoted value; as a `run` argument it can.
+        assert_eq!(quoted_value(&[text("$"), Piece::Env("HOME".into())]), None);
     }
 }

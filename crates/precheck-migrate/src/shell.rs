@@ -9,8 +9,8 @@ use crate::NotBats;
 pub(crate) enum Part {
     /// Text as bash passes it on, after quote removal. `quoted`: inside `'…'` or `"…"` (no glob meaning).
     Lit { text: String, quoted: bool },
-    /// `$NAME` or `${NAME}`.
-    Var(String),
+    /// `$NAME` or `${NAME}`; `quoted`: inside `"…"` (no word splitting, no glob meaning).
+    Var { name: String, quoted: bool },
     /// What only a shell can give: `$(…)`, `` `…` ``, `${NAME:-…}`, `$1`, `$@`, `$((…))`. The text as
     /// written, and what it is.
     Shell { raw: String, what: &'static str },
@@ -47,7 +47,7 @@ impl Word {
     /// The variable the word is made of alone (`$status`, `"${output}"`).
     pub fn only_var(&self) -> Option<&str> {
         match &self.parts[..] {
-            [Part::Var(name)] => Some(name),
+            [Part::Var { name, .. }] => Some(name),
             _ => None,
         }
     }
@@ -171,7 +171,7 @@ impl Lexer {
     fn raw_text(part: &Part) -> String {
         match part {
             Part::Lit { text, .. } => text.clone(),
-            Part::Var(name) => format!("${name}"),
+            Part::Var { name, .. } => format!("${name}"),
             Part::Shell { raw, .. } => raw.clone(),
         }
     }
@@ -254,7 +254,7 @@ impl Lexer {
                                 }
                             }
                             Some('$') => {
-                                let part = self.dollar()?;
+                                let part = self.dollar(true)?;
                                 match part {
                                     Some(part) => parts.push(part),
                                     None => push_lit(&mut parts, '$', true),
@@ -271,11 +271,39 @@ impl Lexer {
                 }
                 '\\' => {
                     self.bump();
-                    if let Some(c) = self.bump() {
-                        push_lit(&mut parts, c, true);
+                    // A backslash before a newline joins the lines: neither is part of the word.
+                    match self.bump() {
+                        Some('\n') | None => {}
+                        Some(c) => push_lit(&mut parts, c, true),
                     }
                 }
-                '$' => match self.dollar()? {
+                '$' if matches!(self.peek(1), Some('\'' | '"')) => {
+                    // `$'…'` (ANSI-C escapes) and `$"…"` (translated): only a shell reads them.
+                    let (l, col) = (self.line, self.column);
+                    let quote = self.peek(1).unwrap_or('\'');
+                    let mut raw = String::from("$");
+                    self.bump();
+                    raw.push(self.bump().unwrap_or(quote));
+                    loop {
+                        match self.bump() {
+                            Some('\\') => {
+                                raw.push('\\');
+                                if let Some(c) = self.bump() {
+                                    raw.push(c);
+                                }
+                            }
+                            Some(c) if c == quote => {
+                                raw.push(c);
+                                break;
+                            }
+                            Some(c) => raw.push(c),
+                            None => return Err(self.open_error(l, col, "a `$'` quote")),
+                        }
+                    }
+                    let what = if quote == '\'' { "ANSI-C quoting" } else { "a translated string" };
+                    parts.push(Part::Shell { raw, what });
+                }
+                '$' => match self.dollar(false)? {
                     Some(part) => parts.push(part),
                     None => push_lit(&mut parts, '$', false),
                 },
@@ -295,8 +323,8 @@ impl Lexer {
         Ok(Word { parts, line, glued })
     }
 
-    /// At a `$`: a variable, a substitution, or `None` for a lone `$` (bumped).
-    fn dollar(&mut self) -> Result<Option<Part>, NotBats> {
+    /// At a `$`: a variable, a substitution, or `None` for a lone `$` (bumped). `quoted`: inside `"…"`.
+    fn dollar(&mut self, quoted: bool) -> Result<Option<Part>, NotBats> {
         let (line, column) = (self.line, self.column);
         self.bump();
         match self.peek(0) {
@@ -304,7 +332,7 @@ impl Lexer {
                 let raw = self.balanced('{', '}', line, column, "`${`")?;
                 let inner = &raw[2..raw.len() - 1];
                 if is_name(inner) {
-                    Ok(Some(Part::Var(inner.to_owned())))
+                    Ok(Some(Part::Var { name: inner.to_owned(), quoted }))
                 } else {
                     Ok(Some(Part::Shell { raw, what: "a parameter expansion" }))
                 }
@@ -321,7 +349,7 @@ impl Lexer {
                     name.push(c);
                     self.bump();
                 }
-                Ok(Some(Part::Var(name)))
+                Ok(Some(Part::Var { name, quoted }))
             }
             Some(c) if c.is_ascii_digit() || "@*#?$!-".contains(c) => {
                 self.bump();
@@ -419,8 +447,21 @@ mod tests {
         let w = words(r#"run kubectl get pods -n "$NS" 'a b'"c ${X}"\ d $(date) "$1""#);
         assert_eq!(w[0], [lit("run", false)]);
         assert_eq!(w[4], [lit("-n", false)]);
-        assert_eq!(w[5], [Part::Var("NS".into())]);
-        assert_eq!(w[6], [lit("a b", true), lit("c ", true), Part::Var("X".into()), lit(" ", true), lit("d", false)]);
+        assert_eq!(w[5], [Part::Var { name: "NS".into(), quoted: true }]);
+        assert_eq!(
+            w[6],
+            [
+                lit("a b", true),
+                lit("c ", true),
+                Part::Var { name: "X".into(), quoted: true },
+                lit(" ", true),
+                lit("d", false)
+            ]
+        );
+        assert_eq!(words("echo $A-x")[1], [Part::Var { name: "A".into(), quoted: false }, lit("-x", false)]);
+        assert!(matches!(&words(r"echo $'a	b'")[1][..], [Part::Shell { what: "ANSI-C quoting", .. }]));
+        // A backslash-newline inside a word joins its lines.
+        assert_eq!(words("kubectl -l app=web\\\n,tier=a")[2], [lit("app=web,tier=a", false)]);
         assert!(matches!(&w[7][..], [Part::Shell { what: "a command substitution", .. }]));
         assert!(matches!(&w[8][..], [Part::Shell { what: "a special parameter", .. }]));
         assert_eq!(words(r#"echo """#)[1], [lit("", true)]);

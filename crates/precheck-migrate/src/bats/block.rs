@@ -60,6 +60,8 @@ pub(crate) enum Out {
         status: RunStatus,
         expects: Vec<String>,
         comment: Option<String>,
+        first: usize,
+        last: usize,
     },
     /// `verify`/`try` with its sentence, waiting for the status check that says what it asserts.
     Sentence {
@@ -108,6 +110,9 @@ pub(crate) struct Block<'a> {
     locals: HashSet<String>,
     /// `run --separate-stderr`: `$output` is standard output alone.
     separate_stderr: bool,
+    /// The line that set DETIK_CLIENT_NAMESPACE(_ALL) in this block (not converted): sentences after it are
+    /// asked elsewhere than the file's namespace.
+    namespace_set: Option<usize>,
 }
 
 impl<'a> Block<'a> {
@@ -120,6 +125,7 @@ impl<'a> Block<'a> {
             last_run: None,
             locals: HashSet::new(),
             separate_stderr: false,
+            namespace_set: None,
         }
     }
 
@@ -159,6 +165,23 @@ impl<'a> Block<'a> {
                 *out = Out::Kept { why, first: *first, last: *last };
             }
         }
+        // Each step must read back as written: one that would not (a sentence DETIK accepts and Precheck's
+        // parser refuses, say) is left for a person rather than spoiling the file.
+        for index in 0..self.out.len() {
+            let (first, last) = match &self.out[index] {
+                Out::Run { first, last, .. } => (*first, *last),
+                Out::Sentence { first, last, .. } => (*first, *last),
+                _ => continue,
+            };
+            let lines = render(&self.out[index..=index], &[], self.file, "");
+            let text = format!("test 't' {{\n{}\n}}\n", lines.join("\n"));
+            if let Err(errors) = precheck_lang::CheckFile::parse(&text, &|name| Some(name.to_owned())) {
+                let message = errors.errors.first().map(|e| e.message.clone()).unwrap_or_default();
+                let why = format!("converted, it would read `{}`, which is not valid: {message}", lines.join(" / "));
+                self.notes.push(Note { line: first, why: why.clone() });
+                self.out[index] = Out::Kept { why, first, last };
+            }
+        }
         self.notes.sort_by_key(|n| n.line);
         (self.out, self.notes, self.skip)
     }
@@ -169,6 +192,22 @@ impl<'a> Block<'a> {
     }
 
     fn statement(&mut self, stmt: &Stmt, in_test: bool) {
+        let before = self.out.len();
+        self.convert_statement(stmt, in_test);
+        // A line kept for a person that runs `run`, sets `$output`/`$status` or calls the file's own
+        // function: later checks of `$status`/`$output` are about it, not about an earlier `run`.
+        let kept = self.out[before..].iter().any(|o| matches!(o, Out::Kept { .. }));
+        let sets_result = stmt.words().any(|w| {
+            w.is("run")
+                || assigned_name(w).is_some_and(|n| is_run_variable(&n))
+                || w.literal().is_some_and(|t| self.file.functions.contains(&t))
+        });
+        if kept && sets_result {
+            self.last_run = Some(LastRun::NotConverted);
+        }
+    }
+
+    fn convert_statement(&mut self, stmt: &Stmt, in_test: bool) {
         let (tokens, any_status) = strip_harmless(&stmt.tokens);
         if let Some(op) = tokens.iter().find_map(|t| match t {
             Tok::Op(op) => Some(*op),
@@ -192,11 +231,28 @@ impl<'a> Block<'a> {
         let comment = stmt.comment.clone();
         let resolve_word = |w: &Word| self.pieces(w);
         if let Some(check) = recognise_check(&words, &resolve_word) {
-            self.check(check, stmt);
+            if any_status {
+                // `[ "$status" -eq 0 ] || true` asserts nothing.
+                self.out.push(Out::Printed { first: stmt.first, last: stmt.last });
+            } else {
+                self.check(check, stmt);
+            }
+            return;
+        }
+        let runs_sentence = matches!(command.as_str(), "verify" | "try")
+            || (command == "run"
+                && words.get(1).and_then(|w| w.literal()).is_some_and(|w| w == "verify" || w == "try"));
+        if runs_sentence && let Some(line) = self.namespace_set {
+            let why = format!("DETIK's namespace is changed at line {line} by a line that was not converted");
+            self.keep(why, stmt.first, stmt.last);
+            if command == "run" {
+                self.last_run = Some(LastRun::NotConverted);
+            }
             return;
         }
         match command.as_str() {
-            "run" => self.run(&words[1..], stmt, any_status),
+            // `run` returns 0 whatever the command does: `|| true` after it changes nothing.
+            "run" => self.run(&words[1..], stmt),
             "verify" | "try" => match self.pieces_joined(&words[1..]) {
                 Ok(pieces) => self.out.push(Out::Sentence {
                     keyword: if command == "verify" { "verify" } else { "try" },
@@ -216,10 +272,18 @@ impl<'a> Block<'a> {
             "skip" => {
                 self.keep("`skip` outside a test skips every test: write it in each".into(), stmt.first, stmt.last)
             }
-            "load" | "bats_load_library" | "bats_require_minimum_version" => {}
+            "load" | "bats_load_library" => {
+                if let Some(why) = load_note(&words[1..]) {
+                    self.keep(why, stmt.first, stmt.last);
+                }
+            }
+            "bats_require_minimum_version" => {}
+            name if name.starts_with("assert_") || name.starts_with("refute_") => {
+                self.keep(format!("`{name}` has no check-file form"), stmt.first, stmt.last)
+            }
             "cd" => {
                 let to_test_dir = words.len() == 2
-                    && matches!(&words[1].parts[..], [Part::Var(v)] if v == "BATS_TEST_DIRNAME")
+                    && matches!(&words[1].parts[..], [Part::Var { name, .. }] if name == "BATS_TEST_DIRNAME")
                     && self.file.test_dir == ".";
                 if !to_test_dir {
                     self.keep("`cd`: a check file's commands start in its own directory".into(), stmt.first, stmt.last);
@@ -230,6 +294,9 @@ impl<'a> Block<'a> {
             "local" | "export" | "declare" | "readonly" | "typeset" => {
                 for word in &words[1..] {
                     if let Some(name) = assigned_name(word) {
+                        if name.starts_with("DETIK_CLIENT_NAMESPACE") {
+                            self.namespace_set = Some(stmt.first);
+                        }
                         self.locals.insert(name);
                     }
                 }
@@ -240,6 +307,9 @@ impl<'a> Block<'a> {
                 );
             }
             _ if assigned_name(first).is_some() => {
+                if assigned_name(first).is_some_and(|n| n.starts_with("DETIK_CLIENT_NAMESPACE")) {
+                    self.namespace_set = Some(stmt.first);
+                }
                 self.locals.extend(assigned_name(first));
                 self.keep("sets a shell variable, which a check file has not".into(), stmt.first, stmt.last);
             }
@@ -259,6 +329,8 @@ impl<'a> Block<'a> {
                     status: if any_status { RunStatus::Checked(Want::Any) } else { RunStatus::Succeeds },
                     expects: Vec::new(),
                     comment,
+                    first: stmt.first,
+                    last: stmt.last,
                 }),
                 Err(why) => self.keep(why, stmt.first, stmt.last),
             },
@@ -266,8 +338,8 @@ impl<'a> Block<'a> {
     }
 
     /// `run [-N | !] [--separate-stderr] [--] command …`.
-    fn run(&mut self, words: &[&Word], stmt: &Stmt, any_status: bool) {
-        let mut want = if any_status { Some(Want::Any) } else { None };
+    fn run(&mut self, words: &[&Word], stmt: &Stmt) {
+        let mut want = None;
         let mut rest = words;
         self.separate_stderr = false;
         while let Some((flag, after)) = rest.split_first() {
@@ -321,7 +393,14 @@ impl<'a> Block<'a> {
         match self.argv(rest) {
             Ok(argv) => {
                 let status = want.map_or(RunStatus::Unchecked, RunStatus::Checked);
-                self.out.push(Out::Run { argv, status, expects: Vec::new(), comment: stmt.comment.clone() });
+                self.out.push(Out::Run {
+                    argv,
+                    status,
+                    expects: Vec::new(),
+                    comment: stmt.comment.clone(),
+                    first: stmt.first,
+                    last: stmt.last,
+                });
                 self.last_run = Some(LastRun::Out(self.out.len() - 1));
             }
             Err(why) => {
@@ -360,6 +439,8 @@ impl<'a> Block<'a> {
                 status: if any_status { RunStatus::Checked(Want::Any) } else { RunStatus::Succeeds },
                 expects: Vec::new(),
                 comment: stmt.comment.clone(),
+                first: stmt.first,
+                last: stmt.last,
             }),
             Err(why) => self.keep(why, stmt.first, stmt.last),
         }
@@ -392,6 +473,10 @@ impl<'a> Block<'a> {
                 }
                 _ => *status = RunStatus::Checked(want),
             },
+            (Out::Run { .. }, Check::Output(line)) if line.starts_with("expect stderr ") && !separate => {
+                let why = "bats sets `$stderr` only for `run --separate-stderr`".to_owned();
+                self.keep(why, stmt.first, stmt.last);
+            }
             (Out::Run { expects, .. }, Check::Output(line)) => {
                 // With `--separate-stderr`, bats' `$output` is standard output alone.
                 let line = if separate { line.replacen("expect output ", "expect stdout ", 1) } else { line };
@@ -413,16 +498,56 @@ impl<'a> Block<'a> {
         }
     }
 
-    /// The words as the arguments of a `run` line.
+    /// The words as the arguments of a `run` line. An unquoted constant of the file splits into words (or
+    /// none) as bash splits it; an unquoted variable of the environment is taken as one argument, as suites
+    /// mean it. File-name patterns and brace lists are left to a shell.
     fn argv(&self, words: &[&Word]) -> Result<String, String> {
         let mut argv = Vec::new();
         for word in words {
-            argv.push(run_argument(&self.pieces(word)?));
+            for part in &word.parts {
+                if let Part::Lit { text, quoted: false } = part {
+                    // `jsonpath={.items[*].name}` is meant as text (bash leaves a pattern that matches no file).
+                    if !text.contains(['=', '{']) && text.contains(['*', '?']) {
+                        return Err(format!("`{text}` is a file-name pattern only a shell expands"));
+                    }
+                    if text.contains('{') && text.contains(',') && text.contains('}') && !text.contains('=') {
+                        return Err(format!("`{text}` is a brace list only a shell expands"));
+                    }
+                }
+            }
+            let pieces = self.pieces(word)?;
+            if pieces.iter().any(|p| matches!(p, Piece::Text(t) if t.contains('\n'))) {
+                return Err("an argument over several lines has no check-file form".into());
+            }
+            let unquoted_constant = |p: &Part| match p {
+                Part::Var { name, quoted: false } => self.file.constants.get(name),
+                _ => None,
+            };
+            match &word.parts[..] {
+                [part] if unquoted_constant(part).is_some_and(|v| v.iter().all(|p| matches!(p, Piece::Text(_)))) => {
+                    for piece in &pieces {
+                        if let Piece::Text(text) = piece {
+                            argv.extend(text.split_whitespace().map(|w| run_argument(&[Piece::Text(w.to_owned())])));
+                        }
+                    }
+                    continue;
+                }
+                parts => {
+                    let splits = parts.iter().filter_map(unquoted_constant).any(|v| {
+                        v.iter().any(|p| matches!(p, Piece::Text(t) if t.is_empty() || t.contains(char::is_whitespace)))
+                    });
+                    if splits {
+                        return Err("an unquoted variable that splits into words inside a word needs a shell".into());
+                    }
+                }
+            }
+            argv.push(run_argument(&pieces));
         }
         Ok(argv.join(" "))
     }
 
-    /// The words joined with single spaces, as DETIK joins a sentence's arguments.
+    /// The words joined with single spaces, as DETIK joins a sentence's arguments; runs of blanks and line
+    /// breaks read as one space, and none at the ends, as DETIK's `echo` leaves them.
     fn pieces_joined(&self, words: &[&Word]) -> Result<Vec<Piece>, String> {
         let mut pieces = Vec::new();
         for (i, word) in words.iter().enumerate() {
@@ -431,13 +556,55 @@ impl<'a> Block<'a> {
             }
             pieces.extend(self.pieces(word)?);
         }
-        Ok(merge(pieces))
+        let mut collapsed: Vec<Piece> = Vec::new();
+        for piece in merge(pieces) {
+            match piece {
+                Piece::Text(text) => {
+                    let mut out = String::new();
+                    let mut blank =
+                        collapsed.is_empty() || matches!(collapsed.last(), Some(Piece::Text(t)) if t.ends_with(' '));
+                    for c in text.chars() {
+                        if c.is_whitespace() {
+                            if !blank {
+                                out.push(' ');
+                            }
+                            blank = true;
+                        } else {
+                            out.push(c);
+                            blank = false;
+                        }
+                    }
+                    collapsed.push(Piece::Text(out));
+                }
+                env => collapsed.push(env),
+            }
+        }
+        if let Some(Piece::Text(last)) = collapsed.last_mut() {
+            last.truncate(last.trim_end().len());
+        }
+        if expanded_text(&collapsed).is_none() {
+            return Err("a `$` right before a variable has no check-file form".into());
+        }
+        Ok(merge(collapsed))
     }
 
     /// A word's text, with the file's constants put in and other variables read from the environment.
     pub fn pieces(&self, word: &Word) -> Result<Vec<Piece>, String> {
         resolve(word, self.file, &self.locals)
     }
+}
+
+/// Why a `load` is left for a person: bats-detik and bats' own libraries (bats-support, bats-assert) are
+/// understood; a helper of the suite's own defines functions the check file cannot call.
+pub(crate) fn load_note(words: &[&Word]) -> Option<String> {
+    let name = words.first().and_then(|w| w.literal()).unwrap_or_default();
+    let base = name.rsplit('/').next().unwrap_or_default().trim_end_matches(".bash");
+    let known = ["detik", "utils", "linter", "load", "bats-support", "bats-assert"];
+    if known.contains(&base) || name.contains("bats-support") || name.contains("bats-assert") || name.contains("detik")
+    {
+        return None;
+    }
+    Some(format!("`load {name}`: its functions are not known here, and calls to them are converted as programs"))
 }
 
 /// A word's pieces: text, constants of the file, `$BATS_TEST_DIRNAME`, and variables of the environment.
@@ -450,7 +617,7 @@ pub(crate) fn resolve(word: &Word, file: &FileContext, locals: &HashSet<String>)
                 pieces.push(Piece::Text(text[1..].to_owned()));
             }
             Part::Lit { text, .. } => pieces.push(Piece::Text(text.clone())),
-            Part::Var(name) => pieces.extend(variable(name, file, locals)?),
+            Part::Var { name, .. } => pieces.extend(variable(name, file, locals)?),
             Part::Shell { raw, what } => {
                 let raw = raw.lines().next().unwrap_or_default();
                 return Err(format!("{what} (`{raw}`) needs a shell"));
@@ -522,7 +689,7 @@ fn strip_harmless(tokens: &[Tok]) -> (Vec<Tok>, bool) {
             // `2>&1`, `1>/dev/null`: the descriptor is the word glued to the operator.
             if let Some(Tok::Word(w)) = tokens.last()
                 && w.glued
-                && (w.is("1") || w.is("2"))
+                && w.literal().is_some_and(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
             {
                 tokens.pop();
             }
@@ -558,16 +725,20 @@ fn recognise_check(
         Ok(merge(pieces))
     };
     let output_line = |verb: &str, pieces: &[Piece]| -> Result<Check, String> {
+        if pieces.iter().any(|p| matches!(p, Piece::Text(t) if t.contains('\n'))) {
+            return Err("an expected output over several lines has no check-file form".into());
+        }
         quoted_value(pieces)
             .map(|v| Check::Output(format!("expect output {verb} {v}")))
-            .ok_or_else(|| "the expected output holds both kinds of quote".to_owned())
+            .ok_or_else(|| "the expected output holds both kinds of quote, or a `$` right before a variable".to_owned())
     };
     match first.as_str() {
         "assert_success" => return Some(Ok(Check::Status(Want::Is(0)))),
         "assert_failure" => {
-            return Some(match words.get(1).and_then(|w| w.literal()) {
-                None => Ok(Check::Status(Want::Not(0))),
-                Some(n) => n.parse().map(|n| Check::Status(Want::Is(n))).map_err(|_| format!("`assert_failure {n}`")),
+            let Some(code) = words.get(1) else { return Some(Ok(Check::Status(Want::Not(0)))) };
+            return Some(match resolve(code).as_deref() {
+                Ok([Piece::Text(n)]) if n.parse::<i32>().is_ok() => Ok(Check::Status(Want::Is(n.parse().unwrap_or(1)))),
+                _ => Err("`assert_failure` with a status only known when it runs".into()),
             });
         }
         "assert_output" => {
@@ -579,7 +750,13 @@ fn recognise_check(
             if rest.len() != 1 {
                 return Some(Err("`assert_output` without one expected value".into()));
             }
-            return Some(values(rest).and_then(|pieces| output_line(verb, &pieces)));
+            let dot_all = |mut pieces: Vec<Piece>| {
+                if verb == "matches" {
+                    pieces.insert(0, Piece::Text("(?s)".into()));
+                }
+                merge(pieces)
+            };
+            return Some(values(rest).and_then(|pieces| output_line(verb, &dot_all(pieces))));
         }
         "refute_output" | "refute_line" | "assert_line" | "assert_equal" | "refute" | "assert" => {
             return Some(Err(format!("`{first}` has no check-file form")));
@@ -596,11 +773,8 @@ fn recognise_check(
         _ => return None,
     };
     let mentions = |w: &Word| {
-        w.parts.iter().any(|p| match p {
-            Part::Var(n) => is_run_variable(n),
-            Part::Shell { raw, .. } => ["status", "output", "lines", "stderr"].iter().any(|v| raw.contains(v)),
-            Part::Lit { .. } => false,
-        })
+        // `${lines[0]}` and `$(…)` are said to need a shell where the line is converted.
+        w.parts.iter().any(|p| matches!(p, Part::Var { name, .. } if is_run_variable(name)))
     };
     if !inner.iter().any(|w| mentions(w)) {
         return None;
@@ -662,24 +836,33 @@ fn glob(
     resolve: &dyn Fn(&Word) -> Result<Vec<Piece>, String>,
 ) -> Result<(&'static str, Vec<Piece>), String> {
     let mut segments: Vec<Option<Vec<Piece>>> = Vec::new(); // None: a `*`
+    let pattern = |text: &str, segments: &mut Vec<Option<Vec<Piece>>>| -> Result<(), String> {
+        if text.contains(['?', '[']) {
+            return Err("a glob pattern with `?` or `[…]` has no check-file form".to_owned());
+        }
+        for (i, chunk) in text.split('*').enumerate() {
+            if i > 0 {
+                segments.push(None);
+            }
+            if !chunk.is_empty() {
+                segments.push(Some(vec![Piece::Text(chunk.to_owned())]));
+            }
+        }
+        Ok(())
+    };
     for part in &word.parts {
         match part {
             Part::Lit { text, quoted: true } => segments.push(Some(vec![Piece::Text(text.clone())])),
-            Part::Lit { text, quoted: false } => {
-                if text.contains(['?', '[']) {
-                    return Err("a glob pattern with `?` or `[…]` has no check-file form".into());
+            Part::Lit { text, quoted: false } => pattern(text, &mut segments)?,
+            Part::Var { name, quoted } => {
+                let value = resolve(&Word { parts: vec![part.clone()], line: word.line, glued: false })?;
+                match (&value[..], quoted) {
+                    (_, true) => segments.push(Some(value)),
+                    // Unquoted, a variable's value is a pattern: known for the file's constants.
+                    ([], false) => {}
+                    ([Piece::Text(text)], false) => pattern(text, &mut segments)?,
+                    _ => return Err(format!("the unquoted `${name}` is a pattern only a shell can apply")),
                 }
-                for (i, chunk) in text.split('*').enumerate() {
-                    if i > 0 {
-                        segments.push(None);
-                    }
-                    if !chunk.is_empty() {
-                        segments.push(Some(vec![Piece::Text(chunk.to_owned())]));
-                    }
-                }
-            }
-            Part::Var(_) => {
-                segments.push(Some(resolve(&Word { parts: vec![part.clone()], line: word.line, glued: false })?))
             }
             Part::Shell { .. } => return Err("the pattern is only known to a shell".into()),
         }
@@ -704,16 +887,29 @@ fn glob(
     }
 }
 
-/// `[[ $output =~ regex ]]`: unquoted text is the regex, quoted text matches literally.
+/// `[[ $output =~ regex ]]`: unquoted text is the regex, quoted text matches literally. `(?s)` first: in
+/// bash's regexes (POSIX, no REG_NEWLINE) `.` matches a newline too.
 fn regex(word: &Word, resolve: &dyn Fn(&Word) -> Result<Vec<Piece>, String>) -> Result<Vec<Piece>, String> {
-    let mut pieces = Vec::new();
+    let mut pieces = vec![Piece::Text("(?s)".into())];
     for part in &word.parts {
         match part {
             Part::Lit { text, quoted: false } => pieces.push(Piece::Text(text.clone())),
             Part::Lit { text, quoted: true } => pieces.push(Piece::Text(regex_literal(text))),
-            // Unquoted, a variable's value is a regex (bash's rule); quoted, it would be matched literally,
-            // which a value only known when the check runs cannot be escaped for.
-            Part::Var(_) => pieces.extend(resolve(&Word { parts: vec![part.clone()], line: word.line, glued: false })?),
+            Part::Var { name, quoted } => {
+                let value = resolve(&Word { parts: vec![part.clone()], line: word.line, glued: false })?;
+                match (&value[..], quoted) {
+                    // Unquoted, a variable's value is a regex (bash's rule).
+                    (_, false) => pieces.extend(value),
+                    ([], true) => {}
+                    ([Piece::Text(text)], true) => pieces.push(Piece::Text(regex_literal(text))),
+                    // Quoted, it is matched literally: a value known only when the check runs cannot be escaped.
+                    _ => {
+                        return Err(format!(
+                            "the quoted `\"${name}\"` in a regex is matched literally only by a shell"
+                        ));
+                    }
+                }
+            }
             Part::Shell { .. } => return Err("the regex is only known to a shell".into()),
         }
     }
@@ -723,12 +919,13 @@ fn regex(word: &Word, resolve: &dyn Fn(&Word) -> Result<Vec<Piece>, String>) -> 
 /// Lines `first..=last` of the original as comments, their indentation kept relative to the first's.
 pub(crate) fn commented(source: &[&str], first: usize, last: usize, indent: &str) -> Vec<String> {
     let line = |n: usize| source.get(n - 1).copied().unwrap_or_default();
-    let margin = line(first).len() - line(first).trim_start().len();
+    let indent_of = |text: &str| text.len() - text.trim_start_matches([' ', '\t']).len();
+    let margin = indent_of(line(first));
     (first..=last)
         .map(|n| {
             let text = line(n);
-            let cut = text.len() - text.trim_start().len();
-            let text = &text[cut.min(margin)..];
+            // Blanks and tabs are one byte each: the cut is on a character boundary.
+            let text = &text[indent_of(text).min(margin)..];
             format!("{indent}# {text}").trim_end().to_owned()
         })
         .collect()
@@ -745,7 +942,7 @@ pub(crate) fn render(out: &[Out], source: &[&str], file: &FileContext, indent: &
         match item {
             Out::Blank => lines.push(String::new()),
             Out::Comment(text) => lines.push(format!("{indent}{text}")),
-            Out::Run { argv, status, expects, comment } => {
+            Out::Run { argv, status, expects, comment, .. } => {
                 lines.push(with_comment(format!("{indent}run {argv}"), comment));
                 match status {
                     RunStatus::Succeeds => {}
@@ -756,7 +953,8 @@ pub(crate) fn render(out: &[Out], source: &[&str], file: &FileContext, indent: &
             }
             Out::Sentence { keyword, pieces, status, comment, .. } => match status {
                 Some(Want::Is(0)) => {
-                    lines.push(with_comment(format!("{indent}{keyword} {}", expanded_text(pieces)), comment))
+                    let text = expanded_text(pieces).unwrap_or_default();
+                    lines.push(with_comment(format!("{indent}{keyword} {text}"), comment))
                 }
                 Some(want) => {
                     // A sentence expected to fail (or not checked at all): `precheck verify` gives DETIK's codes.

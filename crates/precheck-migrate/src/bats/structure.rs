@@ -183,10 +183,9 @@ fn word_lines(word: &Word) -> usize {
         .iter()
         .map(|p| match p {
             crate::shell::Part::Lit { text, .. } => text.matches('\n').count(),
-            crate::shell::Part::Shell { raw, what } => {
-                raw.matches('\n').count() + usize::from(*what == "a here-document")
-            }
-            crate::shell::Part::Var(_) => 0,
+            // A here-document's word starts on the line after its `<<`; its lines end with the end word's.
+            crate::shell::Part::Shell { raw, .. } => raw.matches('\n').count(),
+            crate::shell::Part::Var { .. } => 0,
         })
         .sum()
 }
@@ -272,12 +271,17 @@ fn block(entries: &mut Entries, open: Option<usize>) -> Result<(Vec<Item>, usize
 }
 
 fn compound_opener(stmt: &Stmt) -> Option<String> {
-    let first = stmt.first_literal()?;
-    matches!(first.as_str(), "if" | "for" | "while" | "until" | "case" | "select" | "{").then_some(first)
+    if let Some(first) = stmt.first_literal()
+        && matches!(first.as_str(), "if" | "for" | "while" | "until" | "case" | "select" | "{")
+    {
+        return Some(first);
+    }
+    // `cmd || {` … `}`: a group opened later in the statement.
+    stmt.words().any(|w| w.is("{")).then(|| "{".to_owned())
 }
 
 fn closes(word: &str) -> bool {
-    matches!(word, "fi" | "done" | "esac" | "}")
+    matches!(word, "fi" | "done" | "esac")
 }
 
 /// Reads to the end of a compound command that starts with `stmt` (nested ones included); its last line.
@@ -295,9 +299,17 @@ fn compound_end(entries: &mut Entries, stmt: &Stmt, keyword: &str) -> Result<usi
             _ => words.first(),
         };
         match leading.map(String::as_str) {
-            Some("if" | "for" | "while" | "until" | "case" | "select" | "{") => depth += 1,
+            Some("if" | "for" | "while" | "until" | "case" | "select") => depth += 1,
             Some(word) if closes(word) => depth -= 1,
             _ => {}
+        }
+        // Braces are words of their own anywhere in a statement (`cmd || { echo; false; }`).
+        for word in stmt.words() {
+            if word.is("{") {
+                depth += 1;
+            } else if word.is("}") {
+                depth -= 1;
+            }
         }
         depth
     };

@@ -124,8 +124,8 @@ fn commands_and_their_status_and_output_checks() {
             "expect status 0",
             "expect output is 'deployment.apps/web'",
             "expect output contains 'web'",
-            "expect output matches '^deploy.*/web$'",
-            "expect output matches 'apps/w'",
+            "expect output matches '(?s)^deploy.*/web$'",
+            "expect output matches '(?s)apps/w'",
             "run kubectl get cm absent",
             "expect status not 0",
             "expect output contains 'NotFound'",
@@ -135,7 +135,7 @@ fn commands_and_their_status_and_output_checks() {
             "expect status not 0",
             "run helm version --short",
             "expect status any",
-            "expect output matches '^v3\\.'",
+            "expect output matches '(?s)^v3\\.'",
             "run kubectl version",
             "expect status any",
             "expect stdout matches '(?s).'",
@@ -190,7 +190,7 @@ EOF
         [
             (3, "a pipe needs a shell"),
             (4, "sets a shell variable, which a check file has not"),
-            (6, "this check of `$status` or `$output` has no check-file form"),
+            (6, "a parameter expansion (`${lines[0]}`) needs a shell"),
             (7, "a `for` loop needs a shell"),
             (10, "a here-document needs a shell"),
             (13, "`$pods` is set by a line that was not converted"),
@@ -305,4 +305,152 @@ fn test_names_and_values_keep_their_quotes() {
         c.text
     );
     assert_eq!(notes(&c), [(5, "a second test named \"it's up\"")]);
+}
+
+#[test]
+fn a_check_after_a_line_left_for_a_person_is_not_given_to_an_earlier_run() {
+    let c = converted(&test_of(
+        "    run kubectl get ns web\n    [ \"$status\" -eq 0 ]\n    output=$(kubectl get pods -n web)\n    [[ \"$output\" == *Running* ]]",
+    ));
+    assert_eq!(body(&c)[..2], ["run kubectl get ns web", "expect status 0"]);
+    assert_eq!(
+        notes(&c),
+        [(5, "sets a shell variable, which a check file has not"), (6, "checks a `run` that was not converted")]
+    );
+}
+
+#[test]
+fn a_group_in_braces_is_kept_whole_and_the_test_goes_on() {
+    let c = converted(&test_of(
+        "    kubectl get ns web || { echo \"no ns\"; false; }\n    kubectl get ns app || {\n        false\n    }\n    verify \"there is 1 pod named 'a'\"",
+    ));
+    assert_eq!(notes(&c), [(3, "a `{ … }` group needs a shell"), (4, "a `{ … }` group needs a shell")]);
+    assert_eq!(body(&c).last().unwrap(), "verify there is 1 pod named 'a'");
+}
+
+#[test]
+fn line_breaks_in_values() {
+    let c = converted(&test_of(
+        "    run try \"at most 10 times every 5s to get pods named 'web'\n        and verify that 'status' is 'running'\"\n    [ \"$status\" -eq 0 ]\n    kubectl get pods -l app=web\\\n,tier=a -o name\n    run kubectl patch deploy web -p '{\"spec\":\n {}}'\n    [ \"$output\" = \"a\nb\" ]",
+    ));
+    let body = body(&c);
+    assert_eq!(body[0], "try at most 10 times every 5s to get pods named 'web' and verify that 'status' is 'running'");
+    assert_eq!(body[1], "run kubectl get pods -l app=web,tier=a -o name");
+    assert_eq!(
+        notes(&c),
+        [
+            (8, "an argument over several lines has no check-file form"),
+            (10, "an expected output over several lines has no check-file form"),
+        ]
+    );
+}
+
+#[test]
+fn no_text_makes_it_panic() {
+    // A line indented with a wide space inside a kept block; odd bytes; nothing but braces.
+    for text in [
+        "@test \"x\" {\n  echo \"a\n\u{3000}b\"\n  for i in 1; do\n\u{3000}\u{3000}true\n  done\n}\n",
+        "@test \"é\" {\n  run é \"$é\" '${' \"$\" $\n  [ \"$output\" = $ ]\n}\n",
+        "@test x {\n}\n",
+        "@test \"x\" {\n  [ \"$status\" -eq ]\n  [[ ]]\n  [\n  run\n  run -\n  assert_output\n  skip \"\n\"\n}\n",
+    ] {
+        let conversion = convert(text, &Options::default());
+        if let Ok(c) = conversion {
+            let vars = |name: &str| Some(name.to_owned());
+            assert!(precheck_lang::CheckFile::parse(&c.text, &vars).is_ok(), "{text:?}:\n{}", c.text);
+        }
+    }
+}
+
+#[test]
+fn variables_split_and_match_as_bash_would() {
+    let c = converted(
+        "ARGS=\"--context kind-e2e\"\nEXTRA=\"\"\nP=\"*Running*\"\nV=1.2.3\n@test 't' {\n  run kubectl $ARGS get pods $EXTRA \"$ARGS\"\n  [[ $output == $P ]]\n  [[ $output =~ \"$V\" ]]\n  [[ $output =~ $V ]]\n  kubectl apply -f manifests/*.yaml\n  kubectl delete ns t-{a,b}\n  kubectl get pods -o jsonpath={.items[*].metadata.name}\n}\n",
+    );
+    assert_eq!(
+        body(&c),
+        [
+            "run kubectl --context kind-e2e get pods '--context kind-e2e'",
+            "expect status any",
+            "expect output contains 'Running'",
+            "expect output matches '(?s)1\\.2\\.3'",
+            "expect output matches '(?s)1.2.3'",
+            "# not converted: `manifests/*.yaml` is a file-name pattern only a shell expands",
+            "# kubectl apply -f manifests/*.yaml",
+            "# not converted: `t-{a,b}` is a brace list only a shell expands",
+            "# kubectl delete ns t-{a,b}",
+            "run kubectl get pods -o jsonpath={.items[*].metadata.name}",
+        ]
+    );
+}
+
+#[test]
+fn detik_settings_follow_bats_detik_and_bash() {
+    let c = converted(
+        "DETIK_CLIENT_NAMESPACE=\"a\"\nDETIK_CLIENT_NAMESPACE_ALL=true\nDETIK_CLIENT_NAMESPACE=\"web\"\n@test 't' {\n  true\n}\n",
+    );
+    assert!(c.text.contains("\nnamespace 'web'\n"), "{}", c.text);
+    let c = converted(&test_of(
+        "    DETIK_CLIENT_NAMESPACE=kube-system\n    verify \"there is 1 pod named 'coredns'\"\n    run verify \"there is 1 pod named 'x'\"\n    [ \"$status\" -eq 0 ]",
+    ));
+    assert_eq!(
+        notes(&c),
+        [
+            (3, "sets a shell variable, which a check file has not"),
+            (4, "DETIK's namespace is changed at line 3 by a line that was not converted"),
+            (5, "DETIK's namespace is changed at line 3 by a line that was not converted"),
+            (6, "checks a `run` that was not converted"),
+        ]
+    );
+}
+
+#[test]
+fn helpers_of_the_suite_and_what_only_a_shell_reads_are_listed() {
+    let c = converted(
+        "load test_helper\nload 'test_helper/bats-support/load'\nload \"lib/detik\"\n@test 't' {\n  wait_for_rollout web\n  assert_file_exist x\n  run echo \"\\$$HOME\"\n  [ \"$output\" = $'a\\tb' ]\n  verify \"there is 1 pod named '\\$$APP'\"\n}\n",
+    );
+    assert_eq!(
+        notes(&c),
+        [
+            (1, "`load test_helper`: its functions are not known here, and calls to them are converted as programs"),
+            (6, "`assert_file_exist` has no check-file form"),
+            (8, "ANSI-C quoting (`$'a\\tb'`) needs a shell"),
+            (9, "a `$` right before a variable has no check-file form"),
+        ]
+    );
+    assert!(c.text.contains("    run wait_for_rollout web\n"), "{}", c.text);
+    assert!(c.text.contains("    run echo '$'\"${HOME}\"\n"), "{}", c.text);
+}
+
+#[test]
+fn small_status_and_redirection_cases() {
+    let c = converted(
+        "CODE=2\n@test 't' {\n  run false\n  assert_failure \"$CODE\"\n  run false\n  assert_failure \"$UNKNOWN\"\n  run true || true\n  [ \"$status\" -eq 0 ] || true\n  [ \"$status\" -eq 0 ]\n  kubectl get pods 3>/dev/null\n  run kubectl get pods\n  [ -z \"$stderr\" ]\n}\n",
+    );
+    assert_eq!(
+        body(&c),
+        [
+            "run false",
+            "expect status 2",
+            "run false",
+            "expect status any",
+            "# not converted: `assert_failure` with a status only known when it runs",
+            "# assert_failure \"$UNKNOWN\"",
+            "run true",
+            "expect status 0",
+            "# [ \"$status\" -eq 0 ] || true",
+            "run kubectl get pods",
+            "run kubectl get pods",
+            "expect status any",
+            "# not converted: bats sets `$stderr` only for `run --separate-stderr`",
+            "# [ -z \"$stderr\" ]",
+        ]
+    );
+}
+
+#[test]
+fn a_here_document_ends_at_its_end_word() {
+    let c = converted(&test_of("    kubectl apply -f - <<EOF\nkind: X\nEOF\n    run kubectl get pods"));
+    assert_eq!(notes(&c), [(3, "a here-document needs a shell")]);
+    assert!(c.text.contains("    # EOF\n    run kubectl get pods\n"), "{}", c.text);
 }
