@@ -62,6 +62,28 @@ pub fn pipeline_file(data: &[u8]) {
     }
 }
 
+/// A bats file converted: text that is not a bats file says where (line and column from 1); a converted
+/// file is a valid check file, every `${VAR}` it reads set, and each note names a line of the original.
+pub fn bats_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match precheck_migrate::bats::convert(text, &precheck_migrate::bats::Options::default()) {
+        Ok(conversion) => {
+            let vars = |name: &str| Some(name.to_owned());
+            if let Err(e) = precheck_lang::CheckFile::parse(&conversion.text, &vars) {
+                panic!("the conversion is not a valid check file: {e:?}\n{}", conversion.text);
+            }
+            let lines = text.lines().count().max(1);
+            for note in &conversion.notes {
+                assert!(note.line >= 1 && note.line <= lines, "note at line {} of {lines}", note.line);
+            }
+        }
+        Err(precheck_migrate::NotBats::Syntax { line, column, message }) => {
+            assert!(line >= 1 && column >= 1 && !message.is_empty());
+        }
+        Err(precheck_migrate::NotBats::NoTests) => {}
+    }
+}
+
 fn spans_fit(text: &str, start: usize, end: usize) {
     assert!(start <= end && end <= text.len(), "span {start}..{end} outside a text of {} bytes", text.len());
     assert!(text.is_char_boundary(start) && text.is_char_boundary(end), "span {start}..{end} splits a character");

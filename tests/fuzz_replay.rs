@@ -44,6 +44,15 @@ const TOKENS: &[&[u8]] = &[
     b"*anchor",
     b"!!binary ",
     b": ",
+    b"@test ",
+    b"run ",
+    b"$(",
+    b"$'",
+    b"[ \"$status\" -eq 0 ]",
+    b"[[ $output == *",
+    b"<<EOF\n",
+    b" || ",
+    b"() {",
 ];
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
@@ -126,4 +135,9 @@ fn check_file() {
 #[test]
 fn pipeline_file() {
     replay("pipeline_file", targets::pipeline_file);
+}
+
+#[test]
+fn bats_file() {
+    replay("bats_file", targets::bats_file);
 }

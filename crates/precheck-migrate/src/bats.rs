@@ -111,8 +111,15 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
         file.detik_flags.extend(["--context".to_owned(), crate::check_syntax::run_argument(&[Piece::Text(c.clone())])]);
     }
 
+    // Bash keeps a function's last definition.
+    let last_definition = |name: &str| {
+        items.iter().rev().find_map(|item| match item {
+            Item::Function { name: n, line, .. } if n == name => Some(*line),
+            _ => None,
+        })
+    };
     let convert_function = |name: &str, notes: &mut Vec<Note>| -> Option<Vec<Out>> {
-        items.iter().find_map(|item| match item {
+        items.iter().rev().find_map(|item| match item {
             Item::Function { name: n, body, .. } if n == name => {
                 let mut block = Block::new(&file);
                 block.items(body, false);
@@ -135,11 +142,17 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
     for item in &items {
         match item {
             Item::Blank => body.push(String::new()),
-            Item::Comment { text } => {
-                if let Some(tags) = text.strip_prefix("# bats file_tags=") {
-                    file_tags.extend(tag_list(tags));
-                } else if let Some(tags) = text.strip_prefix("# bats test_tags=") {
-                    next_tags.extend(tag_list(tags));
+            Item::Comment { text, line } => {
+                let tags = text.strip_prefix("# bats file_tags=").map(|t| (t, &mut file_tags));
+                let tags = tags.or_else(|| text.strip_prefix("# bats test_tags=").map(|t| (t, &mut next_tags)));
+                if let Some((list, into)) = tags {
+                    for tag in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                        if tag.chars().all(|c| c.is_alphanumeric() || "-_./:".contains(c)) {
+                            into.push(tag.to_owned());
+                        } else {
+                            notes.push(Note { line: *line, why: format!("`{tag}` is no check-file tag") });
+                        }
+                    }
                 } else if !text.starts_with("#!") {
                     if started { body.push(text.clone()) } else { leading.push(text.clone()) }
                 }
@@ -164,6 +177,13 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
             }
             Item::Function { name, line, end, body: items } => {
                 started = true;
+                let special = matches!(name.as_str(), "setup_file" | "teardown_file" | "setup" | "teardown");
+                if let Some(last) = last_definition(name).filter(|last| special && last != line) {
+                    let why = format!("`{name}` is defined again at line {last}, and bash keeps the last");
+                    notes.push(Note { line: *line, why: why.clone() });
+                    body.extend(render(&[Out::Kept { why, first: *line, last: *end }], &lines, &file, ""));
+                    continue;
+                }
                 let keyword = match name.as_str() {
                     "setup_file" => "setup",
                     "teardown_file" => "teardown",
@@ -199,7 +219,9 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
                         None
                     }
                     Ok(None) => {
-                        notes.push(Note { line: *line, why: "the test's name holds both kinds of quote".into() });
+                        let why =
+                            "the test's name cannot be quoted (it is empty, or holds both quotes or a line break)";
+                        notes.push(Note { line: *line, why: why.into() });
                         None
                     }
                     Err(why) => {
@@ -272,6 +294,9 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
     while text.ends_with("\n\n") {
         text.pop();
     }
+    for note in &mut notes {
+        note.why = crate::check_syntax::one_line(&note.why);
+    }
     notes.sort_by_key(|n| n.line);
     notes.dedup();
     Ok(Conversion { text, tests, notes })
@@ -292,10 +317,6 @@ fn test_title(words: &[crate::shell::Word], file: &FileContext) -> Result<String
         }
     }
     Ok(title)
-}
-
-fn tag_list(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
 
 /// A statement at the top of the file: `load`, DETIK settings and constants are understood (`None`);
@@ -363,6 +384,9 @@ fn top_statement(
         }
         // As bash: the last assignment holds. As bats-detik: a namespace, when set, before `_ALL`.
         "DETIK_CLIENT_NAMESPACE" => match value {
+            Ok(pieces) if !pieces.is_empty() && quoted_value(&pieces).is_none() => {
+                Some("DETIK_CLIENT_NAMESPACE cannot be written as a quoted namespace".into())
+            }
             Ok(pieces) => {
                 scope.namespace = (!pieces.is_empty()).then_some(pieces);
                 None

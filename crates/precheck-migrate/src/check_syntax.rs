@@ -77,17 +77,23 @@ pub(crate) fn run_argument(pieces: &[Piece]) -> String {
 }
 
 /// A quoted value (`expect output is '…'`, `skip '…'`, `namespace '…'`): in `'…'`, else `"…"`; `None` when
-/// it holds both quotes, which no quoted value can.
+/// it holds both quotes or a line break, which no quoted value can (`''` for an empty one).
 pub(crate) fn quoted_value(pieces: &[Piece]) -> Option<String> {
-    quoted(&expanded_text(pieces)?)
+    let text = expanded_text(pieces)?;
+    if text.is_empty() { Some("''".into()) } else { quoted(&text) }
 }
 
-/// A test name, quoted; `None` when it holds both quotes.
+/// A test name, quoted; `None` when it is empty or holds both quotes or a line break.
 pub(crate) fn test_name(name: &str) -> Option<String> {
     quoted(name)
 }
 
+/// `'text'`, else `"text"`; `None` for text that no quoted item can hold (both quotes, a line break) or
+/// an empty one.
 fn quoted(text: &str) -> Option<String> {
+    if text.is_empty() || text.contains(['\n', '\r']) {
+        return None;
+    }
     if !text.contains('\'') {
         Some(format!("'{text}'"))
     } else if !text.contains('"') {
@@ -95,6 +101,12 @@ fn quoted(text: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// Text on one line (a comment of the check file, a note on stderr): a note quoting the original may hold
+/// its line breaks.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ⏎ ")
 }
 
 /// Text matched literally by a regex.

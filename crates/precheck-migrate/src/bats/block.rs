@@ -134,7 +134,7 @@ impl<'a> Block<'a> {
         for item in items {
             match item {
                 Item::Blank => self.out.push(Out::Blank),
-                Item::Comment { text } => self.out.push(Out::Comment(text.clone())),
+                Item::Comment { text, .. } => self.out.push(Out::Comment(text.clone())),
                 Item::Stmt(stmt) => self.statement(stmt, in_test),
                 Item::Compound { keyword, first, last } => {
                     let what = match keyword.as_str() {
@@ -266,7 +266,11 @@ impl<'a> Block<'a> {
             },
             "skip" if in_test => match self.pieces_joined(&words[1..]).map(|p| quoted_value(&p)) {
                 Ok(Some(reason)) => self.skip = Some(reason),
-                Ok(None) => self.keep("the reason holds both kinds of quote".into(), stmt.first, stmt.last),
+                Ok(None) => self.keep(
+                    "the reason cannot be quoted (both quotes, or a line break)".into(),
+                    stmt.first,
+                    stmt.last,
+                ),
                 Err(why) => self.keep(why, stmt.first, stmt.last),
             },
             "skip" => {
@@ -728,9 +732,9 @@ fn recognise_check(
         if pieces.iter().any(|p| matches!(p, Piece::Text(t) if t.contains('\n'))) {
             return Err("an expected output over several lines has no check-file form".into());
         }
-        quoted_value(pieces)
-            .map(|v| Check::Output(format!("expect output {verb} {v}")))
-            .ok_or_else(|| "the expected output holds both kinds of quote, or a `$` right before a variable".to_owned())
+        quoted_value(pieces).map(|v| Check::Output(format!("expect output {verb} {v}"))).ok_or_else(|| {
+            "the expected output cannot be quoted (both quotes, or a `$` right before a variable)".to_owned()
+        })
     };
     match first.as_str() {
         "assert_success" => return Some(Ok(Check::Status(Want::Is(0)))),
@@ -967,7 +971,7 @@ pub(crate) fn render(out: &[Out], source: &[&str], file: &FileContext, indent: &
                 None => {}
             },
             Out::Kept { why, first, last } => {
-                lines.push(format!("{indent}# not converted: {why}"));
+                lines.push(format!("{indent}# not converted: {}", crate::check_syntax::one_line(why)));
                 lines.extend(commented(source, *first, *last, indent));
             }
             Out::Printed { first, last } => lines.extend(commented(source, *first, *last, indent)),

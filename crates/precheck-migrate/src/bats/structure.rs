@@ -83,6 +83,7 @@ pub(crate) enum Item {
     /// A comment alone on its line.
     Comment {
         text: String,
+        line: usize,
     },
     Stmt(Stmt),
     /// `@test "name" { … }`.
@@ -108,7 +109,7 @@ pub(crate) enum Item {
 
 enum Entry {
     Blank,
-    Comment(String),
+    Comment(String, usize),
     Stmt(Stmt),
 }
 
@@ -139,18 +140,18 @@ fn entries(tokens: Vec<Token>) -> Vec<Entry> {
                 }
                 line_empty = true;
             }
-            Token::Comment { text, alone: true, .. } => {
+            Token::Comment { text, alone: true, line } => {
                 finish(&mut current, &mut entries);
-                entries.push(Entry::Comment(text));
+                entries.push(Entry::Comment(text, line));
                 line_empty = false;
             }
-            Token::Comment { text, .. } => {
+            Token::Comment { text, line, .. } => {
                 match current.as_mut() {
                     Some(stmt) => stmt.comment = Some(text),
                     // After a `;`: it belongs to the statement before.
                     None => match entries.last_mut() {
                         Some(Entry::Stmt(stmt)) => stmt.comment = Some(text),
-                        _ => entries.push(Entry::Comment(text)),
+                        _ => entries.push(Entry::Comment(text, line)),
                     },
                 }
                 line_empty = false;
@@ -230,8 +231,8 @@ fn block(entries: &mut Entries, open: Option<usize>) -> Result<(Vec<Item>, usize
                 items.push(Item::Blank);
                 continue;
             }
-            Entry::Comment(text) => {
-                items.push(Item::Comment { text });
+            Entry::Comment(text, line) => {
+                items.push(Item::Comment { text, line });
                 continue;
             }
             Entry::Stmt(stmt) => stmt,
