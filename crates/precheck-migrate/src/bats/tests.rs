@@ -454,3 +454,19 @@ fn a_here_document_ends_at_its_end_word() {
     assert_eq!(notes(&c), [(3, "a here-document needs a shell")]);
     assert!(c.text.contains("    # EOF\n    run kubectl get pods\n"), "{}", c.text);
 }
+
+#[test]
+fn a_function_defined_twice_is_the_last_definition_as_in_bash() {
+    let c = converted(
+        "setup_file() {\n  kubectl create ns a\n}\nsetup_file() {\n  kubectl create ns b\n}\nsetup() {\n  true\n}\nsetup() {\n  false\n}\n@test 't' {\n  true\n}\n",
+    );
+    assert_eq!(
+        notes(&c),
+        [
+            (1, "`setup_file` is defined again at line 4, and bash keeps the last"),
+            (7, "`setup` is defined again at line 10, and bash keeps the last"),
+        ]
+    );
+    assert!(c.text.contains("setup {  # setup_file\n    run kubectl create ns b\n}\n"), "{}", c.text);
+    assert!(c.text.contains("    setup {  # setup()\n        run false\n    }\n"), "{}", c.text);
+}
