@@ -291,7 +291,7 @@ impl miette::Diagnostic for Drawn<'_> {
     }
 }
 
-fn print_load_errors(errors: &[LoadError]) {
+pub(crate) fn print_load_errors(errors: &[LoadError]) {
     let mut count = 0;
     for error in errors {
         let located = error.located();

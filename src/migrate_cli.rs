@@ -16,6 +16,23 @@ pub enum MigrateCommand {
     /// faithful check-file form stay as comments and are listed on stderr. Exit 0 when every line was
     /// converted, 3 when some were left for a person, 2 for input that is not a bats file.
     Bats(BatsArgs),
+    /// Convert kuttl test cases: DIR is a test case (its `NN-*.yaml` steps) or a directory of them. Each
+    /// becomes `CASE.check` in its own directory (kuttl's working directory for commands), with copies of
+    /// objects and scripts it needs. Exit codes as for `bats`.
+    Kuttl(KuttlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KuttlArgs {
+    /// Test case directories, or directories of them (a kuttl-test.yaml there gives `timeout`, `namespace`).
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// Convert in memory and check the result, writing nothing.
+    #[arg(long)]
+    check: bool,
+    /// Overwrite files that exist.
+    #[arg(long, conflicts_with = "check")]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -37,6 +54,7 @@ pub struct BatsArgs {
 pub fn main(command: MigrateCommand) -> i32 {
     match command {
         MigrateCommand::Bats(args) => bats(&args),
+        MigrateCommand::Kuttl(args) => kuttl(&args),
     }
 }
 
@@ -54,31 +72,19 @@ fn bats(args: &BatsArgs) -> i32 {
             return exit_codes::INVALID_INPUT;
         }
     };
-    let mut code = exit_codes::SUCCESS;
-    let worse = |code: &mut i32, new: i32| {
-        // Invalid input outranks a write that failed, which outranks lines left for a person.
-        let rank = |c: i32| match c {
-            exit_codes::INVALID_INPUT => 3,
-            exit_codes::INFRASTRUCTURE => 2,
-            exit_codes::FAILED => 1,
-            _ => 0,
-        };
-        if rank(new) > rank(*code) {
-            *code = new;
-        }
-    };
+    let mut outcome = Outcome::default();
     for job in &jobs {
         let shown = job.source.display().to_string();
         let text = match std::fs::read(&job.source).map(precheck_lang::decode_utf8) {
             Ok(Ok(text)) => text,
             Ok(Err(e)) => {
                 eprintln!("error: {shown}:{e}");
-                worse(&mut code, exit_codes::INVALID_INPUT);
+                outcome.worse(exit_codes::INVALID_INPUT);
                 continue;
             }
             Err(e) => {
                 eprintln!("error: cannot read {shown}: {e}");
-                worse(&mut code, exit_codes::INVALID_INPUT);
+                outcome.worse(exit_codes::INVALID_INPUT);
                 continue;
             }
         };
@@ -98,7 +104,7 @@ fn bats(args: &BatsArgs) -> i32 {
                     NotBats::NoTests => (1, 1, "no `@test \"…\" {` block".to_owned()),
                 };
                 eprintln!("error: {shown}:{line}:{column}: not a bats file: {message}");
-                worse(&mut code, exit_codes::INVALID_INPUT);
+                outcome.worse(exit_codes::INVALID_INPUT);
                 continue;
             }
         };
@@ -107,30 +113,185 @@ fn bats(args: &BatsArgs) -> i32 {
         }
         let target = job.target.display().to_string();
         if !lint(&target, &conversion) {
-            worse(&mut code, exit_codes::INVALID_INPUT);
+            outcome.worse(exit_codes::INVALID_INPUT);
             continue;
         }
         if !args.check
             && let Err(e) = write(&job.target, &conversion.text, args.force)
         {
             eprintln!("error: cannot write {target}: {e}");
-            worse(&mut code, exit_codes::INFRASTRUCTURE);
+            outcome.worse(exit_codes::INFRASTRUCTURE);
             continue;
         }
+        outcome.converted(&shown, &target, &conversion, args.check);
+    }
+    outcome.code
+}
+
+/// The exit code of a migration, from the worst that happened to one of its files.
+#[derive(Default)]
+struct Outcome {
+    code: i32,
+}
+
+impl Outcome {
+    /// Invalid input outranks a write that failed, which outranks lines left for a person.
+    fn worse(&mut self, new: i32) {
+        let rank = |c: i32| match c {
+            exit_codes::INVALID_INPUT => 3,
+            exit_codes::INFRASTRUCTURE => 2,
+            exit_codes::FAILED => 1,
+            _ => 0,
+        };
+        if rank(new) > rank(self.code) {
+            self.code = new;
+        }
+    }
+
+    /// `SOURCE → TARGET: N tests, every line converted` (or how many were left for a person).
+    fn converted(&mut self, source: &str, target: &str, conversion: &Conversion, check: bool) {
         let tests = conversion.tests;
         let left = conversion.notes.len();
-        let verb = if args.check { "would become" } else { "→" };
+        let verb = if check { "would become" } else { "→" };
         let how = match left {
             0 => "every line converted".to_owned(),
             1 => "1 line left for a person".to_owned(),
             n => format!("{n} lines left for a person"),
         };
-        println!("{shown} {verb} {target}: {tests} test{}, {how}", if tests == 1 { "" } else { "s" });
+        println!("{source} {verb} {target}: {tests} test{}, {how}", if tests == 1 { "" } else { "s" });
         if left > 0 {
-            worse(&mut code, exit_codes::FAILED);
+            self.worse(exit_codes::FAILED);
         }
     }
-    code
+}
+
+fn kuttl(args: &KuttlArgs) -> i32 {
+    let mut outcome = Outcome::default();
+    let mut cases = Vec::new();
+    for dir in &args.dirs {
+        match kuttl_cases(dir) {
+            Ok(found) => cases.extend(found),
+            Err(message) => {
+                eprintln!("error: {message}");
+                outcome.worse(exit_codes::INVALID_INPUT);
+            }
+        }
+    }
+    for (dir, options) in cases {
+        let shown = dir.display().to_string();
+        let case = match read_case(&dir) {
+            Ok(case) => case,
+            Err(message) => {
+                eprintln!("error: {message}");
+                outcome.worse(exit_codes::INVALID_INPUT);
+                continue;
+            }
+        };
+        let converted = match precheck_migrate::kuttl::convert(&case, &options) {
+            Ok(converted) => converted,
+            Err(e @ precheck_migrate::kuttl::NotKuttl::NoSteps) => {
+                eprintln!("error: {shown}: {e}");
+                outcome.worse(exit_codes::INVALID_INPUT);
+                continue;
+            }
+            Err(e) => {
+                eprintln!("error: {shown}/{e}");
+                outcome.worse(exit_codes::INVALID_INPUT);
+                continue;
+            }
+        };
+        for note in &converted.conversion.notes {
+            let file = note.file.as_deref().unwrap_or_default();
+            eprintln!("{shown}/{file}:{}: not converted: {}", note.line, note.why);
+        }
+        let target = dir.join(format!("{}.check", case.name));
+        let shown_target = target.display().to_string();
+        if !lint(&shown_target, &converted.conversion) {
+            outcome.worse(exit_codes::INVALID_INPUT);
+            continue;
+        }
+        if !args.check {
+            let files = std::iter::once((target.clone(), &converted.conversion.text))
+                .chain(converted.files.iter().map(|(name, text)| (dir.join(name), text)));
+            let mut failed = false;
+            for (path, text) in files {
+                if let Err(e) = write(&path, text, args.force) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    failed = true;
+                }
+            }
+            if failed {
+                outcome.worse(exit_codes::INFRASTRUCTURE);
+                continue;
+            }
+            // The object files it names are read as `precheck lint` reads them.
+            if let Err(errors) =
+                precheck::harness::Suite::load(std::slice::from_ref(&target), &|name| Some(name.to_owned()))
+            {
+                crate::cli::print_load_errors(&errors);
+                outcome.worse(exit_codes::INVALID_INPUT);
+                continue;
+            }
+        }
+        outcome.converted(&shown, &shown_target, &converted.conversion, args.check);
+    }
+    outcome.code
+}
+
+/// The test cases of a directory: itself when it holds steps, else each directory in it that does; with
+/// the `timeout` and `namespace` of a kuttl-test.yaml beside them.
+fn kuttl_cases(dir: &Path) -> Result<Vec<(PathBuf, precheck_migrate::kuttl::Options)>, String> {
+    let suite = |dir: &Path| -> Result<precheck_migrate::kuttl::Options, String> {
+        let file = dir.join("kuttl-test.yaml");
+        match std::fs::read_to_string(&file) {
+            Ok(text) => precheck_migrate::kuttl::suite_options(&text).map_err(|e| format!("{}:{e}", file.display())),
+            Err(_) => Ok(precheck_migrate::kuttl::Options::default()),
+        }
+    };
+    let case = read_case(dir)?;
+    if case.files.iter().any(|(name, _)| precheck_migrate::kuttl::is_step_file(name)) {
+        let options = suite(dir.parent().unwrap_or(Path::new(".")))?;
+        return Ok(vec![(dir.to_path_buf(), options)]);
+    }
+    let options = suite(dir)?;
+    let mut cases = Vec::new();
+    for name in &case.dirs {
+        let sub = dir.join(name);
+        if read_case(&sub)?.files.iter().any(|(n, _)| precheck_migrate::kuttl::is_step_file(n)) {
+            cases.push((sub, options.clone()));
+        }
+    }
+    if cases.is_empty() {
+        return Err(format!(
+            "{}: no kuttl test case (no `NN-NAME.yaml` step in it or in a directory in it)",
+            dir.display()
+        ));
+    }
+    Ok(cases)
+}
+
+/// A test case's files (text) and directories, sorted.
+fn read_case(dir: &Path) -> Result<precheck_migrate::kuttl::Case, String> {
+    let io = |e: std::io::Error| format!("cannot read {}: {e}", dir.display());
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+    entries.sort();
+    let name = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut case = precheck_migrate::kuttl::Case {
+        name: name.file_name().map_or_else(|| "case".to_owned(), |n| n.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    for entry in entries {
+        let file_name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if entry.is_dir() {
+            case.dirs.push(file_name);
+        } else if file_name.ends_with(".yaml") {
+            let bytes = std::fs::read(&entry).map_err(|e| format!("cannot read {}: {e}", entry.display()))?;
+            let text = precheck_lang::decode_utf8(bytes).map_err(|e| format!("{}:{e}", entry.display()))?;
+            case.files.push((file_name, text));
+        }
+    }
+    Ok(case)
 }
 
 /// Checks the converted text as `precheck lint` would, every `${VAR}` set to its own name (the variables

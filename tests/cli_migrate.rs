@@ -172,3 +172,38 @@ fn the_readme_example_converts_as_shown() {
     let shown = readme_block(&readme, "`web.bats:15: not converted: a pipe needs a shell` (exit 3):\n\n```text\n");
     assert_eq!(std::fs::read_to_string(dir.join("web.check")).unwrap(), shown);
 }
+
+#[test]
+fn kuttl_cases_of_a_suite_become_check_files_beside_their_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    write(dir, "e2e/kuttl-test.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestSuite\ntimeout: 90\n");
+    write(dir, "e2e/web/00-install.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
+    write(dir, "e2e/web/00-assert.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n");
+    write(
+        dir,
+        "e2e/odd/00-run.yaml",
+        "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- script: echo hi\n- command: sleep 9\n  background: true\n",
+    );
+    write(dir, "e2e/README.md", "not a case");
+
+    let check = precheck(dir, &["migrate", "kuttl", "--check", "e2e"]);
+    assert_eq!(check.status.code(), Some(3), "{}", text(&check));
+    assert!(!dir.join("e2e/web/web.check").exists());
+
+    let out = precheck(dir, &["migrate", "kuttl", "e2e"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "e2e/odd/00-run.yaml:1: not converted: a background command"
+    );
+    let web = std::fs::read_to_string(dir.join("e2e/web/web.check")).unwrap();
+    assert!(web.contains("    run kubectl apply -n kuttl-web -f 00-install.yaml\n    try at most 90 times every 1s to expect object '00-assert.yaml'\n"), "{web}");
+    let script = std::fs::read_to_string(dir.join("e2e/odd/precheck.00-1.sh")).unwrap();
+    assert!(script.ends_with("export NAMESPACE=kuttl-odd\necho hi\n"), "{script}");
+    let lint = precheck(dir, &["lint", "e2e"]);
+    assert_eq!(lint.status.code(), Some(0), "{}", text(&lint));
+
+    let none = precheck(dir, &["migrate", "kuttl", "e2e/web/00-install.yaml"]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+}

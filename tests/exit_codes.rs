@@ -27,6 +27,7 @@ impl Scratch {
 
     fn write(&self, name: &str, text: &str) -> String {
         let path = self.path(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
         std::fs::write(&path, text).expect("write");
         path.to_string_lossy().into_owned()
     }
@@ -100,6 +101,17 @@ const INVALID_PIPELINE: &str = "name: codes\nstages:\n  - name: s\n    steps:\n 
 /// A bats file that converts whole, and one with a pipe.
 const BATS_CONVERTS: &str = "@test \"pods\" {\n  run verify \"there is 1 pod named 'a'\"\n  [ \"$status\" -eq 0 ]\n}\n";
 const BATS_NEEDS_A_PERSON: &str = "@test \"pods\" {\n  kubectl get pods | grep -q a\n}\n";
+
+/// A kuttl step that converts whole, and one with a background command.
+const KUTTL_STEP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+const KUTTL_NEEDS_A_PERSON: &str =
+    "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- command: sleep 1\n  background: true\n";
+
+/// A kuttl test case `case/` whose one step is `step`; its path.
+fn kuttl_case(scratch: &Scratch, step: &str) -> String {
+    scratch.write("case/00-step.yaml", step);
+    scratch.path("case").display().to_string()
+}
 
 /// A check file with `body` as its one test's steps.
 fn check_file(scratch: &Scratch, body: &str) -> String {
@@ -242,6 +254,18 @@ fn end(sub_command: &str, code: i32) -> Option<Output> {
             // Where the check file goes is a file.
             let bats = s.write("a.bats", BATS_CONVERTS);
             s.precheck(&["migrate", "bats", &bats, "--out", &s.write("taken", "")])
+        }
+        ("migrate kuttl", 0) => s.precheck(&["migrate", "kuttl", &kuttl_case(&s, KUTTL_STEP)]),
+        ("migrate kuttl", 2) => {
+            s.write("empty/notes.txt", "no steps");
+            s.precheck(&["migrate", "kuttl", &s.path("empty").display().to_string()])
+        }
+        ("migrate kuttl", 3) => s.precheck(&["migrate", "kuttl", &kuttl_case(&s, KUTTL_NEEDS_A_PERSON)]),
+        ("migrate kuttl", 4) => {
+            // The check file exists.
+            let case = kuttl_case(&s, KUTTL_STEP);
+            s.write("case/case.check", "# mine\n");
+            s.precheck(&["migrate", "kuttl", &case])
         }
         _ => return None,
     };

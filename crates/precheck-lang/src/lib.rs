@@ -23,6 +23,7 @@
 mod ast;
 mod aws_ast;
 mod check_file;
+mod documents;
 mod duration;
 mod error;
 mod field_path;
@@ -39,6 +40,7 @@ pub use check_file::{
     Action, CheckFile, CheckFileErrors, Command, ExitStatus, ObjectCheck, OutputCheck, OutputExpectation, Step, Stream,
     Test,
 };
+pub use documents::{Document, yaml_documents};
 pub use duration::{DurationError, parse_duration};
 pub use error::{
     Located, NotUtf8, SentenceError, SyntaxError, SyntaxErrorKind, decode_utf8, line_bounds, line_col, nearest,

@@ -150,7 +150,7 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
                         if tag.chars().all(|c| c.is_alphanumeric() || "-_./:".contains(c)) {
                             into.push(tag.to_owned());
                         } else {
-                            notes.push(Note { line: *line, why: format!("`{tag}` is no check-file tag") });
+                            notes.push(Note { file: None, line: *line, why: format!("`{tag}` is no check-file tag") });
                         }
                     }
                 } else if !text.starts_with("#!") {
@@ -160,7 +160,7 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
             Item::Stmt(stmt) => {
                 started = true;
                 if let Some((_, why)) = top_kept.iter().find(|(line, _)| *line == stmt.first) {
-                    notes.push(Note { line: stmt.first, why: why.clone() });
+                    notes.push(Note { file: None, line: stmt.first, why: why.clone() });
                     body.extend(render(
                         &[Out::Kept { why: why.clone(), first: stmt.first, last: stmt.last }],
                         &lines,
@@ -172,7 +172,7 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
             Item::Compound { keyword, first, last } => {
                 started = true;
                 let why = format!("a `{keyword}` block at the top of the file needs a shell");
-                notes.push(Note { line: *first, why: why.clone() });
+                notes.push(Note { file: None, line: *first, why: why.clone() });
                 body.extend(render(&[Out::Kept { why, first: *first, last: *last }], &lines, &file, ""));
             }
             Item::Function { name, line, end, body: items } => {
@@ -180,7 +180,7 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
                 let special = matches!(name.as_str(), "setup_file" | "teardown_file" | "setup" | "teardown");
                 if let Some(last) = last_definition(name).filter(|last| special && last != line) {
                     let why = format!("`{name}` is defined again at line {last}, and bash keeps the last");
-                    notes.push(Note { line: *line, why: why.clone() });
+                    notes.push(Note { file: None, line: *line, why: why.clone() });
                     body.extend(render(&[Out::Kept { why, first: *line, last: *end }], &lines, &file, ""));
                     continue;
                 }
@@ -191,7 +191,7 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
                     "setup" | "teardown" => continue,
                     _ => {
                         let why = format!("`{name}` is a function of this file: its calls are not converted either");
-                        notes.push(Note { line: *line, why: why.clone() });
+                        notes.push(Note { file: None, line: *line, why: why.clone() });
                         body.extend(render(&[Out::Kept { why, first: *line, last: *end }], &lines, &file, ""));
                         continue;
                     }
@@ -215,17 +215,17 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
                 let header = match title.as_deref().map(test_name) {
                     Ok(Some(quoted)) if names.insert(quoted.clone()) => Some(quoted),
                     Ok(Some(quoted)) => {
-                        notes.push(Note { line: *line, why: format!("a second test named {quoted}") });
+                        notes.push(Note { file: None, line: *line, why: format!("a second test named {quoted}") });
                         None
                     }
                     Ok(None) => {
                         let why =
                             "the test's name cannot be quoted (it is empty, or holds both quotes or a line break)";
-                        notes.push(Note { line: *line, why: why.into() });
+                        notes.push(Note { file: None, line: *line, why: why.into() });
                         None
                     }
                     Err(why) => {
-                        notes.push(Note { line: *line, why: format!("the test's name: {why}") });
+                        notes.push(Note { file: None, line: *line, why: format!("the test's name: {why}") });
                         None
                     }
                 };

@@ -90,7 +90,7 @@ pub(crate) fn test_name(name: &str) -> Option<String> {
 
 /// `'text'`, else `"text"`; `None` for text that no quoted item can hold (both quotes, a line break) or
 /// an empty one.
-fn quoted(text: &str) -> Option<String> {
+pub(crate) fn quoted(text: &str) -> Option<String> {
     if text.is_empty() || text.contains(['\n', '\r']) {
         return None;
     }

@@ -35,6 +35,7 @@
 
 pub mod bats;
 mod check_syntax;
+pub mod kuttl;
 mod shell;
 
 /// A converted file.
@@ -51,6 +52,8 @@ pub struct Conversion {
 /// A line of the original that was not converted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
+    /// The file it is in, when the original is several files (a kuttl test case); `None` for the one file.
+    pub file: Option<String>,
     /// Its line in the original file (1-based).
     pub line: usize,
     /// Why it could not be converted.

@@ -236,19 +236,9 @@ pub fn parse(text: &str, shown: &str) -> Result<ObjectFile, Vec<Located>> {
     let source: Arc<str> = Arc::from(text);
     let mut errors = Vec::new();
     let mut documents = Vec::new();
-    // Documents one by one (split at `---` lines), so an error's line counts from the file's start.
-    let mut start = 0;
-    let mut chunks = Vec::new();
-    for line in text.split_inclusive('\n') {
-        if line.starts_with("---") && line[3..].trim().is_empty() {
-            chunks.push(start..(line.as_ptr() as usize - text.as_ptr() as usize));
-            start = line.as_ptr() as usize - text.as_ptr() as usize + line.len();
-        }
-    }
-    chunks.push(start..text.len());
-    for chunk in chunks {
+    // Documents one by one, so an error's line counts from the file's start.
+    for precheck_lang::Document { range: chunk, first_line } in precheck_lang::yaml_documents(text) {
         let body = &text[chunk.clone()];
-        let first_line = text[..chunk.start].matches('\n').count() + 1;
         let error = |at: usize, message: String| {
             Located::new(shown, source.clone(), at..at + 1, "precheck::object_file", message)
         };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test cluster's programs from the pinned Go modules beside this script — kube-apiserver,
-# kube-controller-manager, kube-scheduler and etcd (controlplane/), kwok (kwok/), helm (helm/) and the launcher
+# kube-controller-manager, kube-scheduler and etcd (controlplane/), kwok (kwok/), helm (helm/), kuttl (kuttl/) and the launcher
 # (launcher/), and Argo Workflows' CRDs (argo/pin) — into a cache outside the repository, each keyed by its
 # pins. A no-op when the cache is warm.
 #
@@ -15,7 +15,7 @@ CACHE="${PRECHECK_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/precheck/test-c
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 
 if ! command -v go >/dev/null 2>&1; then
-    echo "test-cluster: go is not on PATH; the test cluster is built from Go modules (Go >= 1.24)" >&2
+    echo "test-cluster: go is not on PATH; the test cluster is built from Go modules (Go >= 1.26)" >&2
     exit 1
 fi
 go_version="$(go env GOVERSION)"
@@ -53,6 +53,7 @@ build() {
 k8s="$(pinned controlplane k8s.io/kubernetes)"
 kwok_version="$(pinned kwok sigs.k8s.io/kwok)"
 helm_version="$(pinned helm helm.sh/helm/v3)"
+kuttl_version="$(pinned kuttl github.com/kudobuilder/kuttl)"
 
 controlplane() {
     local minor="${k8s#v1.}" flags="-s -w" pkg
@@ -73,6 +74,10 @@ kwok() {
 helm() {
     go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" \
         -o "$1/bin/helm" helm.sh/helm/v3/cmd/helm
+}
+kuttl() {
+    go build -trimpath -ldflags "-s -w -X github.com/kudobuilder/kuttl/internal/version.gitVersion=$kuttl_version" \
+        -o "$1/bin/kubectl-kuttl" github.com/kudobuilder/kuttl/cmd/kubectl-kuttl
 }
 launcher() {
     go build -trimpath -ldflags "-s -w" -o "$1/bin/precheck-test-cluster" .
@@ -95,6 +100,7 @@ argo() {
 build controlplane "kube-apiserver, kube-controller-manager, kube-scheduler $k8s and etcd (first use: 10-30 min on 2 cores)" controlplane
 build kwok "kwok $kwok_version" kwok
 build helm "helm $helm_version" helm
+build kuttl "kuttl $kuttl_version" kuttl
 build launcher "the launcher" launcher
 build argo "Argo Workflows' CRDs ($(cut -d' ' -f2 "$HERE/argo/pin"))" argo
 
@@ -108,7 +114,8 @@ if [[ ! -f "$set_dir/complete" ]]; then
         for f in "$dir"/bin/*; do ln -s "$f" "$set_dir/bin/"; done
         for f in "$dir"/share/*; do [[ -e "$f" ]] && ln -s "$f" "$set_dir/share/"; done
     done
-    printf 'kubernetes %s\nkwok %s\nhelm %s\n' "$k8s" "$kwok_version" "$helm_version" >"$set_dir/versions"
+    printf 'kubernetes %s\nkwok %s\nhelm %s\nkuttl %s\n' "$k8s" "$kwok_version" "$helm_version" "$kuttl_version" \
+        >"$set_dir/versions"
     touch "$set_dir/complete"
 fi
 echo "test-cluster: programs ready in $set_dir" >&2

@@ -161,7 +161,7 @@ impl<'a> Block<'a> {
                 let why = format!(
                     "`run {keyword}` without a status check asserts nothing (bats ignores its result): check `$status` or drop `run`"
                 );
-                self.notes.push(Note { line: *first, why: why.clone() });
+                self.notes.push(Note { file: None, line: *first, why: why.clone() });
                 *out = Out::Kept { why, first: *first, last: *last };
             }
         }
@@ -178,7 +178,7 @@ impl<'a> Block<'a> {
             if let Err(errors) = precheck_lang::CheckFile::parse(&text, &|name| Some(name.to_owned())) {
                 let message = errors.errors.first().map(|e| e.message.clone()).unwrap_or_default();
                 let why = format!("converted, it would read `{}`, which is not valid: {message}", lines.join(" / "));
-                self.notes.push(Note { line: first, why: why.clone() });
+                self.notes.push(Note { file: None, line: first, why: why.clone() });
                 self.out[index] = Out::Kept { why, first, last };
             }
         }
@@ -187,7 +187,7 @@ impl<'a> Block<'a> {
     }
 
     fn keep(&mut self, why: String, first: usize, last: usize) {
-        self.notes.push(Note { line: first, why: why.clone() });
+        self.notes.push(Note { file: None, line: first, why: why.clone() });
         self.out.push(Out::Kept { why, first, last });
     }
 
