@@ -284,21 +284,8 @@ impl Lexer {
                     let mut raw = String::from("$");
                     self.bump();
                     raw.push(self.bump().unwrap_or(quote));
-                    loop {
-                        match self.bump() {
-                            Some('\\') => {
-                                raw.push('\\');
-                                if let Some(c) = self.bump() {
-                                    raw.push(c);
-                                }
-                            }
-                            Some(c) if c == quote => {
-                                raw.push(c);
-                                break;
-                            }
-                            Some(c) => raw.push(c),
-                            None => return Err(self.open_error(l, col, "a `$'` quote")),
-                        }
+                    if !self.raw_until(quote, &mut raw) {
+                        return Err(self.open_error(l, col, "a `$'` quote"));
                     }
                     let what = if quote == '\'' { "ANSI-C quoting" } else { "a translated string" };
                     parts.push(Part::Shell { raw, what });
@@ -397,6 +384,16 @@ impl Lexer {
         let (line, column) = (self.line, self.column);
         let mut raw = String::new();
         raw.push(self.bump().unwrap_or('`'));
+        if self.raw_until('`', &mut raw) {
+            Ok(Part::Shell { raw, what: "a command substitution" })
+        } else {
+            Err(self.open_error(line, column, "a `` ` `` substitution"))
+        }
+    }
+
+    /// Reads up to and with `close` into `raw`, a backslash keeping the character after it; false when the
+    /// text ends first.
+    fn raw_until(&mut self, close: char, raw: &mut String) -> bool {
         loop {
             match self.bump() {
                 Some('\\') => {
@@ -405,12 +402,13 @@ impl Lexer {
                         raw.push(c);
                     }
                 }
-                Some('`') => {
-                    raw.push('`');
-                    return Ok(Part::Shell { raw, what: "a command substitution" });
+                Some(c) => {
+                    raw.push(c);
+                    if c == close {
+                        return true;
+                    }
                 }
-                Some(c) => raw.push(c),
-                None => return Err(self.open_error(line, column, "a `` ` `` substitution")),
+                None => return false,
             }
         }
     }
