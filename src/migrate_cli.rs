@@ -1,13 +1,10 @@
 //! `precheck migrate …`: bring existing suites over as check files.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use precheck_lang::{CheckFile, Located};
 use precheck_migrate::{Conversion, NotBats};
 
-use crate::cli::print_located;
 use crate::exit_codes;
 
 #[derive(Debug, Subcommand)]
@@ -112,7 +109,7 @@ fn bats(args: &BatsArgs) -> i32 {
             eprintln!("{shown}:{}: not converted: {}", note.line, note.why);
         }
         let target = job.target.display().to_string();
-        if !lint(&target, &conversion) {
+        if !lint(&job.target, &conversion) {
             outcome.worse(exit_codes::INVALID_INPUT);
             continue;
         }
@@ -206,7 +203,7 @@ fn kuttl(args: &KuttlArgs) -> i32 {
         }
         let target = dir.join(format!("{}.check", case.name));
         let shown_target = target.display().to_string();
-        if !lint(&shown_target, &converted.conversion) {
+        if !lint(&target, &converted.conversion) {
             outcome.worse(exit_codes::INVALID_INPUT);
             continue;
         }
@@ -224,14 +221,6 @@ fn kuttl(args: &KuttlArgs) -> i32 {
                 outcome.worse(exit_codes::INFRASTRUCTURE);
                 continue;
             }
-            // The object files it names are read as `precheck lint` reads them.
-            if let Err(errors) =
-                precheck::harness::Suite::load(std::slice::from_ref(&target), &|name| Some(name.to_owned()))
-            {
-                crate::cli::print_load_errors(&errors);
-                outcome.worse(exit_codes::INVALID_INPUT);
-                continue;
-            }
         }
         outcome.converted(&shown, &shown_target, &converted.conversion, args.check);
     }
@@ -241,19 +230,25 @@ fn kuttl(args: &KuttlArgs) -> i32 {
 /// The test cases of a directory: itself when it holds steps, else each directory in it that does; with
 /// the `timeout` and `namespace` of a kuttl-test.yaml beside them.
 fn kuttl_cases(dir: &Path) -> Result<Vec<(PathBuf, precheck_migrate::kuttl::Options)>, String> {
+    // `.` has no parent to look in: parents are looked for where the file system has the directory.
+    let real = std::fs::canonicalize(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let suite = |dir: &Path| -> Result<precheck_migrate::kuttl::Options, String> {
         let file = dir.join("kuttl-test.yaml");
         match std::fs::read_to_string(&file) {
-            Ok(text) => precheck_migrate::kuttl::suite_options(&text).map_err(|e| format!("{}:{e}", file.display())),
+            Ok(text) => precheck_migrate::kuttl::suite_options(&text).map_err(|e| format!("{}/{e}", dir.display())),
             Err(_) => Ok(precheck_migrate::kuttl::Options::default()),
         }
     };
+    // kuttl-test.yaml beside the cases, or one directory up (a repository's root names `testDirs`).
+    let suite_of = |cases: &Path| -> Result<precheck_migrate::kuttl::Options, String> {
+        if cases.join("kuttl-test.yaml").exists() { suite(cases) } else { suite(cases.parent().unwrap_or(cases)) }
+    };
     let case = read_case(dir)?;
     if case.files.iter().any(|(name, _)| precheck_migrate::kuttl::is_step_file(name)) {
-        let options = suite(dir.parent().unwrap_or(Path::new(".")))?;
+        let options = suite_of(real.parent().unwrap_or(&real))?;
         return Ok(vec![(dir.to_path_buf(), options)]);
     }
-    let options = suite(dir)?;
+    let options = suite_of(&real)?;
     let mut cases = Vec::new();
     for name in &case.dirs {
         let sub = dir.join(name);
@@ -294,20 +289,21 @@ fn read_case(dir: &Path) -> Result<precheck_migrate::kuttl::Case, String> {
     Ok(case)
 }
 
-/// Checks the converted text as `precheck lint` would, every `${VAR}` set to its own name (the variables
-/// come from the environment of a later run). An error here is a converter's fault: it says so.
-fn lint(target: &str, conversion: &Conversion) -> bool {
+/// Checks the converted text as `precheck lint` would (the object files it names too), every `${VAR}` set to
+/// its own name (the variables come from the environment of a later run). Nothing is written when it fails.
+fn lint(target: &Path, conversion: &Conversion) -> bool {
     let vars = |name: &str| Some(name.to_owned());
-    match CheckFile::parse(&conversion.text, &vars) {
+    match precheck::harness::SuiteFile::from_text(target.to_path_buf(), conversion.text.clone(), &vars) {
         Ok(_) => true,
-        Err(errors) => {
-            let text: Arc<str> = Arc::from(conversion.text.as_str());
-            let located: Vec<Located> =
-                errors.errors.iter().map(|e| Located::syntax(target, text.clone(), e)).collect();
-            print_located(&located);
-            eprintln!(
-                "error: the converted {target} is not a valid check file (a fault of `precheck migrate`: please report it)"
-            );
+        Err(error) => {
+            let syntax = matches!(error, precheck::harness::LoadError::Syntax { .. });
+            crate::cli::print_load_errors(&[error]);
+            if syntax {
+                let target = target.display();
+                eprintln!(
+                    "error: the converted {target} is not a valid check file (a fault of `precheck migrate`: please report it)"
+                );
+            }
             false
         }
     }

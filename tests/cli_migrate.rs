@@ -183,7 +183,7 @@ fn kuttl_cases_of_a_suite_become_check_files_beside_their_steps() {
     write(
         dir,
         "e2e/odd/00-run.yaml",
-        "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- script: echo hi\n- command: sleep 9\n  background: true\n",
+        "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- script: echo hi\n- command: sleep 1\n  timeout: 5\n",
     );
     write(dir, "e2e/README.md", "not a case");
 
@@ -195,10 +195,15 @@ fn kuttl_cases_of_a_suite_become_check_files_beside_their_steps() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
-        "e2e/odd/00-run.yaml:1: not converted: a background command"
+        "e2e/odd/00-run.yaml:1: not converted: a command's `timeout` (the check file has the test's)"
     );
     let web = std::fs::read_to_string(dir.join("e2e/web/web.check")).unwrap();
-    assert!(web.contains("    run kubectl apply -n kuttl-web -f 00-install.yaml\n    try at most 90 times every 1s to expect object '00-assert.yaml'\n"), "{web}");
+    assert!(
+        web.contains(
+            "    run kubectl apply --server-side --force-conflicts --field-manager=00-install.yaml -n kuttl-web -f 00-install.yaml\n    try at most 90 times every 1s to expect object '00-assert.yaml'\n"
+        ),
+        "{web}"
+    );
     let script = std::fs::read_to_string(dir.join("e2e/odd/precheck.00-1.sh")).unwrap();
     assert!(script.ends_with("export NAMESPACE=kuttl-odd\necho hi\n"), "{script}");
     let lint = precheck(dir, &["lint", "e2e"]);

@@ -102,10 +102,10 @@ const INVALID_PIPELINE: &str = "name: codes\nstages:\n  - name: s\n    steps:\n 
 const BATS_CONVERTS: &str = "@test \"pods\" {\n  run verify \"there is 1 pod named 'a'\"\n  [ \"$status\" -eq 0 ]\n}\n";
 const BATS_NEEDS_A_PERSON: &str = "@test \"pods\" {\n  kubectl get pods | grep -q a\n}\n";
 
-/// A kuttl step that converts whole, and one with a background command.
+/// A kuttl step that converts whole, and one with a command whose own timeout has no check-file form.
 const KUTTL_STEP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
 const KUTTL_NEEDS_A_PERSON: &str =
-    "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- command: sleep 1\n  background: true\n";
+    "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- command: sleep 1\n  timeout: 5\n";
 
 /// A kuttl test case `case/` whose one step is `step`; its path.
 fn kuttl_case(scratch: &Scratch, step: &str) -> String {

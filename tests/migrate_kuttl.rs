@@ -1,6 +1,7 @@
 //! `precheck migrate kuttl` against kuttl itself on the real test cluster (tests/support/cluster.rs): the
 //! test cases of tests/fixtures/migrate/kuttl (one that applies, waits, scales with a command and a script,
-//! deletes and checks an errors file; one whose assert never holds) run with kuttl (built from its pinned
+//! deletes and checks an errors file, then merges a partial Deployment into the live one; one whose assert
+//! never holds) run with kuttl (built from its pinned
 //! module by tests/support/cluster/build.sh), then converted with `precheck run`, and each case must end
 //! the same way.
 

@@ -12,20 +12,22 @@ pub struct Document {
     pub first_line: usize,
 }
 
-/// Splits YAML text at lines that are `---` alone (trailing blanks allowed).
+/// Splits YAML text at lines that are `---` alone (trailing blanks or a comment allowed).
 ///
 /// ```
-/// let text = "a: 1\n---\nb: 2\n";
+/// let text = "a: 1\n---\nb: 2\n--- # third\nc: 3\n";
 /// let documents = precheck_lang::yaml_documents(text);
 /// assert_eq!(&text[documents[1].range.clone()], "b: 2\n");
 /// assert_eq!(documents[1].first_line, 3);
+/// assert_eq!(&text[documents[2].range.clone()], "c: 3\n");
 /// ```
 pub fn yaml_documents(text: &str) -> Vec<Document> {
     let mut documents = Vec::new();
     let mut start = 0;
     let mut at = 0;
     for line in text.split_inclusive('\n') {
-        if line.starts_with("---") && line[3..].trim().is_empty() {
+        // `---` alone, or followed by a comment (`--- # step 2`), as Kubernetes' YAML reader takes it.
+        if line.starts_with("---") && (line[3..].trim().is_empty() || line[3..].trim_start().starts_with('#')) {
             documents.push(start..at);
             start = at + line.len();
         }

@@ -43,6 +43,21 @@ pub struct SuiteFile {
     pub objects: BTreeMap<String, Arc<crate::object::ObjectFile>>,
 }
 
+impl SuiteFile {
+    /// A check file from its text, as if read from `path`: parsed, and the object files it names read
+    /// (relative to `path`'s directory). `precheck migrate` checks what it would write this way.
+    pub fn from_text(path: PathBuf, source: String, vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, LoadError> {
+        let display = path.display().to_string();
+        match CheckFile::parse(&source, vars) {
+            Ok(check) => match object_files(&path, &display, &source, &check) {
+                Ok(objects) => Ok(SuiteFile { path, display, source, check, objects }),
+                Err(located) => Err(LoadError::Objects { path: display, errors: located }),
+            },
+            Err(e) => Err(LoadError::Syntax { path: display, text: source, errors: e.errors }),
+        }
+    }
+}
+
 /// Check files ready to run.
 #[derive(Debug, Default)]
 pub struct Suite {
@@ -227,12 +242,9 @@ impl Suite {
                     continue;
                 }
             };
-            match CheckFile::parse(&source, vars) {
-                Ok(check) => match object_files(&path, &display, &source, &check) {
-                    Ok(objects) => suite.files.push(Arc::new(SuiteFile { path, display, source, check, objects })),
-                    Err(located) => errors.push(LoadError::Objects { path: display, errors: located }),
-                },
-                Err(e) => errors.push(LoadError::Syntax { path: display, text: source, errors: e.errors }),
+            match SuiteFile::from_text(path, source, vars) {
+                Ok(file) => suite.files.push(Arc::new(file)),
+                Err(e) => errors.push(e),
             }
         }
         if errors.is_empty() { Ok(suite) } else { Err(errors) }

@@ -44,21 +44,21 @@ fn steps_become_applies_commands_and_waits_in_order() {
         body,
         [
             "# step 00",
-            "run kubectl apply -n kuttl-web-scale -f 00-install.yaml",
+            "run kubectl apply --server-side --force-conflicts --field-manager=00-install.yaml -n kuttl-web-scale -f 00-install.yaml",
             "try at most 60 times every 1s to expect object '00-assert.yaml'",
             "# step 01",
             "run kubectl delete configmap old -n kuttl-web-scale --ignore-not-found --wait",
             "run kubectl scale deployment web --replicas=3 -n kuttl-web-scale",
             "run kubectl annotate deployment web a=b --namespace kuttl-web-scale",
             "expect status any",
-            "run sh precheck.01-3.sh",
+            "run sh precheck.01-1.sh",
             "try at most 30 times every 1s to expect object '01-assert.yaml'",
             "try at most 30 times every 1s to expect no object '01-errors.yaml'",
             "}",
         ]
     );
     assert_eq!(c.files.len(), 1);
-    assert_eq!(c.files[0].0, "precheck.01-3.sh");
+    assert_eq!(c.files[0].0, "precheck.01-1.sh");
     assert!(c.files[0].1.contains("export NAMESPACE=kuttl-web-scale\nkubectl get pods -n $NAMESPACE | grep web\n"));
     assert!(c.conversion.notes.is_empty(), "{:?}", c.conversion.notes);
 }
@@ -77,7 +77,7 @@ fn a_file_mixing_a_test_step_with_objects_gets_a_copy_of_its_objects() {
     assert!(
         c.conversion
             .text
-            .contains("    run kubectl version\n    run kubectl apply -n kuttl-mixed -f precheck.00-install.yaml\n")
+            .contains("    run kubectl version\n    run kubectl apply --server-side --force-conflicts --field-manager=00-install.yaml -n kuttl-mixed -f precheck.00-install.yaml\n")
     );
     assert_eq!(c.files, [("precheck.00-install.yaml".to_owned(), DEPLOYMENT.to_owned())]);
     // kuttl ignores the names given to copies and scripts.
@@ -91,7 +91,7 @@ fn what_has_no_check_file_form_is_listed_with_its_file() {
         &[
             (
                 "00-install.yaml",
-                "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- command: kubectl get pods | grep x\n- command: sleep 100\n  background: true\n",
+                "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- command: kubectl get pods\n  script: echo both\n- script: echo hi\n  namespaced: true\n",
             ),
             (
                 "00-assert.yaml",
@@ -109,9 +109,9 @@ fn what_has_no_check_file_form_is_listed_with_its_file() {
         [
             (Some("02-more"), 1, "a step directory"),
             (Some("01-web.gotmpl.yaml"), 1, "a template (`.gotmpl`)"),
-            (Some("00-install.yaml"), 1, "`|` in a command: kuttl runs no shell there, write a `script`"),
-            (Some("00-install.yaml"), 1, "a background command"),
-            (Some("00-assert.yaml"), 1, "a `TestAssert`'s commands"),
+            (Some("00-install.yaml"), 1, "a command with both `command` and `script`, which kuttl refuses"),
+            (Some("00-install.yaml"), 1, "a `script` with `namespaced`, which kuttl refuses"),
+            (Some("00-assert.yaml"), 1, "a `TestAssert`'s `commands`"),
         ]
     );
 }
@@ -130,8 +130,107 @@ fn file_names_are_read_as_kuttl_reads_them() {
     assert_eq!(step_file("01-assert-pods.yaml"), Some((1, Role::Assert)));
     assert_eq!(step_file("02-errors.yaml"), Some((2, Role::Errors)));
     assert_eq!(step_file("02-asserts.yaml"), Some((2, Role::Apply)));
+    assert_eq!(step_file("00-Assert.yaml"), Some((0, Role::Assert)));
+    assert_eq!(step_file("01-ERRORS-pods.yaml"), Some((1, Role::Errors)));
     for name in ["install.yaml", "00-.yaml", "0a-x.yaml", "00-x.yml", "00-x.gotmpl.yaml"] {
         assert_eq!(step_file(name), None, "{name}");
     }
     assert_eq!(own_namespace("Web_Scale--"), "kuttl-web-scale");
+}
+
+/// The lines of the test's body, trimmed.
+fn body(c: &Converted) -> Vec<String> {
+    let text = &c.conversion.text;
+    let start = text.find("\ntest ").unwrap();
+    text[start + 1..].lines().skip(1).map(|l| l.trim().to_owned()).filter(|l| l != "}").collect()
+}
+
+#[test]
+fn a_step_runs_in_kuttl_order_whatever_its_files_are_named() {
+    let c = converted(&case(
+        "order",
+        &[
+            ("01-a-config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"),
+            (
+                "01-b-step.yaml",
+                "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ndelete:\n- apiVersion: v1\n  kind: ConfigMap\n  name: c\nassert:\n- ready.yaml\napply:\n- extra.yaml\ncommands:\n- command: sleep 1\n  background: true\n",
+            ),
+            (
+                "01-Assert.yaml",
+                "apiVersion: kuttl.dev/v1beta1\nkind: TestAssert\ntimeout: 5\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+            ),
+            ("01-errors.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gone\n"),
+            (
+                "extra.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: other\n",
+            ),
+            ("ready.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"),
+        ],
+    ));
+    assert_eq!(
+        body(&c),
+        [
+            "# step 01",
+            "run kubectl delete configmap c -n kuttl-order --ignore-not-found --wait",
+            "run sleep 1",
+            "run kubectl apply --server-side --force-conflicts --field-manager=01-a-config.yaml -n kuttl-order -f 01-a-config.yaml",
+            "run kubectl apply --server-side --force-conflicts --field-manager=extra.yaml -f extra.yaml",
+            "try at most 5 times every 1s to expect object 'ready.yaml'",
+            "try at most 5 times every 1s to expect object '01-Assert.yaml'",
+            "try at most 5 times every 1s to expect no object '01-errors.yaml'",
+        ]
+    );
+    assert!(c.conversion.notes.is_empty(), "{:?}", c.conversion.notes);
+}
+
+#[test]
+fn commands_are_expanded_and_split_as_kuttl_does() {
+    let c = converted(&case(
+        "cmd",
+        &[(
+            "00-run.yaml",
+            "apiVersion: kuttl.dev/v1beta1\nkind: TestStep\ncommands:\n- command: kubectl patch cm c -p '{\"ns\":\"$NAMESPACE\"}' -o jsonpath={.items[?(@.a==\"b\")]} a|b \"x\\\\.y\" $$HOME\n- command: kubectl get pods -n kube-system\n  namespaced: true\n- command: kubectl --kubeconfig $KUBECONFIG get pods\n",
+        )],
+    ));
+    assert_eq!(
+        body(&c),
+        [
+            "# step 00",
+            "run kubectl patch cm c -p '{\"ns\":\"kuttl-cmd\"}' -o 'jsonpath={.items[?(@.a==b)]}' 'a|b' 'x\\.y' '$HOME'",
+            "run kubectl get pods -n kube-system",
+            "run sh precheck.00-1.sh",
+        ]
+    );
+    assert!(
+        c.files[0].1.ends_with("export NAMESPACE=kuttl-cmd\nexec kubectl --kubeconfig $KUBECONFIG get pods\n"),
+        "{}",
+        c.files[0].1
+    );
+}
+
+#[test]
+fn timeouts_and_namespaces_as_kuttl_reads_them() {
+    let options = suite_options("apiVersion: kuttl.dev/v1beta1\nkind: TestSuite\ntimeout: 0\nnamespace: ''\n").unwrap();
+    assert_eq!((options.timeout, options.namespace.as_deref()), (30, None));
+    let shared = Options { timeout: 30, namespace: Some("team".into()) };
+    let c = convert(
+        &case(
+            "ns",
+            &[
+                ("00-a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: ''\n"),
+                ("00-assert.yaml", "apiVersion: kuttl.dev/v1beta1\nkind: TestAssert\ntimeout: 0\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"),
+            ],
+        ),
+        &shared,
+    )
+    .unwrap();
+    let text = &c.conversion.text;
+    assert!(
+        text.contains(
+            "namespace 'team'\ntags kuttl\n\nsetup {\n    run kubectl create namespace team\n    expect status any\n}\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("teardown"), "{text}");
+    assert!(text.contains("--field-manager=00-a.yaml -n team -f 00-a.yaml\n    try at most 30 times"), "{text}");
 }
