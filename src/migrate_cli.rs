@@ -174,16 +174,8 @@ fn kuttl(args: &KuttlArgs) -> i32 {
             }
         }
     }
-    for (dir, options) in cases {
+    for (dir, case, options) in cases {
         let shown = dir.display().to_string();
-        let case = match read_case(&dir) {
-            Ok(case) => case,
-            Err(message) => {
-                eprintln!("error: {message}");
-                outcome.worse(exit_codes::INVALID_INPUT);
-                continue;
-            }
-        };
         let converted = match precheck_migrate::kuttl::convert(&case, &options) {
             Ok(converted) => converted,
             Err(e @ precheck_migrate::kuttl::NotKuttl::NoSteps) => {
@@ -227,9 +219,12 @@ fn kuttl(args: &KuttlArgs) -> i32 {
     outcome.code
 }
 
-/// The test cases of a directory: itself when it holds steps, else each directory in it that does; with
-/// the `timeout` and `namespace` of a kuttl-test.yaml beside them.
-fn kuttl_cases(dir: &Path) -> Result<Vec<(PathBuf, precheck_migrate::kuttl::Options)>, String> {
+/// A kuttl test case's directory, its files read, and the options of its suite.
+type KuttlCase = (PathBuf, precheck_migrate::kuttl::Case, precheck_migrate::kuttl::Options);
+
+/// The test cases of a directory, each read once: itself when it holds steps, else each directory in it
+/// that does; with the `timeout` and `namespace` of a kuttl-test.yaml beside them.
+fn kuttl_cases(dir: &Path) -> Result<Vec<KuttlCase>, String> {
     // `.` has no parent to look in: parents are looked for where the file system has the directory.
     let real = std::fs::canonicalize(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let suite = |dir: &Path| -> Result<precheck_migrate::kuttl::Options, String> {
@@ -243,17 +238,21 @@ fn kuttl_cases(dir: &Path) -> Result<Vec<(PathBuf, precheck_migrate::kuttl::Opti
     let suite_of = |cases: &Path| -> Result<precheck_migrate::kuttl::Options, String> {
         if cases.join("kuttl-test.yaml").exists() { suite(cases) } else { suite(cases.parent().unwrap_or(cases)) }
     };
+    let has_steps = |case: &precheck_migrate::kuttl::Case| {
+        case.files.iter().any(|(name, _)| precheck_migrate::kuttl::is_step_file(name))
+    };
     let case = read_case(dir)?;
-    if case.files.iter().any(|(name, _)| precheck_migrate::kuttl::is_step_file(name)) {
+    if has_steps(&case) {
         let options = suite_of(real.parent().unwrap_or(&real))?;
-        return Ok(vec![(dir.to_path_buf(), options)]);
+        return Ok(vec![(dir.to_path_buf(), case, options)]);
     }
     let options = suite_of(&real)?;
     let mut cases = Vec::new();
     for name in &case.dirs {
         let sub = dir.join(name);
-        if read_case(&sub)?.files.iter().any(|(n, _)| precheck_migrate::kuttl::is_step_file(n)) {
-            cases.push((sub, options.clone()));
+        let inner = read_case(&sub)?;
+        if has_steps(&inner) {
+            cases.push((sub, inner, options.clone()));
         }
     }
     if cases.is_empty() {

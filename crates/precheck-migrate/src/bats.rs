@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use block::{Block, FileContext, Out, assigned_name, render, resolve};
 use structure::{Item, Stmt};
 
-use crate::check_syntax::{Piece, quoted_value, test_name};
+use crate::check_syntax::{Piece, quoted, quoted_value};
 use crate::{Conversion, NotBats, Note};
 
 /// How to convert.
@@ -212,7 +212,7 @@ pub fn convert(source: &str, options: &Options) -> Result<Conversion, NotBats> {
                 let (out, block_notes, skip) = block.finish();
                 notes.extend(block_notes);
                 let title = test_title(name, &file);
-                let header = match title.as_deref().map(test_name) {
+                let header = match title.as_deref().map(quoted) {
                     Ok(Some(quoted)) if names.insert(quoted.clone()) => Some(quoted),
                     Ok(Some(quoted)) => {
                         notes.push(Note { file: None, line: *line, why: format!("a second test named {quoted}") });

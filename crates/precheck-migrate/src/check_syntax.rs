@@ -83,11 +83,6 @@ pub(crate) fn quoted_value(pieces: &[Piece]) -> Option<String> {
     if text.is_empty() { Some("''".into()) } else { quoted(&text) }
 }
 
-/// A test name, quoted; `None` when it is empty or holds both quotes or a line break.
-pub(crate) fn test_name(name: &str) -> Option<String> {
-    quoted(name)
-}
-
 /// `'text'`, else `"text"`; `None` for text that no quoted item can hold (both quotes, a line break) or
 /// an empty one.
 pub(crate) fn quoted(text: &str) -> Option<String> {

@@ -238,7 +238,7 @@ fn expand_namespace(text: &str, namespace: &str) -> (String, bool) {
 /// operators: `|` and `;` are characters like others.
 fn shlex(text: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
-    let mut chars = text.chars().peekable();
+    let mut chars = text.chars();
     let mut word: Option<String> = None;
     while let Some(c) = chars.next() {
         match c {

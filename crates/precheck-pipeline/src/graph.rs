@@ -2,6 +2,7 @@
 //! waits for, and which are skipped by their `when` before anything starts.
 
 use precheck::outcome::{Classified, Fault};
+use precheck::path_text::tidy;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -367,16 +368,16 @@ impl Pipeline {
                 let action = match &step.action {
                     Action::Run(argv) => BoundAction::Run(argv.iter().map(|a| a.expand(&lookup)).collect()),
                     Action::Shell(script) => BoundAction::Shell(script.clone()),
-                    Action::Checks(paths) => BoundAction::Checks(
-                        paths.iter().map(|p| precheck::path_text::tidy(&self.dir.join(p.expand(&lookup)))).collect(),
-                    ),
-                    Action::Apply(paths) => BoundAction::Apply(
-                        paths.iter().map(|p| precheck::path_text::tidy(&self.dir.join(p.expand(&lookup)))).collect(),
-                    ),
+                    Action::Checks(paths) => {
+                        BoundAction::Checks(paths.iter().map(|p| tidy(&self.dir.join(p.expand(&lookup)))).collect())
+                    }
+                    Action::Apply(paths) => {
+                        BoundAction::Apply(paths.iter().map(|p| tidy(&self.dir.join(p.expand(&lookup)))).collect())
+                    }
                     Action::CloudFormation { stack, template, parameters, capabilities } => {
                         BoundAction::CloudFormation(BoundStack {
                             name: stack.expand(&lookup),
-                            template: precheck::path_text::tidy(&self.dir.join(template.expand(&lookup))),
+                            template: tidy(&self.dir.join(template.expand(&lookup))),
                             parameters: parameters.iter().map(|(k, v)| (k.clone(), v.expand(&lookup))).collect(),
                             capabilities: capabilities.clone(),
                         })

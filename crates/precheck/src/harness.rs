@@ -188,7 +188,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
         let meta = std::fs::metadata(path)
             .map_err(|e| LoadError::Io { path: path.display().to_string(), message: e.to_string() })?;
         if meta.is_dir() {
-            walk(path, &mut found)?;
+            let io = |e: std::io::Error| LoadError::Io { path: path.display().to_string(), message: e.to_string() };
+            found.extend(files_below(path, "check").map_err(io)?);
         } else {
             found.push(path.clone());
         }
@@ -196,13 +197,6 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut seen = std::collections::HashSet::new();
     found.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(found)
-}
-
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let below = files_below(dir, "check")
-        .map_err(|e| LoadError::Io { path: dir.display().to_string(), message: e.to_string() })?;
-    found.extend(below);
-    Ok(())
 }
 
 /// The files below `dir` whose names end in `.EXTENSION`, at any depth, sorted within each directory.
